@@ -1,0 +1,63 @@
+# Canvas Note Portal. Every target creates or updates the virtualenv itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGIN_VENV := canvas_plugin/.venv
+PLUGIN_STAMP := $(PLUGIN_VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-portal test-plugin e2e lint format bench lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	touch $@
+
+.env: | $(STAMP)
+	$(BIN)/python scripts/dev_env.py
+
+run: $(STAMP) .env ## Start the portal (:8000) and the Canvas sandbox (:8001) with demo data
+	$(BIN)/python scripts/run_dev.py
+
+test: lint test-portal test-plugin e2e ## Lint and run every test suite
+
+test-portal: $(STAMP) .env ## Run the portal and sandbox tests (DATABASE_URL picks the database)
+	$(BIN)/pytest tests --ignore=tests/e2e
+
+e2e: $(STAMP) .env ## Run the browser tests in headless Chromium
+	$(BIN)/pytest tests/e2e
+
+$(PLUGIN_STAMP): canvas_plugin/requirements.txt
+	test -x $(PLUGIN_VENV)/bin/python || $(PYTHON) -m venv $(PLUGIN_VENV)
+	$(PLUGIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PLUGIN_VENV)/bin/python -m pip install --quiet -r canvas_plugin/requirements.txt
+	touch $@
+
+test-plugin: $(PLUGIN_STAMP) ## Test and validate the Canvas plugin in its own environment
+	cd canvas_plugin && .venv/bin/pytest
+	cd canvas_plugin && .venv/bin/canvas validate-manifest note_sign_api
+	cd canvas_plugin && .venv/bin/canvas validate note_sign_api
+
+lint: $(STAMP) ## Check style with ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Fix style with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) .env ## Measure overhead, throughput, refresh storms and faults
+	$(BIN)/python -m bench
+
+lock: $(STAMP) ## Re-resolve the locks after editing pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --quiet --generate-hashes --python-version 3.11
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --quiet --generate-hashes --python-version 3.11
+
+clean: ## Remove the virtualenvs and local state (keeps .env)
+	rm -rf $(VENV) $(PLUGIN_VENV) var

@@ -1,0 +1,3 @@
+app_name = "canvas_oauth"
+
+urlpatterns: list = []

@@ -1,0 +1,17 @@
+#!/usr/bin/env python
+"""Run administrative tasks for the Canvas Note Portal."""
+
+import os
+import sys
+
+
+def main() -> None:
+    """Run the Django command line with the portal's settings."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Run the portal and the Canvas sandbox together for development (`make run`).
+
+Prepares both databases (migrate + idempotent demo seed), starts the sandbox
+on 127.0.0.1:8001 and the portal on 127.0.0.1:8000, prints where to go and
+how to sign in, and stops both on Ctrl-C.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+PORTAL = "http://127.0.0.1:8000"
+SANDBOX = "http://127.0.0.1:8001"
+
+
+def run(*args: str) -> None:
+    """Run a set-up command in the project root; stop everything if it fails."""
+    subprocess.run([PY, *args], cwd=ROOT, check=True)
+
+
+def wait_for(url: str, timeout: float = 60.0) -> bool:
+    """Return True once `url` answers (any status), False after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - fixed local URL
+            return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def main() -> int:
+    """Prepare, start, report, and wait for Ctrl-C."""
+    run("manage.py", "migrate", "--no-input", "-v", "0")
+    run("manage.py", "seed_demo")
+    run("-m", "canvas_sandbox", "migrate", "--no-input", "-v", "0")
+    run("-m", "canvas_sandbox", "seed")
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs = [
+        subprocess.Popen(
+            [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=env
+        ),
+        subprocess.Popen([PY, "manage.py", "runserver", "127.0.0.1:8000"], cwd=ROOT, env=env),
+    ]
+
+    def stop(*_: object) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        ready = wait_for(f"{SANDBOX}/") and wait_for(f"{PORTAL}/healthz")
+        print(
+            "\n"
+            "  Canvas Note Portal  " + PORTAL + "/accounts/login/\n"
+            "    sign in as provider, frontdesk or admin (password: canvas-demo)\n"
+            "  Canvas sandbox      " + SANDBOX + "/\n"
+            "    Canvas staff provider and frontdesk (password: canvas-demo)\n"
+            + ("" if ready else "  (still starting: watch the log below)\n")
+            + "  Press Ctrl-C to stop both.\n",
+            flush=True,
+        )
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+        print("A server stopped; stopping the other.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
