@@ -1,0 +1,337 @@
+"""The plugin client against `responses` at the HTTP boundary, plus real sockets for faults."""
+
+import socket
+import threading
+import uuid
+
+import requests
+import responses
+from django.test import SimpleTestCase, override_settings
+from responses import matchers
+
+from notes import exceptions
+from notes.client import PluginClient, get_client
+
+BASE = "https://canvas.test/plugin-io/api/note_sign_api/"
+NOTE_ID = "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6f"
+
+
+def summary(note_id=NOTE_ID, state="LKD", allowed=("sign", "lock_sign", "unlock"), **extra):
+    data = {
+        "id": note_id,
+        "title": "Office visit",
+        "datetime_of_service": "2026-11-27T15:30:00Z",
+        "state": {"code": state, "label": "Locked"},
+        "note_type": {"name": "Office visit", "category": "encounter", "is_sig_required": True},
+        "patient": {"id": "p1", "name": "Ada Lovelace"},
+        "provider": {"id": "s1", "name": "Dr. Pat Provider"},
+        "allowed_actions": list(allowed),
+    }
+    data.update(extra)
+    return data
+
+
+def error(code, message="A sentence.", **extra):
+    return {"error": {"code": code, "message": message}, **extra}
+
+
+@override_settings(
+    CANVAS_BASE_URL="https://canvas.test/",
+    CANVAS_PLUGIN_NAME="note_sign_api",
+    CANVAS_CONNECT_TIMEOUT=1.5,
+    CANVAS_READ_TIMEOUT=4.0,
+)
+class PluginClientTests(SimpleTestCase):
+    def setUp(self):
+        self.client_ = PluginClient()
+        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=True)
+        self.rsps.start()
+        self.addCleanup(self.rsps.stop)
+        self.addCleanup(self.rsps.reset)
+
+    def test_me_sends_bearer_token_and_timeouts(self):
+        call = self.rsps.get(
+            BASE + "me",
+            json={"user_id": 7, "staff": {"id": "s1", "name": "Dr. Pat"}},
+            match=[matchers.header_matcher({"Authorization": "Bearer at-1"})],
+        )
+        me = self.client_.me(access_token="at-1")
+        self.assertEqual(me, {"user_id": "7", "staff": {"id": "s1", "name": "Dr. Pat"}})
+        self.assertEqual(call.call_count, 1)
+        self.assertEqual(self.rsps.calls[0].request.req_kwargs["timeout"], (1.5, 4.0))
+
+    def test_one_session_is_reused(self):
+        self.rsps.get(BASE + "me", json={"user_id": "u", "staff": {"id": "s", "name": "n"}})
+        session = self.client_.session
+        self.client_.me(access_token="a")
+        self.client_.me(access_token="b")
+        self.assertIs(self.client_.session, session)
+        adapter = session.get_adapter("https://canvas.test/")
+        self.assertGreaterEqual(adapter._pool_maxsize, 10)
+        self.assertIs(get_client(), get_client())
+
+    def test_note_list_passes_filters_and_parses(self):
+        self.rsps.get(
+            BASE + "notes",
+            json={"notes": [summary()], "next_cursor": "c2"},
+            match=[
+                matchers.query_param_matcher(
+                    {
+                        "state": "LKD,NEW",
+                        "provider": "me",
+                        "patient": "ada",
+                        "date": "2026-11-28",
+                        "limit": "25",
+                        "cursor": "c1",
+                    }
+                )
+            ],
+        )
+        page = self.client_.note_list(
+            access_token="t",
+            state=["LKD", "NEW"],
+            provider="me",
+            patient="ada",
+            date="2026-11-28",
+            limit=25,
+            cursor="c1",
+        )
+        self.assertEqual(page["next_cursor"], "c2")
+        note = page["notes"][0]
+        self.assertEqual(note["state"]["code"], "LKD")
+        self.assertEqual(note["datetime_of_service"].isoformat(), "2026-11-27T15:30:00+00:00")
+        self.assertEqual(note["allowed_actions"], ["sign", "lock_sign", "unlock"])
+
+    def test_unknown_allowed_actions_are_dropped(self):
+        self.rsps.get(BASE + f"notes/{NOTE_ID}", json=summary(allowed=["sign", "delete"]))
+        self.assertEqual(
+            self.client_.note_get(access_token="t", note_id=NOTE_ID)["allowed_actions"], ["sign"]
+        )
+
+    def test_note_action_posts(self):
+        self.rsps.post(
+            BASE + f"notes/{NOTE_ID}/lock_sign",
+            status=202,
+            json={
+                "note_id": NOTE_ID,
+                "action": "lock_sign",
+                "effects": ["LOCK_NOTE", "SIGN_NOTE"],
+                "from_state": "NEW",
+            },
+        )
+        result = self.client_.note_action(access_token="t", note_id=NOTE_ID, action="lock_sign")
+        self.assertEqual(result["effects"], ["LOCK_NOTE", "SIGN_NOTE"])
+        self.assertEqual(result["from_state"], "NEW")
+
+    def test_note_id_is_quoted_into_the_path(self):
+        self.rsps.get(BASE + "notes/a%2Fb%3F", status=400, json=error("invalid_note_id"))
+        with self.assertRaises(exceptions.InvalidNoteId):
+            self.client_.note_get(access_token="t", note_id="a/b?")
+
+    def test_every_contract_error_maps_to_its_exception(self):
+        cases = [
+            (400, "invalid_note_id", exceptions.InvalidNoteId),
+            (401, "unauthenticated", exceptions.Unauthenticated),
+            (403, "forbidden", exceptions.Forbidden),
+            (404, "note_not_found", exceptions.NoteNotFound),
+            (409, "action_not_allowed", exceptions.ActionNotAllowed),
+            (422, "action_rejected", exceptions.ActionRejected),
+            (429, "rate_limited", exceptions.RateLimited),
+            (500, "server_error", exceptions.CanvasUnavailable),
+            (502, "bad_gateway", exceptions.CanvasUnavailable),
+            (503, "unavailable", exceptions.CanvasUnavailable),
+        ]
+        for status, code, exc_class in cases:
+            with self.subTest(status=status):
+                self.rsps.reset()
+                self.rsps.post(
+                    BASE + f"notes/{NOTE_ID}/lock",
+                    status=status,
+                    json=error(code, state="SGN") if status == 409 else error(code),
+                )
+                with self.assertRaises(exc_class) as caught:
+                    self.client_.note_action(access_token="t", note_id=NOTE_ID, action="lock")
+                self.assertEqual(caught.exception.status, status)
+                self.assertEqual(caught.exception.code, code)
+                self.assertTrue(caught.exception.message)
+
+    def test_409_names_the_state_and_action(self):
+        self.rsps.post(
+            BASE + f"notes/{NOTE_ID}/lock",
+            status=409,
+            json=error("action_not_allowed", state="SGN"),
+        )
+        with self.assertRaises(exceptions.ActionNotAllowed) as caught:
+            self.client_.note_action(access_token="t", note_id=NOTE_ID, action="lock")
+        self.assertEqual(caught.exception.state, "SGN")
+        self.assertEqual(caught.exception.message, "This note is Signed; it can't be locked.")
+
+    def test_422_keeps_the_upstream_sentence(self):
+        self.rsps.post(
+            BASE + f"notes/{NOTE_ID}/sign",
+            status=422,
+            json=error("action_rejected", "This note type does not require a signature."),
+        )
+        with self.assertRaises(exceptions.ActionRejected) as caught:
+            self.client_.note_action(access_token="t", note_id=NOTE_ID, action="sign")
+        self.assertEqual(caught.exception.message, "This note type does not require a signature.")
+
+    def test_error_bodies_that_are_not_the_contract_are_tolerated(self):
+        bodies = [
+            ("<html><body>Bad Gateway</body></html>", "text/html"),
+            ("not json {", "application/json"),
+            ('["a list"]', "application/json"),
+            ('{"error": "a string"}', "application/json"),
+            ("", "text/plain"),
+        ]
+        for body, content_type in bodies:
+            for status, exc_class in [
+                (404, exceptions.NoteNotFound),
+                (409, exceptions.ActionNotAllowed),
+                (502, exceptions.CanvasUnavailable),
+            ]:
+                with self.subTest(body=body, status=status):
+                    self.rsps.reset()
+                    self.rsps.post(
+                        BASE + f"notes/{NOTE_ID}/lock",
+                        status=status,
+                        body=body,
+                        content_type=content_type,
+                    )
+                    with self.assertRaises(exc_class):
+                        self.client_.note_action(access_token="t", note_id=NOTE_ID, action="lock")
+
+    def test_success_with_html_or_invalid_json_is_unavailable(self):
+        for body in ["<html>Sign in</html>", "{broken", ""]:
+            with self.subTest(body=body):
+                self.rsps.reset()
+                self.rsps.get(BASE + "notes", status=200, body=body)
+                with self.assertRaises(exceptions.CanvasUnavailable):
+                    self.client_.note_list(access_token="t")
+
+    def test_unexpected_shapes_are_unavailable(self):
+        cases = [
+            ("notes", {"notes": "x"}),
+            ("notes", {"notes": [{"id": NOTE_ID}]}),
+            ("notes", {"notes": [], "next_cursor": 5}),
+            (f"notes/{NOTE_ID}", ["list"]),
+            (f"notes/{NOTE_ID}", summary(state="LKD", allowed_actions="sign")),
+            ("me", {"user_id": 1}),
+            ("me", {"user_id": 1, "staff": {"name": "no id"}}),
+        ]
+        for path, body in cases:
+            with self.subTest(path=path, body=body):
+                self.rsps.reset()
+                self.rsps.get(BASE + path, json=body)
+                with self.assertRaises(exceptions.CanvasUnavailable):
+                    if path == "notes":
+                        self.client_.note_list(access_token="t")
+                    elif path == "me":
+                        self.client_.me(access_token="t")
+                    else:
+                        self.client_.note_get(access_token="t", note_id=NOTE_ID)
+
+    def test_redirects_are_not_followed(self):
+        self.rsps.get(BASE + "me", status=302, headers={"Location": "https://canvas.test/login"})
+        with self.assertRaises(exceptions.CanvasUnavailable):
+            self.client_.me(access_token="t")
+        self.assertEqual(len(self.rsps.calls), 1)
+
+    def test_read_timeout_on_post_is_outcome_unknown(self):
+        self.rsps.post(BASE + f"notes/{NOTE_ID}/sign", body=requests.ReadTimeout("slow"))
+        with self.assertRaises(exceptions.OutcomeUnknown):
+            self.client_.note_action(access_token="t", note_id=NOTE_ID, action="sign")
+        self.assertEqual(len(self.rsps.calls), 1)
+
+    def test_504_on_post_is_outcome_unknown(self):
+        self.rsps.post(BASE + f"notes/{NOTE_ID}/sign", status=504, body="gateway timeout")
+        with self.assertRaises(exceptions.OutcomeUnknown):
+            self.client_.note_action(access_token="t", note_id=NOTE_ID, action="sign")
+
+    def test_read_timeout_on_get_is_unavailable(self):
+        self.rsps.get(BASE + f"notes/{NOTE_ID}", body=requests.ReadTimeout("slow"))
+        with self.assertRaises(exceptions.CanvasUnavailable):
+            self.client_.note_get(access_token="t", note_id=NOTE_ID)
+
+    def test_connect_timeout_is_unavailable_even_on_post(self):
+        self.rsps.post(BASE + f"notes/{NOTE_ID}/lock", body=requests.ConnectTimeout("no route"))
+        with self.assertRaises(exceptions.CanvasUnavailable):
+            self.client_.note_action(access_token="t", note_id=NOTE_ID, action="lock")
+
+    def test_token_never_in_exception_text(self):
+        self.rsps.get(BASE + "me", body=requests.ConnectionError("boom"))
+        with self.assertRaises(exceptions.NotesError) as caught:
+            self.client_.me(access_token="secret-token-value")
+        self.assertNotIn("secret-token-value", str(caught.exception))
+        self.assertNotIn("secret-token-value", repr(caught.exception.__dict__))
+
+    def test_unknown_action_is_refused_before_any_call(self):
+        with self.assertRaises(ValueError):
+            self.client_.note_action(access_token="t", note_id=NOTE_ID, action="delete")
+        self.assertEqual(len(self.rsps.calls), 0)
+        self.rsps.assert_all_requests_are_fired = False
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _HangUpServer:
+    """A real TCP server that reads a request and closes without answering."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.requests = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                self.requests += 1
+
+    def close(self):
+        self.sock.close()
+
+
+class PluginClientRealSocketTests(SimpleTestCase):
+    """Faults from real sockets, not mocks: refused connections and hang-ups."""
+
+    def test_connection_refused_is_unavailable_for_post(self):
+        port = _free_port()  # nothing listens there now
+        with (
+            override_settings(CANVAS_BASE_URL=f"http://127.0.0.1:{port}"),
+            self.assertRaises(exceptions.CanvasUnavailable),
+        ):
+            PluginClient().note_action(access_token="t", note_id=NOTE_ID, action="lock")
+
+    def test_hang_up_after_sending_a_post_is_outcome_unknown(self):
+        server = _HangUpServer()
+        self.addCleanup(server.close)
+        with override_settings(CANVAS_BASE_URL=f"http://127.0.0.1:{server.port}"):
+            with self.assertRaises(exceptions.OutcomeUnknown):
+                PluginClient().note_action(access_token="t", note_id=NOTE_ID, action="lock")
+            with self.assertRaises(exceptions.CanvasUnavailable):
+                PluginClient().note_get(access_token="t", note_id=str(uuid.uuid4()))
+
+    def test_read_timeout_from_a_silent_server(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(5)  # accepts (kernel backlog) but never answers
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        with override_settings(CANVAS_BASE_URL=f"http://127.0.0.1:{port}", CANVAS_READ_TIMEOUT=0.2):
+            with self.assertRaises(exceptions.OutcomeUnknown):
+                PluginClient().note_action(access_token="t", note_id=NOTE_ID, action="sign")
+            with self.assertRaises(exceptions.CanvasUnavailable):
+                PluginClient().me(access_token="t")
