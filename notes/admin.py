@@ -1,0 +1,89 @@
+"""The audit log in the admin: read and export only."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import admin
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+
+from notes.models import NoteActionAttempt
+
+CSV_FIELDS = [
+    "id",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "username",
+    "canvas_staff_id",
+    "note_id",
+    "action",
+    "outcome",
+    "upstream_status",
+    "error_code",
+    "request_id",
+    "client_ip",
+]
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back (for streaming CSV)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    # A spreadsheet runs a cell that starts with these as a formula.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def attempts_csv_rows(queryset):
+    """Yield the CSV lines (header first) for these attempts."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_FIELDS)
+    for attempt in queryset.order_by("started_at", "id").iterator(chunk_size=2000):
+        yield writer.writerow([_cell(getattr(attempt, name)) for name in CSV_FIELDS])
+
+
+@admin.register(NoteActionAttempt)
+class NoteActionAttemptAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "username",
+        "action",
+        "outcome",
+        "upstream_status",
+        "error_code",
+        "note_id",
+        "duration_ms",
+    ]
+    list_filter = ["action", "outcome", "started_at", "user"]
+    search_fields = ["username", "=note_id", "=request_id", "=canvas_staff_id"]
+    date_hierarchy = "started_at"
+    list_select_related = False
+    show_full_result_count = False
+    actions = ["export_csv"]
+    readonly_fields = [*CSV_FIELDS, "user"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Export selected attempts as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset) -> StreamingHttpResponse:
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response = StreamingHttpResponse(attempts_csv_rows(queryset), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="note-actions-{stamp}.csv"'
+        return response
