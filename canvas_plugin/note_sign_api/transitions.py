@@ -30,6 +30,16 @@ ACTION_LABELS: dict[str, str] = {
     NOSHOW: "No-show",
 }
 
+#: How each action reads in "cannot be ..." messages.
+ACTION_PAST: dict[str, str] = {
+    LOCK: "locked",
+    SIGN: "signed",
+    LOCK_SIGN: "locked and signed",
+    UNLOCK: "unlocked",
+    CHECKIN: "checked in",
+    NOSHOW: "marked as no-show",
+}
+
 #: Note state codes and their Canvas labels.
 STATE_LABELS: dict[str, str] = {
     "NEW": "Created",
@@ -112,6 +122,9 @@ def requirement_error(action: str, *, category: str, is_sig_required: bool) -> s
     """
     if action in (LOCK, LOCK_SIGN) and category in UNLOCKABLE_CATEGORIES:
         return f"A {category} note cannot be locked."
+    if category in UNLOCKABLE_CATEGORIES:
+        # The SDK's Note effect refuses every state action on letters and messages.
+        return f"A {category} note cannot be {ACTION_PAST[action]}."
     if action in (SIGN, LOCK_SIGN) and not is_sig_required:
         return "This note type does not require a signature."
     if action in (CHECKIN, NOSHOW) and category != APPOINTMENT:

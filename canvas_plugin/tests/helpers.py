@@ -1,0 +1,141 @@
+"""Build Canvas events and SDK records for the plugin's tests.
+
+Requests go through both SimpleAPI passes the way Canvas sends them: an
+SIMPLE_API_AUTHENTICATE event, then (when that answered 200) a SIMPLE_API_REQUEST
+event, each handled by a fresh handler instance and `.compute()`.
+"""
+
+import json
+from base64 import b64decode, b64encode
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+from canvas_generated.messages.effects_pb2 import EffectType
+from canvas_sdk.events import Event, EventRequest, EventType
+from canvas_sdk.test_utils.factories import (
+    CanvasUserFactory,
+    NoteFactory,
+    NoteTypeFactory,
+    PatientFactory,
+    StaffFactory,
+)
+from canvas_sdk.v1.data.note import CurrentNoteStateEvent
+
+PLUGIN_ROOT = Path(__file__).resolve().parent.parent
+
+#: Note type categories by kind, with whether a signature is required.
+KINDS = {
+    "encounter": ("encounter", True),
+    "encounter_nosig": ("encounter", False),
+    "appointment": ("appointment", True),
+    "letter": ("letter", False),
+}
+
+
+def make_staff(*, active: bool = True, first_name: str = "Ada", last_name: str = "Lovelace"):
+    """Create a Canvas staff member with a staff user; return the Staff."""
+    user = CanvasUserFactory(is_staff=True)
+    return StaffFactory(user=user, active=active, first_name=first_name, last_name=last_name)
+
+
+def make_note(*, state: str = "NEW", kind: str = "encounter", provider=None, patient=None, **kw):
+    """Create a note of `kind` whose current state is `state`."""
+    category, is_sig_required = KINDS[kind]
+    note_type = NoteTypeFactory(
+        name=f"{kind.title()} note", category=category, is_sig_required=is_sig_required
+    )
+    note = NoteFactory(
+        note_type_version=note_type,
+        provider=provider or make_staff(),
+        patient=patient or PatientFactory(),
+        **kw,
+    )
+    CurrentNoteStateEvent.objects.create(note=note, state=state)
+    return note
+
+
+def event(
+    event_type,
+    *,
+    method: str = "GET",
+    path: str = "/me",
+    query_string: str = "",
+    headers: dict | None = None,
+    actor: str = "",
+    body: bytes = b"",
+) -> Event:
+    """Return a SimpleAPI event as Canvas builds it."""
+    context = {
+        "method": method,
+        "path": path,
+        "query_string": query_string,
+        "body": b64encode(body).decode(),
+        "headers": headers or {},
+    }
+    return Event(EventRequest(type=event_type, actor=actor, context=json.dumps(context)))
+
+
+class Reply:
+    """What a request got back: status, headers, decoded body and the other effects."""
+
+    def __init__(self, effects: list, *, passes: int) -> None:
+        responses = [e for e in effects if e.type == EffectType.SIMPLE_API_RESPONSE]
+        assert len(responses) == 1, effects
+        payload = json.loads(responses[0].payload)
+        self.status = payload["status_code"]
+        self.headers = payload["headers"]
+        self.raw = b64decode(payload["body"])
+        self.effects = [e for e in effects if e.type != EffectType.SIMPLE_API_RESPONSE]
+        self.passes = passes
+
+    def json(self):
+        """Return the body parsed as JSON."""
+        return json.loads(self.raw)
+
+    @property
+    def effect_names(self) -> list[str]:
+        """Return the non-response effects' type names, in order."""
+        return [EffectType.Name(e.type) for e in self.effects]
+
+
+def call(handler_class, *, secrets: dict | None = None, **request) -> Reply:
+    """Send one request through both SimpleAPI passes; return the Reply."""
+    auth_event = event(EventType.SIMPLE_API_AUTHENTICATE, **request)
+    handler = handler_class(auth_event, secrets=secrets)
+    assert handler.accept_event(), f"no route for {request}"
+    auth = Reply(handler.compute(), passes=1)
+    if auth.status != 200:
+        return auth
+    request_event = event(EventType.SIMPLE_API_REQUEST, **request)
+    return Reply(handler_class(request_event, secrets=secrets).compute(), passes=2)
+
+
+def bearer(staff_or_user) -> dict:
+    """Return request kwargs carrying a bearer token for a staff member or user."""
+    user = getattr(staff_or_user, "user", staff_or_user)
+    return {"headers": {"Authorization": "Bearer test-token"}, "actor": str(user.dbid)}
+
+
+@contextmanager
+def plugin_templates():
+    """Let canvas_sdk.templates.render_to_string find this plugin's templates.
+
+    Inside Canvas the plugin's modules carry `__is_plugin__` and live under
+    PLUGIN_DIRECTORY; here the nearest note_sign_api frame plays that part and the
+    directory holding the package is PLUGIN_DIRECTORY, so the real template engine runs.
+    """
+
+    def find_plugin_ancestor(frame, max_depth: int = 40):
+        while frame is not None and max_depth:
+            if frame.f_globals.get("__name__", "").startswith("note_sign_api."):
+                return frame
+            frame = frame.f_back
+            max_depth -= 1
+        return None
+
+    with (
+        mock.patch("canvas_sdk.utils.plugins.find_plugin_ancestor", find_plugin_ancestor),
+        mock.patch("canvas_sdk.utils.plugins.PLUGIN_DIRECTORY", str(PLUGIN_ROOT)),
+    ):
+        yield
