@@ -1,0 +1,30 @@
+"""Read the sandbox's settings lazily, so override_settings and env changes apply."""
+
+from typing import Any
+
+from django.conf import settings
+
+
+def redirect_uris() -> list[str]:
+    """Return every redirect URI the pre-registered clients accept."""
+    return list(dict.fromkeys(settings.SANDBOX_REDIRECT_URIS))
+
+
+def portal_url() -> str:
+    """Return the portal's root URL (the /app launcher and the home page link to it)."""
+    return settings.SANDBOX_PORTAL_URL
+
+
+def control_enabled() -> bool:
+    """Return whether the control API answers (SANDBOX_CONTROL)."""
+    return bool(settings.SANDBOX_CONTROL)
+
+
+def fault_defaults() -> dict[str, Any]:
+    """Return the fault settings from the environment (SANDBOX_FAULT_*)."""
+    return dict(settings.SANDBOX_FAULT_DEFAULTS)
+
+
+def access_token_lifetime() -> int:
+    """Return the access-token lifetime in seconds (SANDBOX_ACCESS_TOKEN_LIFETIME)."""
+    return int(settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"])

@@ -1,0 +1,137 @@
+"""The sandbox-only control API (/sandbox/control/): faults, stats, tokens, notes.
+
+JSON in, JSON out, no authentication: it exists for tests, demos and the
+bench, and is switched off with SANDBOX_CONTROL=false.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from canvas_sandbox.clinic import conf, selectors, services
+from canvas_sandbox.clinic.exceptions import (
+    ControlError,
+    EndpointNotFound,
+    MethodNotAllowed,
+    SandboxError,
+)
+
+View = Callable[..., HttpResponse]
+
+
+def control_endpoint(*methods: str) -> Callable[[View], View]:
+    """Wrap a control view: enabled check, method check, JSON body, error bodies."""
+
+    def decorate(view: View) -> View:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            try:
+                if not conf.control_enabled():
+                    raise EndpointNotFound()
+                if request.method not in methods:
+                    raise MethodNotAllowed()
+                data: Any = {}
+                if request.method == "POST" and request.body:
+                    try:
+                        data = json.loads(request.body)
+                    except (ValueError, UnicodeDecodeError) as exc:
+                        raise ControlError("The body must be JSON.") from exc
+                    if not isinstance(data, dict):
+                        raise ControlError("The body must be a JSON object.")
+                result = view(request, data=data, **kwargs)
+                if isinstance(result, HttpResponse):
+                    return result
+                return JsonResponse(result)
+            except SandboxError as error:
+                return JsonResponse(error.body(), status=error.status)
+
+        return wrapper
+
+    return decorate
+
+
+def _text(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ControlError(f"{key} must be a non-empty string.")
+    return value.strip()
+
+
+@control_endpoint("GET", "POST")
+def faults(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """GET: the fault settings. POST: replace them (missing keys = 0/false/503/1)."""
+    if request.method == "POST":
+        config = services.faults_set(values=data)
+    else:
+        config = selectors.fault_config_get()
+    return selectors.fault_config_data(config=config)
+
+
+@control_endpoint("POST")
+def faults_reset(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """Put the fault settings back to the environment's defaults."""
+    return selectors.fault_config_data(config=services.faults_reset())
+
+
+@control_endpoint("GET")
+def stats(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the request counts (token requests by grant type, revocations, plugin)."""
+    return selectors.stats_get()
+
+
+@control_endpoint("POST")
+def stats_reset(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """Zero every request count."""
+    services.stats_reset()
+    return selectors.stats_get()
+
+
+@control_endpoint("POST")
+def tokens(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """Mint a real token pair for a user; optional `expires_in` (seconds, may be <= 0)."""
+    expires_in = data.get("expires_in")
+    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int)):
+        raise ControlError("expires_in must be an integer number of seconds.")
+    return services.tokens_issue(username=_text(data, "username"), expires_in=expires_in)
+
+
+@control_endpoint("POST")
+def revoke(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """Revoke every token and authorization code of a user."""
+    count = services.tokens_revoke_for_user(username=_text(data, "username"))
+    return {"revoked": count}
+
+
+@control_endpoint("POST")
+def notes(request: HttpRequest, *, data: dict[str, Any]) -> HttpResponse:
+    """Create a note in a given state and kind; answer 201 with its summary."""
+    note = services.note_create(
+        state=_text(data, "state"),
+        kind=_text(data, "kind"),
+        provider=_text(data, "provider", required=False) or "provider",
+        patient=_text(data, "patient", required=False),
+        date=_text(data, "date", required=False),
+        title=_text(data, "title", required=False),
+    )
+    return JsonResponse(selectors.note_summary(note=note), status=201)
+
+
+@control_endpoint("GET")
+def note_detail(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> dict[str, Any]:
+    """Return a note's summary without a token."""
+    return selectors.note_summary(note=selectors.note_get(note_id=note_id))
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Answer any other control path with a JSON 404."""
+    return JsonResponse(EndpointNotFound().body(), status=404)

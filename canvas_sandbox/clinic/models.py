@@ -1,0 +1,146 @@
+"""What the sandbox knows about a Canvas instance: staff, patients, notes, faults."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from note_sign_api import transitions
+
+
+class Staff(models.Model):
+    """One Canvas staff member, signed in through a sandbox Django user."""
+
+    ROLE_PROVIDER = "provider"
+    ROLE_FRONT_DESK = "frontdesk"
+    ROLE_CHOICES = [(ROLE_PROVIDER, "Provider"), (ROLE_FRONT_DESK, "Front desk")]
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
+    )
+    key = models.CharField(max_length=32, unique=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=20, blank=True)
+    role = models.CharField(max_length=20, choices=ROLE_CHOICES, default=ROLE_PROVIDER)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        verbose_name_plural = "staff"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """Return the display name Canvas shows, e.g. "Dr. Riley Chen"."""
+        return " ".join(part for part in (self.prefix, self.first_name, self.last_name) if part)
+
+
+class Patient(models.Model):
+    """One patient of the simulated clinic."""
+
+    key = models.CharField(max_length=32, unique=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    birth_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """Return the patient's full name."""
+        return f"{self.first_name} {self.last_name}"
+
+
+class NoteType(models.Model):
+    """One kind of note (encounter, phone call, appointment, letter)."""
+
+    CATEGORY_CHOICES = [
+        ("encounter", "Encounter"),
+        (transitions.APPOINTMENT, "Appointment"),
+        (transitions.LETTER, "Letter"),
+        (transitions.MESSAGE, "Message"),
+    ]
+
+    name = models.CharField(max_length=100, unique=True)
+    category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
+    is_sig_required = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Note(models.Model):
+    """One Canvas note, in one state, for one patient, by one provider."""
+
+    STATE_CHOICES = list(transitions.STATE_LABELS.items())
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    note_type = models.ForeignKey(NoteType, on_delete=models.PROTECT, related_name="notes")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="notes")
+    provider = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="notes")
+    title = models.CharField(max_length=200)
+    datetime_of_service = models.DateTimeField()
+    state = models.CharField(max_length=3, choices=STATE_CHOICES, default="NEW")
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-datetime_of_service", "id"]
+        indexes = [models.Index(fields=["-datetime_of_service", "id"])]
+
+    def __str__(self) -> str:
+        # A note's title and content stay out of logs; the id is enough.
+        return f"Note {self.id}"
+
+
+class NoteStateEvent(models.Model):
+    """One state a note entered (its state history), and who or what moved it."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="state_events")
+    state = models.CharField(max_length=3, choices=Note.STATE_CHOICES)
+    action = models.CharField(max_length=20, blank=True)
+    actor = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.note_id} -> {self.state}"
+
+
+class FaultConfig(models.Model):
+    """The one row of fault-injection settings, shared by every sandbox process.
+
+    `counter` numbers the requests that needed a random decision, so a seed
+    and a request order always give the same faults.
+    """
+
+    latency_ms = models.PositiveIntegerField(default=0)
+    error_rate = models.FloatField(default=0.0)
+    error_status = models.PositiveSmallIntegerField(default=503)
+    token_endpoint_down = models.BooleanField(default=False)
+    html_instead_of_json = models.BooleanField(default=False)
+    seed = models.IntegerField(default=1)
+    counter = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return "Fault injection settings"
+
+
+class RequestCounter(models.Model):
+    """One named request count (e.g. "token:refresh_token"), updated atomically."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -1,0 +1,188 @@
+"""Settings for the Canvas sandbox (a separate project from the portal).
+
+Every setting is an environment variable with the SANDBOX_ prefix, read with
+django-environ; see docs/sandbox.md for the table. The sandbox is a
+development tool, so DEBUG is on unless SANDBOX_DEBUG=false, and the
+development secret key below is fine for it: nothing real is protected here.
+"""
+
+from pathlib import Path
+
+import environ
+from csp.constants import NONE, SELF
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BASE_DIR = PACKAGE_DIR.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("SANDBOX_DEBUG", default=True)
+SECRET_KEY = env.str("SANDBOX_SECRET_KEY", default="canvas-sandbox-development-only-not-a-secret")
+ALLOWED_HOSTS = env.list(
+    "SANDBOX_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "csp",
+    "oauth2_provider",
+    "canvas_sandbox.clinic",
+]
+
+MIDDLEWARE = [
+    "canvas_sandbox.clinic.middleware.FriendlyErrorsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "canvas_sandbox.clinic.middleware.FaultInjectionMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+]
+
+ROOT_URLCONF = "canvas_sandbox.urls"
+WSGI_APPLICATION = "canvas_sandbox.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # Before the app directories, so DOT's authorize template is overridden.
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite file under var/ by default; PostgreSQL through SANDBOX_DATABASE_URL.
+_default_sqlite = BASE_DIR / "var" / "sandbox.sqlite3"
+DATABASES = {"default": env.db("SANDBOX_DATABASE_URL", default=f"sqlite:///{_default_sqlite}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # IMMEDIATE transactions take the write lock up front, so concurrent
+    # writers (threads of runserver) wait instead of failing mid-way.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("SANDBOX_CONN_MAX_AGE", default=0)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Demo passwords are short on purpose ("canvas-demo"): no validators here.
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+# A fast hasher keeps sign-in, confidential-client calls and start-up quick
+# (the bench refreshes a lot); nothing real is protected by these passwords.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+]
+if env.bool("SANDBOX_FAST_HASHER", default=True):
+    PASSWORD_HASHERS.reverse()
+
+LOGIN_URL = "sandbox:login"
+LOGIN_REDIRECT_URL = "sandbox:home"
+LOGOUT_REDIRECT_URL = "sandbox:home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "sandbox-static"
+# Served from the app's static folder by WhiteNoise, with or without DEBUG
+# and under runserver or gunicorn alike: the sandbox never runs collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Same host as the portal in development, another port: distinct cookie names.
+SESSION_COOKIE_NAME = "sandbox_session"
+CSRF_COOKIE_NAME = "sandbox_csrftoken"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+X_FRAME_OPTIONS = "DENY"
+# A catch-all URL answers unknown paths with a friendly 404, so there is
+# nothing for APPEND_SLASH to redirect to.
+APPEND_SLASH = False
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        # The consent form posts here, then the browser follows the redirect
+        # to the client's callback on another origin.
+        "form-action": [SELF, "http:", "https:"],
+    },
+}
+
+# --- OAuth server (django-oauth-toolkit) ---------------------------------
+OAUTH2_PROVIDER = {
+    "SCOPES": {"offline_access": "Stay connected while you are away (refresh tokens)"},
+    "DEFAULT_SCOPES": ["offline_access"],
+    "PKCE_REQUIRED": True,
+    # oauthlib accepts "plain" (and treats a missing method as plain): this
+    # server class only knows S256, so both are refused at /auth/authorize/.
+    "OAUTH2_SERVER_CLASS": "canvas_sandbox.oauth.S256OnlyServer",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("SANDBOX_ACCESS_TOKEN_LIFETIME", default=36000),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "REFRESH_TOKEN_REUSE_PROTECTION": env.bool("SANDBOX_REUSE_PROTECTION", default=True),
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    # Tokens are stored as checksums only, never in plaintext.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+}
+
+# --- Sandbox behaviour (read through canvas_sandbox.clinic.conf) ----------
+SANDBOX_REDIRECT_URIS = [
+    "http://127.0.0.1:8000/canvas/callback/",
+    "http://localhost:8000/canvas/callback/",
+    *env.str("SANDBOX_REDIRECT_URIS", default="").replace(",", " ").split(),
+]
+SANDBOX_PORTAL_URL = env.str("SANDBOX_PORTAL_URL", default="http://127.0.0.1:8000/")
+SANDBOX_CONTROL = env.bool("SANDBOX_CONTROL", default=True)
+SANDBOX_FAULT_DEFAULTS = {
+    "latency_ms": env.int("SANDBOX_FAULT_LATENCY_MS", default=0),
+    "error_rate": env.float("SANDBOX_FAULT_ERROR_RATE", default=0.0),
+    "error_status": env.int("SANDBOX_FAULT_ERROR_STATUS", default=503),
+    "token_endpoint_down": env.bool("SANDBOX_FAULT_TOKEN_DOWN", default=False),
+    "html_instead_of_json": env.bool("SANDBOX_FAULT_HTML", default=False),
+    "seed": env.int("SANDBOX_FAULT_SEED", default=1),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("SANDBOX_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # oauthlib's debug output can include request bodies (codes, verifiers).
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
+    },
+}

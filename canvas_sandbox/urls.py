@@ -1,0 +1,25 @@
+"""The sandbox's URLs: DOT's OAuth endpoints at /auth/, the plugin API, control, pages."""
+
+from django.urls import include, path, re_path
+from oauth2_provider import views as oauth_views
+
+from canvas_sandbox.clinic import pages
+from canvas_sandbox.clinic.urls import control_patterns, page_patterns, plugin_patterns
+
+oauth_patterns = (
+    [
+        path("authorize/", oauth_views.AuthorizationView.as_view(), name="authorize"),
+        path("token/", oauth_views.TokenView.as_view(), name="token"),
+        path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+    ],
+    "oauth2_provider",
+)
+
+urlpatterns = [
+    path("auth/", include(oauth_patterns)),
+    path("plugin-io/api/note_sign_api/", include(plugin_patterns)),
+    path("sandbox/control/", include(control_patterns)),
+    path("", include(page_patterns)),
+    # Everything else: a friendly 404 page instead of DEBUG's URL listing.
+    re_path(r"^(?P<rest>.*)$", pages.not_found),
+]

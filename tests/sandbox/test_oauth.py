@@ -1,0 +1,256 @@
+"""The sandbox's OAuth server over real HTTP: PKCE S256 only, rotation, reuse, revocation."""
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.test import SimpleTestCase
+
+from tests.live import pkce_challenge, pkce_pair, sandbox
+
+
+def _query(location: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+class AuthorizePkceTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+
+    def test_rfc7636_appendix_b_vector(self):
+        self.assertEqual(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+
+    def test_authorize_without_pkce_is_refused(self):
+        location = self.sandbox.authorize_redirect(code_challenge=None, code_challenge_method=None)
+        query = _query(location)
+        self.assertTrue(location.startswith(self.sandbox.redirect_uri))
+        self.assertEqual(query["error"], "invalid_request")
+        self.assertEqual(query["error_description"], "Code challenge required.")
+        self.assertEqual(query["state"], "test-state")
+        self.assertNotIn("code", query)
+
+    def test_plain_challenge_method_is_refused(self):
+        verifier, _ = pkce_pair()
+        for method in ("plain", None):
+            with self.subTest(method=method):
+                location = self.sandbox.authorize_redirect(
+                    code_challenge=verifier, code_challenge_method=method
+                )
+                query = _query(location)
+                self.assertEqual(query["error"], "invalid_request")
+                self.assertNotIn("code", query)
+
+    def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(self):
+        _, challenge = pkce_pair()
+        response = self.sandbox.http.get(
+            self.sandbox.authorize_url,
+            params={
+                "response_type": "code",
+                "client_id": self.sandbox.client_id,
+                "redirect_uri": "https://evil.example/callback/",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+        # Anonymous: sign-in first; the error page shows after sign-in, never a redirect to evil.
+        self.assertNotIn("evil.example", response.headers.get("Location", "").split("?")[0])
+
+    def test_denied_consent_redirects_with_access_denied(self):
+        _, challenge = pkce_pair()
+        location = self.sandbox.authorize_redirect(code_challenge=challenge, allow=False)
+        self.assertEqual(_query(location)["error"], "access_denied")
+
+
+class TokenExchangeTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+
+    def _code(self, **kwargs):
+        verifier, challenge = pkce_pair()
+        return verifier, self.sandbox.authorize_code(code_challenge=challenge, **kwargs)
+
+    def test_code_exchange_works_and_the_token_reaches_the_plugin_api(self):
+        verifier, code = self._code()
+        response = self.sandbox.exchange_code(code=code, code_verifier=verifier)
+        self.assertEqual(response.status_code, 200, response.text)
+        body = response.json()
+        self.assertEqual(body["token_type"], "Bearer")
+        self.assertEqual(body["expires_in"], 36000)
+        self.assertEqual(body["scope"], "offline_access")
+        me = self.sandbox.api("GET", "/me", token=body["access_token"])
+        self.assertEqual(me.status_code, 200)
+        self.assertEqual(me.json()["staff"]["name"], "Dr. Riley Chen")
+
+    def test_wrong_verifier_is_invalid_grant(self):
+        _, code = self._code()
+        other_verifier, _ = pkce_pair()
+        response = self.sandbox.exchange_code(code=code, code_verifier=other_verifier)
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["error"], "invalid_grant")
+
+    def test_code_is_single_use(self):
+        verifier, code = self._code()
+        self.assertEqual(
+            self.sandbox.exchange_code(code=code, code_verifier=verifier).status_code, 200
+        )
+        again = self.sandbox.exchange_code(code=code, code_verifier=verifier)
+        self.assertEqual(again.status_code, 400)
+        self.assertEqual(again.json()["error"], "invalid_grant")
+
+    def test_redirect_uri_must_match_the_authorize_request(self):
+        verifier, code = self._code()
+        response = self.sandbox.exchange_code(
+            code=code, code_verifier=verifier, redirect_uri="http://127.0.0.1:8000/canvas/callback/"
+        )
+        self.assertEqual(response.status_code, 400)
+
+    def test_confidential_client_works_with_its_secret_only(self):
+        sandbox_ = self.sandbox
+        verifier, code = self._code(client_id=sandbox_.confidential_client_id)
+        wrong = sandbox_.exchange_code(
+            code=code,
+            code_verifier=verifier,
+            client_id=sandbox_.confidential_client_id,
+            client_secret="not-the-secret",
+        )
+        self.assertEqual(wrong.status_code, 401)
+        self.assertEqual(wrong.json()["error"], "invalid_client")
+        verifier, code = self._code(client_id=sandbox_.confidential_client_id)
+        response = sandbox_.exchange_code(
+            code=code,
+            code_verifier=verifier,
+            client_id=sandbox_.confidential_client_id,
+            client_secret=sandbox_.client_secret,
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        refreshed = sandbox_.refresh(
+            response.json()["refresh_token"],
+            client_id=sandbox_.confidential_client_id,
+            client_secret=sandbox_.client_secret,
+        )
+        self.assertEqual(refreshed.status_code, 200, refreshed.text)
+
+
+class RefreshRotationTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+
+    def test_refresh_rotates_and_the_old_refresh_token_is_dead(self):
+        first = self.sandbox.tokens_for("provider")
+        response = self.sandbox.refresh(first["refresh_token"])
+        self.assertEqual(response.status_code, 200, response.text)
+        second = response.json()
+        self.assertNotEqual(second["refresh_token"], first["refresh_token"])
+        self.assertNotEqual(second["access_token"], first["access_token"])
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=second["access_token"]).status_code, 200
+        )
+        # The rotated-away access token no longer works either.
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=first["access_token"]).status_code, 401
+        )
+
+    def test_reusing_a_refresh_token_is_invalid_grant_and_revokes_the_family(self):
+        first = self.sandbox.tokens_for("provider")
+        second = self.sandbox.refresh(first["refresh_token"]).json()
+        reused = self.sandbox.refresh(first["refresh_token"])
+        self.assertEqual(reused.status_code, 400)
+        self.assertEqual(reused.json()["error"], "invalid_grant")
+        # Reuse protection (on by default): the whole family is gone.
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=second["access_token"]).status_code, 401
+        )
+        self.assertEqual(
+            self.sandbox.refresh(second["refresh_token"]).json()["error"], "invalid_grant"
+        )
+
+    def test_control_minted_tokens_refresh_like_real_ones(self):
+        tokens = self.sandbox.issue_tokens("provider")
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=tokens["access_token"]).status_code, 200
+        )
+        self.assertEqual(self.sandbox.refresh(tokens["refresh_token"]).status_code, 200)
+
+
+class RevocationTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+
+    def test_revoking_the_access_token_makes_it_401(self):
+        tokens = self.sandbox.tokens_for("provider")
+        response = self.sandbox.http.post(
+            self.sandbox.revoke_url,
+            data={"token": tokens["access_token"], "client_id": self.sandbox.client_id},
+            timeout=10,
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=tokens["access_token"]).status_code, 401
+        )
+
+    def test_revoking_the_refresh_token_kills_both(self):
+        tokens = self.sandbox.tokens_for("provider")
+        response = self.sandbox.http.post(
+            self.sandbox.revoke_url,
+            data={
+                "token": tokens["refresh_token"],
+                "token_type_hint": "refresh_token",
+                "client_id": self.sandbox.client_id,
+            },
+            timeout=10,
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(
+            self.sandbox.refresh(tokens["refresh_token"]).json()["error"], "invalid_grant"
+        )
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=tokens["access_token"]).status_code, 401
+        )
+
+    def test_control_revoke_user_kills_every_token_of_that_user(self):
+        one, two = self.sandbox.issue_tokens("frontdesk"), self.sandbox.tokens_for("frontdesk")
+        self.assertGreaterEqual(self.sandbox.revoke_user("frontdesk")["revoked"], 2)
+        for tokens in (one, two):
+            self.assertEqual(
+                self.sandbox.api("GET", "/me", token=tokens["access_token"]).status_code, 401
+            )
+            self.assertEqual(self.sandbox.refresh(tokens["refresh_token"]).status_code, 400)
+
+
+class ShortLifetimeAndNoReuseProtectionTests(SimpleTestCase):
+    """A separately started sandbox with other OAuth settings."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from tests.live import LiveSandbox
+
+        cls.sandbox = LiveSandbox.start(
+            extra_env={"SANDBOX_ACCESS_TOKEN_LIFETIME": "120", "SANDBOX_REUSE_PROTECTION": "false"}
+        )
+        cls.addClassCleanup(cls.sandbox.stop)
+
+    def test_lifetime_comes_from_the_environment(self):
+        self.assertEqual(self.sandbox.tokens_for("provider")["expires_in"], 120)
+
+    def test_without_reuse_protection_a_reused_token_fails_but_the_family_lives(self):
+        first = self.sandbox.tokens_for("provider")
+        second = self.sandbox.refresh(first["refresh_token"]).json()
+        self.assertEqual(
+            self.sandbox.refresh(first["refresh_token"]).json()["error"], "invalid_grant"
+        )
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=second["access_token"]).status_code, 200
+        )
+        self.assertEqual(self.sandbox.refresh(second["refresh_token"]).status_code, 200)
