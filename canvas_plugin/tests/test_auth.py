@@ -134,3 +134,29 @@ class NoteApiAuthenticationTests(TestCase):
                     )
                 )
                 self.assertFalse(handler.authenticate(BearerCredentials(handler.request)))
+
+    def test_request_pass_refuses_on_its_own(self):
+        from canvas_sdk.events import EventType
+
+        from .helpers import Reply, event
+
+        cases = [
+            ({}, str(self.staff.user.dbid), 401, UNAUTHENTICATED),
+            ({"Authorization": "Bearer t"}, "", 401, UNAUTHENTICATED),
+            ({"Authorization": "Bearer t"}, str(self.inactive.user.dbid), 403, FORBIDDEN),
+            ({"Authorization": "Bearer t"}, str(self.patient_user.dbid), 403, FORBIDDEN),
+        ]
+        for headers, actor, status, body in cases:
+            for method, path in ROUTES:
+                with self.subTest(actor=actor, path=path):
+                    request = event(
+                        EventType.SIMPLE_API_REQUEST,
+                        method=method,
+                        path=path.format(id=self.note.id),
+                        headers=headers,
+                        actor=actor,
+                    )
+                    reply = Reply(self.api(request).compute(), passes=2)
+                    self.assertEqual(reply.status, status)
+                    self.assertEqual(reply.json(), body)
+                    self.assertEqual(reply.effects, [])

@@ -162,12 +162,14 @@ class NoteApi(SimpleAPI):
     """Read notes and lock, sign, unlock, check in or mark no-show on them."""
 
     def compute(self) -> list[Effect]:
-        """Answer authentication failures in the contract's shape, then defer to SimpleAPI.
+        """Refuse callers in the contract's shape, then defer to SimpleAPI.
 
         SimpleAPI's own refusal is a 401 with `{"error": "<text>"}` for every case;
         the portal needs 401 (no usable token) told apart from 403 (not active staff).
+        The request pass checks again, so a route never runs for anyone else even if
+        it is ever invoked without the authentication pass.
         """
-        if self.event.type == EventType.SIMPLE_API_AUTHENTICATE:
+        if self.event.type in (EventType.SIMPLE_API_AUTHENTICATE, EventType.SIMPLE_API_REQUEST):
             if not bearer_token_present(self.request.headers):
                 return [unauthenticated().apply()]
             user = self.event.actor.instance

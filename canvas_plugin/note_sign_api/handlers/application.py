@@ -59,7 +59,7 @@ class PortalLauncher(StaffSessionAuthMixin, SimpleAPI):
 
     def compute(self) -> list[Effect]:
         """Refuse anyone but a staff session in the API's error shape, then defer to SimpleAPI."""
-        if self.event.type == EventType.SIMPLE_API_AUTHENTICATE:
+        if self.event.type in (EventType.SIMPLE_API_AUTHENTICATE, EventType.SIMPLE_API_REQUEST):
             headers = self.request.headers
             user_type = headers.get("canvas-logged-in-user-type")
             if not user_type or not headers.get("canvas-logged-in-user-id"):
