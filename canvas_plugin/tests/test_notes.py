@@ -215,7 +215,8 @@ class NoteListTests(TestCase):
 
     def test_limit_is_clamped(self):
         total = len(self.notes + self.tied)
-        for raw, size in [("0", 1), ("-5", 50), ("1", 1), ("abc", 50), ("100000", total), ("", 50)]:
+        cases = [("0", 1), ("-5", 1), ("9" * 50, 50), ("1", 1), ("abc", 50), ("100000", total)]
+        for raw, size in [*cases, ("", 50)]:
             with self.subTest(limit=raw):
                 reply = call(
                     self.api,

@@ -84,9 +84,10 @@ def parse_note_id(raw: str) -> str | None:
 
 def parse_limit(raw: str | None) -> int:
     """Return the page size: an integer clamped to 1..100, 50 when absent or unreadable."""
-    if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 6:
+    text = (raw or "").strip()
+    if not fullmatch("[+-]?[0-9]{1,9}", text):
         return DEFAULT_LIMIT
-    return max(1, min(MAX_LIMIT, int(raw.strip())))
+    return max(1, min(MAX_LIMIT, int(text)))
 
 
 def parse_date(raw: str | None) -> date | None:
