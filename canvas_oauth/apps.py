@@ -6,3 +6,6 @@ class CanvasOAuthConfig(AppConfig):
 
     name = "canvas_oauth"
     verbose_name = "Canvas connections"
+
+    def ready(self) -> None:
+        from canvas_oauth import checks  # noqa: F401  (registers the system checks)

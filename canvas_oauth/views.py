@@ -1,0 +1,190 @@
+"""Linking pages: connect, callback, link failed, disconnect."""
+
+import logging
+import re
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_safe
+
+from canvas_oauth import conf, services
+from canvas_oauth.exceptions import (
+    CanvasOAuthError,
+    InvalidLinkState,
+    NotLinked,
+    TokenDecryptionFailed,
+)
+
+logger = logging.getLogger(__name__)
+
+SESSION_FAILURE_KEY = "canvas_oauth_failure"
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+STATE_MESSAGES = {
+    "no state in the callback": (
+        "The reply from Canvas did not say which sign-in it belongs to, so it was ignored."
+    ),
+    "unknown or already used state": (
+        "This Canvas sign-in was not started from this browser, or it was already used."
+    ),
+    "expired state": "This Canvas sign-in took longer than 10 minutes and expired.",
+    "state started by another user": (
+        "This Canvas sign-in was started by another portal user, so it was refused."
+    ),
+}
+
+
+def unavailable_response(request: HttpRequest, exc: CanvasOAuthError) -> HttpResponse:
+    """Render the 503 page for a token that cannot be decrypted (a configuration fault)."""
+    return render(request, "canvas_oauth/unavailable.html", {"message": exc.message}, status=503)
+
+
+def _redirect_uri(request: HttpRequest) -> str:
+    return conf.redirect_uri() or request.build_absolute_uri(reverse("canvas_oauth:callback"))
+
+
+def _clean_next(request: HttpRequest, url: str | None) -> str:
+    return services.next_url_clean(
+        url=url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
+@never_cache
+@require_safe
+def connect(request: HttpRequest) -> HttpResponse:
+    """Start linking: send the browser to Canvas's authorization page."""
+    next_url = _clean_next(request, request.GET.get("next"))
+    authorize_url = services.link_flow_start(
+        session=request.session,
+        user=request.user,
+        next_url=next_url,
+        redirect_uri=_redirect_uri(request),
+    )
+    return HttpResponseRedirect(authorize_url)
+
+
+@never_cache
+@require_safe
+def callback(request: HttpRequest) -> HttpResponse:
+    """Finish linking: check state, exchange the code once, then leave this URL."""
+    response = _callback(request)
+    # The URL held a code and state: never hand it on as a Referer.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _callback(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    try:
+        flow = services.link_flow_pop(
+            session=request.session, state=params.get("state"), user=request.user
+        )
+    except InvalidLinkState as exc:
+        logger.warning("Canvas callback refused for user id %s: %s", request.user.pk, exc.reason)
+        return _failed(request, reason="state", message=STATE_MESSAGES[exc.reason])
+
+    code, error = params.get("code"), params.get("error")
+    next_url = flow.get("next", "")
+    if bool(code) == bool(error):
+        logger.warning(
+            "Canvas callback with %s", "both code and error" if code else "neither code nor error"
+        )
+        return _failed(
+            request,
+            reason="bad_callback",
+            message="The reply from Canvas was incomplete, so your account was not linked.",
+            next_url=next_url,
+        )
+    if error:
+        description = (params.get("error_description") or "")[:300]
+        if error == "access_denied":
+            logger.info("Canvas link declined by user id %s", request.user.pk)
+            return _failed(
+                request,
+                reason="access_denied",
+                message=(
+                    "You chose not to let the portal use your Canvas account, so it was not linked."
+                ),
+                detail=description,
+                next_url=next_url,
+            )
+        code_text = error if _ERROR_CODE.match(error) else "unknown"
+        logger.warning("Canvas callback error %s", code_text)
+        return _failed(
+            request,
+            reason="canvas_error",
+            message=f"Canvas could not complete the sign-in (error: {code_text}).",
+            detail=description,
+            next_url=next_url,
+        )
+
+    try:
+        connection = services.connection_link(
+            user=request.user,
+            code=code,
+            code_verifier=flow["verifier"],
+            redirect_uri=flow["redirect_uri"],
+        )
+    except CanvasOAuthError as exc:
+        return _failed(request, reason=exc.code, message=exc.message, next_url=next_url)
+    messages.success(request, f"Linked to Canvas as {connection.canvas_staff_name}.")
+    return redirect(_clean_next(request, next_url) or reverse("home"))
+
+
+def _failed(
+    request: HttpRequest, *, reason: str, message: str, detail: str = "", next_url: str = ""
+) -> HttpResponse:
+    """Remember why linking failed and go to the clean 'linking failed' URL."""
+    request.session[SESSION_FAILURE_KEY] = {
+        "reason": reason,
+        "message": message,
+        "detail": detail,
+        "next": next_url,
+    }
+    return redirect("canvas_oauth:link-failed")
+
+
+@never_cache
+@require_safe
+def link_failed(request: HttpRequest) -> HttpResponse:
+    """Say in plain words why linking failed and offer to try again."""
+    failure = request.session.pop(SESSION_FAILURE_KEY, None) or {
+        "reason": "unknown",
+        "message": "Your account was not linked to Canvas.",
+        "detail": "",
+        "next": "",
+    }
+    retry_url = reverse("canvas_oauth:connect")
+    next_url = _clean_next(request, failure.get("next"))
+    return render(
+        request,
+        "canvas_oauth/link_failed.html",
+        {"failure": failure, "retry_url": retry_url, "retry_next": next_url},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def disconnect(request: HttpRequest) -> HttpResponse:
+    """GET: ask for confirmation. POST: revoke at Canvas (best effort) and unlink."""
+    if request.method != "POST":
+        return render(request, "canvas_oauth/disconnect_confirm.html")
+    try:
+        revoked = services.connection_unlink(user=request.user, actor=request.user, via_admin=False)
+    except TokenDecryptionFailed as exc:
+        return unavailable_response(request, exc)
+    except NotLinked as exc:
+        messages.info(request, exc.message)
+        return redirect("home")
+    if revoked or not conf.revoke_on_unlink():
+        messages.success(request, "Your account is no longer linked to Canvas.")
+    else:
+        messages.warning(
+            request,
+            "Your account is no longer linked to Canvas. Canvas could not be told right "
+            "now; the portal has deleted its copy of your access anyway.",
+        )
+    return redirect("home")
