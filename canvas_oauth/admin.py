@@ -1,0 +1,142 @@
+"""Admin: Canvas connections (read-only + actions) and their append-only event log.
+
+No token and no ciphertext is ever shown: the encrypted fields are excluded
+from every form, list and detail page.
+"""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from canvas_oauth import services
+from canvas_oauth.exceptions import CanvasOAuthError
+from canvas_oauth.models import CanvasConnection, ConnectionEvent
+
+SECRET_FIELDS = ("access_token_encrypted", "refresh_token_encrypted")
+
+
+@admin.register(CanvasConnection)
+class CanvasConnectionAdmin(admin.ModelAdmin):
+    list_display = (
+        "user",
+        "canvas_staff_name",
+        "status",
+        "access_expires_at",
+        "last_refreshed_at",
+        "refresh_count",
+        "last_error_code",
+    )
+    list_filter = ("status",)
+    search_fields = (
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "canvas_staff_name",
+    )
+    list_select_related = ("user",)
+    exclude = SECRET_FIELDS
+    fields = (
+        "user",
+        "status",
+        "canvas_user_id",
+        "canvas_staff_id",
+        "canvas_staff_name",
+        "scope",
+        "linked_at",
+        "access_expires_at",
+        "last_refreshed_at",
+        "refresh_count",
+        "last_error_code",
+        "last_error_message",
+        "updated_at",
+    )
+    readonly_fields = fields
+    actions = ("refresh_now", "revoke_and_unlink", "require_reconnect")
+    ordering = ("user__username",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # nothing is editable; the actions below change state
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # unlink instead: it revokes at Canvas and logs an event
+
+    def has_manage_permission(self, request: HttpRequest) -> bool:
+        """Return whether the admin may run the actions (change permission on the model)."""
+        return request.user.has_perm("canvas_oauth.change_canvasconnection")
+
+    @admin.action(description="Refresh now", permissions=["manage"])
+    def refresh_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda c: services.connection_refresh(
+                user=c.user, force=True, actor=request.user, via_admin=True
+            ),
+            "refreshed",
+        )
+
+    @admin.action(description="Revoke and unlink", permissions=["manage"])
+    def revoke_and_unlink(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda c: services.connection_unlink(user=c.user, actor=request.user, via_admin=True),
+            "unlinked",
+        )
+
+    @admin.action(description="Require reconnect", permissions=["manage"])
+    def require_reconnect(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda c: services.connection_require_reconnect(
+                user=c.user, actor=request.user, via_admin=True
+            ),
+            "marked for reconnect",
+        )
+
+    def _each(self, request, queryset, operation, verb: str) -> None:
+        done, failed = 0, []
+        for connection in queryset.select_related("user"):
+            try:
+                operation(connection)
+            except CanvasOAuthError as exc:
+                failed.append(f"{connection.user}: {exc.message}")
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} connection(s) {verb}.", messages.SUCCESS)
+        for line in failed:
+            self.message_user(request, line, messages.ERROR)
+
+
+@admin.register(ConnectionEvent)
+class ConnectionEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "username", "kind", "actor_username", "via_admin", "detail")
+    list_filter = ("kind", "via_admin")
+    search_fields = ("username", "actor_username", "canvas_staff_id")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "created_at",
+        "user",
+        "username",
+        "actor",
+        "actor_username",
+        "kind",
+        "via_admin",
+        "canvas_staff_id",
+        "detail",
+    )
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # append-only, even for superusers
