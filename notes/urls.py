@@ -1,3 +1,15 @@
+"""The notes pages: /notes/, /notes/activity/, /notes/<id>/ and /notes/<id>/<action>/."""
+
+from django.urls import path
+
+from notes import views
+
 app_name = "notes"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.worklist, name="worklist"),
+    path("activity/", views.activity, name="activity"),
+    # str, not uuid: the view validates the id and answers a bad one clearly.
+    path("<str:note_id>/", views.detail, name="detail"),
+    path("<str:note_id>/<str:action>/", views.note_action, name="action"),
+]

@@ -1,0 +1,489 @@
+"""The notes pages over Django's test client, with Canvas mocked at HTTP (`responses`)."""
+
+import json
+import uuid
+
+import responses
+from django.test import Client, TestCase, override_settings
+from django.urls import reverse
+from responses import matchers
+
+from canvas_oauth.models import CanvasConnection
+from notes.models import NoteActionAttempt
+from tests.factories import PASSWORD, make_connection, make_user
+from tests.notes.helpers import (
+    API,
+    SETTINGS,
+    TOKEN_URL,
+    accepted,
+    ensure_groups,
+    error,
+    summary,
+    token_body,
+)
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def toast(response):
+    return json.loads(response["HX-Trigger"])["toast"]
+
+
+class MockedCanvasMixin:
+    def setUp(self):
+        super().setUp()
+        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=True)
+        self.rsps.start()
+        self.addCleanup(self.rsps.stop)
+        self.addCleanup(self.rsps.reset)
+
+
+@override_settings(**SETTINGS, NOTES_PAGE_SIZE=25)
+class WorklistTests(MockedCanvasMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.provider = make_user("provider", groups=("Providers",))
+        cls.frontdesk = make_user("frontdesk", groups=("Front desk",))
+        make_connection(cls.provider, access_token="at-p")
+        make_connection(cls.frontdesk, access_token="at-f")
+
+    def setUp(self):
+        super().setUp()
+        self.client.login(username="provider", password=PASSWORD)
+
+    def list_mock(self, params, notes=None, next_cursor=None):
+        return self.rsps.get(
+            API + "notes",
+            json={"notes": notes if notes is not None else [summary()], "next_cursor": next_cursor},
+            match=[matchers.query_param_matcher(params)],
+        )
+
+    def test_default_tab_is_awaiting_my_signature(self):
+        note = summary(state="LKD", allowed=["sign", "lock_sign", "unlock"])
+        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"}, [note])
+        response = self.client.get(reverse("notes:worklist"))
+        self.assertEqual(response.status_code, 200)
+        self.assertTemplateUsed(response, "notes/worklist.html")
+        html = response.content.decode()
+        self.assertIn("Ada Lovelace", html)
+        self.assertIn('class="badge badge-LKD"', html)
+        self.assertIn("Fri 27 Nov 2026, 15:30", html)
+        self.assertIn(f'id="note-{note["id"]}"', html)
+        for action in ["sign", "lock_sign", "unlock"]:
+            self.assertIn(f"/notes/{note['id']}/{action}/", html)
+        self.assertNotIn(f"/notes/{note['id']}/lock/", html)
+        self.assertIn('hx-confirm="Sign this note?', html)
+        self.assertIn('hx-disabled-elt="find button"', html)
+        self.assertIn('method="post"', html)
+        self.assertIn("HX-Request", response["Vary"])
+
+    def test_tabs_send_their_filters(self):
+        cases = [
+            ("signature", {"state": "LKD", "provider": "me"}),
+            ("open", {"state": "NEW,ULK"}),
+            ("all", {}),
+            ("nonsense", {"state": "LKD", "provider": "me"}),
+        ]
+        for tab, params in cases:
+            with self.subTest(tab=tab):
+                self.rsps.reset()
+                self.list_mock({**params, "limit": "25"})
+                self.assertEqual(self.client.get(f"/notes/?tab={tab}").status_code, 200)
+
+    def test_today_tab_sends_the_date(self):
+        def check(request):
+            query = request.params
+            self.assertEqual(query["state"], "BKD,RVT")
+            self.assertRegex(query["date"], r"^\d{4}-\d{2}-\d{2}$")
+            return (200, {}, json.dumps({"notes": [], "next_cursor": None}))
+
+        self.rsps.add_callback("GET", API + "notes", callback=check)
+        response = self.client.get("/notes/?tab=today")
+        self.assertContains(response, "No booked appointments today.")
+
+    def test_patient_search_and_cursor_pagination(self):
+        self.list_mock(
+            {"patient": "ada", "limit": "25", "cursor": "c1"},
+            [summary()],
+            next_cursor="c2",
+        )
+        response = self.client.get("/notes/?tab=all&patient=ada&cursor=c1")
+        self.assertContains(response, 'href="/notes/?tab=all&amp;patient=ada&amp;cursor=c2"')
+        self.assertContains(response, 'href="/notes/?tab=all&amp;patient=ada"')
+        self.assertContains(response, "First page")
+
+    def test_htmx_request_gets_only_the_list(self):
+        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"})
+        response = self.client.get(reverse("notes:worklist"), **HTMX)
+        self.assertTemplateUsed(response, "notes/partials/worklist.html")
+        self.assertTemplateNotUsed(response, "notes/worklist.html")
+        self.assertNotContains(response, "<html")
+        self.assertIn("HX-Request", response["Vary"])
+
+    def test_front_desk_sees_only_permitted_actions(self):
+        self.client.login(username="frontdesk", password=PASSWORD)
+        appointment = summary(state="BKD", allowed=["checkin", "noshow"])
+        locked = summary(state="LKD", allowed=["sign", "unlock"])
+        self.list_mock({"limit": "25"}, [appointment, locked])
+        html = self.client.get("/notes/?tab=all").content.decode()
+        self.assertIn(f"/notes/{appointment['id']}/checkin/", html)
+        self.assertIn(f"/notes/{appointment['id']}/noshow/", html)
+        self.assertNotIn(f"/notes/{locked['id']}/sign/", html)
+        self.assertNotIn(f"/notes/{locked['id']}/unlock/", html)
+
+    def test_canvas_unavailable_shows_a_message(self):
+        self.rsps.get(API + "notes", status=502, body="<html>bad gateway</html>")
+        response = self.client.get("/notes/")
+        self.assertContains(response, "Canvas is unavailable right now")
+
+    def test_401_on_the_list_refreshes_once(self):
+        self.rsps.get(API + "notes", status=401, json=error("unauthenticated"))
+        self.rsps.post(TOKEN_URL, json=token_body("at-2", "rt-2"))
+        self.rsps.get(API + "notes", json={"notes": [], "next_cursor": None})
+        response = self.client.get("/notes/")
+        self.assertContains(response, "Nothing is waiting for your signature.")
+
+    def test_not_linked_sees_the_connect_card(self):
+        make_user("newbie", groups=("Providers",))
+        self.client.login(username="newbie", password=PASSWORD)
+        response = self.client.get("/notes/?tab=open")
+        self.assertContains(response, "Connect your Canvas account")
+        self.assertContains(response, 'href="/canvas/connect/?next=%2Fnotes%2F%3Ftab%3Dopen"')
+        self.assertNotContains(response, "<table")
+
+    def test_reconnect_needed_sees_the_reconnect_card(self):
+        stale = make_user("stale", groups=("Providers",))
+        make_connection(stale, status="reconnect_needed")
+        self.client.login(username="stale", password=PASSWORD)
+        response = self.client.get("/notes/")
+        self.assertContains(response, "Reconnect to Canvas")
+        self.assertContains(response, "/canvas/connect/?next=%2Fnotes%2F")
+
+    def test_token_decryption_failure_is_a_503(self):
+        # Store the token under another key than the portal has.
+        from cryptography.fernet import Fernet
+
+        other = make_user("other", groups=("Providers",))
+        with override_settings(TOKEN_ENCRYPTION_KEYS=[Fernet.generate_key().decode()]):
+            make_connection(other)
+        self.client.login(username="other", password=PASSWORD)
+        response = self.client.get("/notes/")
+        self.assertEqual(response.status_code, 503)
+        self.assertContains(response, "stored Canvas credentials", status_code=503)
+
+    def test_open_by_id(self):
+        note_id = str(uuid.uuid4())
+        response = self.client.get(f"/notes/?id=++{note_id.upper()}+")
+        self.assertRedirects(response, f"/notes/{note_id}/", fetch_redirect_response=False)
+
+    def test_open_by_id_with_a_bad_id_says_so(self):
+        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"})
+        response = self.client.get("/notes/?id=hello")
+        self.assertContains(response, "That is not a note ID.")
+        self.assertContains(response, 'aria-invalid="true"')
+
+    def test_nav_links(self):
+        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"})
+        response = self.client.get("/notes/")
+        self.assertContains(response, 'href="/notes/" aria-current="page">Worklist</a>', html=False)
+        self.assertContains(response, 'href="/notes/activity/"')
+
+
+@override_settings(**SETTINGS)
+class DetailTests(MockedCanvasMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.provider = make_user("provider", groups=("Providers",))
+        make_connection(cls.provider)
+
+    def setUp(self):
+        super().setUp()
+        self.client.login(username="provider", password=PASSWORD)
+
+    def test_shows_the_note_its_actions_and_my_activity(self):
+        note_id = uuid.uuid4()
+        self.rsps.get(f"{API}notes/{note_id}", json=summary(note_id, state="LKD"))
+        from django.utils import timezone
+
+        NoteActionAttempt.objects.create(
+            user=self.provider,
+            username="provider",
+            note_id=note_id,
+            action="lock",
+            outcome="succeeded",
+            upstream_status=202,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            duration_ms=40,
+        )
+        response = self.client.get(f"/notes/{note_id}/")
+        self.assertContains(response, "Office visit")
+        self.assertContains(response, "Ada Lovelace")
+        self.assertContains(response, f"/notes/{note_id}/sign/")
+        self.assertContains(response, 'name="view" value="detail"')
+        self.assertContains(response, "Succeeded")
+
+    def test_bad_ids_are_refused_without_calling_canvas(self):
+        for bad in ["hello", "1" * 2000, "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6ф", "%00"]:
+            with self.subTest(bad=bad[:40]):
+                response = self.client.get(f"/notes/{bad}/")
+                self.assertEqual(response.status_code, 400)
+                self.assertContains(response, "That is not a note ID.", status_code=400)
+        self.assertEqual(len(self.rsps.calls), 0)
+
+    def test_unknown_note_is_a_404_with_words(self):
+        note_id = uuid.uuid4()
+        self.rsps.get(f"{API}notes/{note_id}", status=404, json=error("note_not_found"))
+        response = self.client.get(f"/notes/{note_id}/")
+        self.assertContains(response, "Canvas has no note with that ID.", status_code=404)
+
+
+@override_settings(**SETTINGS)
+class NoteActionViewTests(MockedCanvasMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.provider = make_user("provider", groups=("Providers",))
+        cls.frontdesk = make_user("frontdesk", groups=("Front desk",))
+        make_connection(cls.provider, access_token="at-p")
+        make_connection(cls.frontdesk, access_token="at-f")
+
+    def setUp(self):
+        super().setUp()
+        self.client.login(username="provider", password=PASSWORD)
+        self.note_id = uuid.uuid4()
+        self.url = f"/notes/{self.note_id}/sign/"
+
+    def mock_success(self, action="sign", state="SGN", allowed=("unlock",)):
+        self.rsps.post(
+            f"{API}notes/{self.note_id}/{action}",
+            status=202,
+            json=accepted(self.note_id, action),
+        )
+        self.rsps.get(
+            f"{API}notes/{self.note_id}",
+            json=summary(self.note_id, state=state, allowed=allowed),
+        )
+
+    def test_htmx_success_swaps_the_row_and_toasts(self):
+        self.mock_success()
+        response = self.client.post(self.url, {"view": "row"}, **HTMX, REMOTE_ADDR="10.0.0.9")
+        self.assertEqual(response.status_code, 200)
+        self.assertTemplateUsed(response, "notes/partials/note_row.html")
+        self.assertContains(response, f'<tr id="note-{self.note_id}">')
+        self.assertContains(response, "badge-SGN")
+        self.assertContains(response, f"/notes/{self.note_id}/unlock/")
+        self.assertEqual(toast(response), {"message": "Note signed.", "level": "success"})
+        self.assertIn("HX-Request", response["Vary"])
+        attempt = NoteActionAttempt.objects.get()
+        self.assertEqual(attempt.client_ip, "10.0.0.9")
+        self.assertEqual(attempt.request_id, response["X-Request-ID"])
+
+    def test_htmx_success_on_the_detail_page_swaps_the_card(self):
+        self.mock_success()
+        response = self.client.post(self.url, {"view": "detail"}, **HTMX)
+        self.assertTemplateUsed(response, "notes/partials/note_card.html")
+        self.assertContains(response, f'id="note-{self.note_id}"')
+
+    def test_without_javascript_the_post_redirects_with_a_message(self):
+        self.mock_success()
+        response = self.client.post(self.url, {"next": "/notes/?tab=open"}, follow=False)
+        self.assertRedirects(response, "/notes/?tab=open", fetch_redirect_response=False)
+        self.rsps.get(API + "notes", json={"notes": [], "next_cursor": None})
+        page = self.client.get("/notes/?tab=open")
+        self.assertContains(page, "Note signed.")
+
+    def test_next_cannot_leave_the_site(self):
+        for evil in [
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+        ]:
+            with self.subTest(evil=evil):
+                self.rsps.reset()
+                self.mock_success()
+                response = self.client.post(self.url, {"next": evil})
+                self.assertEqual(response["Location"], "/notes/")
+
+    def test_get_is_405_and_calls_nothing(self):
+        for method in ["get", "put", "delete"]:
+            with self.subTest(method=method):
+                response = getattr(self.client, method)(self.url)
+                self.assertEqual(response.status_code, 405)
+        self.assertFalse(NoteActionAttempt.objects.exists())
+
+    def test_csrf_is_required(self):
+        client = Client(enforce_csrf_checks=True)
+        client.login(username="provider", password=PASSWORD)
+        response = client.post(self.url, **HTMX)
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(len(self.rsps.calls), 0)
+        # With the token (as the page's hx-headers sends it) it goes through.
+        self.rsps.get(API + "notes", json={"notes": [], "next_cursor": None})
+        client.get("/notes/")
+        token = client.cookies["portal_csrftoken"].value
+        self.mock_success()
+        response = client.post(self.url, HTTP_X_CSRFTOKEN=token, **HTMX)
+        self.assertEqual(response.status_code, 200)
+
+    def test_front_desk_cannot_sign(self):
+        self.client.login(username="frontdesk", password=PASSWORD)
+        response = self.client.post(self.url, **HTMX)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(toast(response)["level"], "error")
+        self.assertIn("not permitted", toast(response)["message"])
+        self.assertEqual(response["HX-Retarget"], f"#note-error-{self.note_id}")
+        self.assertEqual(len(self.rsps.calls), 0)
+
+    def test_409_shows_the_current_state_and_says_why(self):
+        self.rsps.post(
+            f"{API}notes/{self.note_id}/lock",
+            status=409,
+            json=error("action_not_allowed", state="SGN"),
+        )
+        self.rsps.get(f"{API}notes/{self.note_id}", json=summary(self.note_id, state="SGN"))
+        response = self.client.post(f"/notes/{self.note_id}/lock/", **HTMX)
+        self.assertEqual(response.status_code, 200)
+        message = "This note is Signed; it can&#x27;t be locked."
+        self.assertContains(response, f'<div class="row-error" id="note-error-{self.note_id}"')
+        self.assertContains(response, message)
+        self.assertContains(response, "badge-SGN")
+        self.assertEqual(toast(response)["message"], "This note is Signed; it can't be locked.")
+
+    def test_handled_errors_answer_200_with_words(self):
+        cases = [
+            (404, error("note_not_found"), "Canvas has no note with that ID."),
+            (503, "<html>oops</html>", "Canvas is unavailable right now"),
+            (429, error("rate_limited"), "too many requests"),
+        ]
+        for status, body, words in cases:
+            with self.subTest(status=status):
+                self.rsps.reset()
+                kwargs = {"json": body} if isinstance(body, dict) else {"body": body}
+                self.rsps.post(f"{API}notes/{self.note_id}/sign", status=status, **kwargs)
+                response = self.client.post(self.url, **HTMX)
+                self.assertEqual(response.status_code, 200)
+                self.assertIn(words, toast(response)["message"])
+                self.assertContains(response, words)
+                self.assertEqual(response["HX-Retarget"], f"#note-error-{self.note_id}")
+                self.assertEqual(response["HX-Reswap"], "innerHTML")
+
+    def test_outcome_unknown_says_check_canvas(self):
+        import requests
+
+        self.rsps.post(f"{API}notes/{self.note_id}/sign", body=requests.ReadTimeout())
+        self.rsps.get(f"{API}notes/{self.note_id}", json=summary(self.note_id, state="SGN"))
+        response = self.client.post(self.url, **HTMX)
+        self.assertEqual(
+            toast(response),
+            {
+                "message": "Canvas didn't answer in time; check the note in Canvas before "
+                "trying again.",
+                "level": "warning",
+            },
+        )
+        self.assertEqual(NoteActionAttempt.objects.get().outcome, "unknown")
+
+    def test_bad_ids_and_actions_are_refused_before_any_call(self):
+        cases = [
+            "/notes/not-a-uuid/sign/",
+            f"/notes/{'a' * 5000}/sign/",
+            "/notes/3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6%D1%84/sign/",
+            f"/notes/{self.note_id}/delete/",
+            f"/notes/{self.note_id}/%E2%9C%93/",
+        ]
+        for url in cases:
+            with self.subTest(url=url[:60]):
+                response = self.client.post(url, **HTMX)
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual(toast(response)["level"], "error")
+                plain = self.client.post(url)
+                self.assertEqual(plain.status_code, 302)
+        self.assertEqual(len(self.rsps.calls), 0)
+        self.assertFalse(NoteActionAttempt.objects.exists())
+
+    def test_not_linked_is_told_to_connect(self):
+        make_user("newbie", groups=("Providers",))
+        self.client.login(username="newbie", password=PASSWORD)
+        response = self.client.post(self.url, **HTMX)
+        self.assertIn("connect your Canvas account", toast(response)["message"])
+
+    def test_link_revoked_by_an_admin_mid_request(self):
+        def revoke_then_401(request):
+            CanvasConnection.objects.filter(user=self.provider).update(status="revoked")
+            return (401, {}, json.dumps(error("unauthenticated")))
+
+        self.rsps.add_callback("POST", f"{API}notes/{self.note_id}/sign", callback=revoke_then_401)
+        response = self.client.post(self.url, **HTMX)
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("not linked to Canvas", toast(response)["message"])
+        self.assertEqual(NoteActionAttempt.objects.get().error_code, "not_linked")
+
+    def test_double_submit_already_in_progress(self):
+        from django.utils import timezone
+
+        NoteActionAttempt.objects.create(
+            user=self.provider,
+            username="provider",
+            note_id=self.note_id,
+            action="sign",
+            outcome="pending",
+            started_at=timezone.now(),
+        )
+        self.rsps.get(f"{API}notes/{self.note_id}", json=summary(self.note_id, state="LKD"))
+        response = self.client.post(self.url, **HTMX)
+        self.assertEqual(toast(response)["level"], "warning")
+        self.assertIn("already in progress", toast(response)["message"])
+        posts = [c for c in self.rsps.calls if c.request.method == "POST"]
+        self.assertEqual(posts, [])
+
+
+class ActivityTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        from django.utils import timezone
+
+        cls.me = make_user("me")
+        cls.other = make_user("other")
+        now = timezone.now()
+        for i in range(30):
+            NoteActionAttempt.objects.create(
+                user=cls.me,
+                username="me",
+                note_id=uuid.uuid4(),
+                action="lock",
+                outcome="succeeded",
+                started_at=now - timezone.timedelta(minutes=i),
+                finished_at=now,
+            )
+        NoteActionAttempt.objects.create(
+            user=cls.other,
+            username="other",
+            note_id=uuid.UUID(int=7),
+            action="sign",
+            outcome="failed",
+            started_at=now,
+            finished_at=now,
+        )
+
+    def test_shows_only_my_rows_newest_first_paginated(self):
+        self.client.login(username="me", password=PASSWORD)
+        response = self.client.get("/notes/activity/")
+        self.assertEqual(response.status_code, 200)
+        page = response.context["page"]
+        self.assertEqual(len(page.object_list), 25)
+        self.assertTrue(all(row.user_id == self.me.pk for row in page.object_list))
+        times = [row.started_at for row in page.object_list]
+        self.assertEqual(times, sorted(times, reverse=True))
+        self.assertNotContains(response, str(uuid.UUID(int=7))[:13])
+        self.assertContains(response, "Page 1 of 2")
+        second = self.client.get("/notes/activity/?page=2")
+        self.assertEqual(len(second.context["page"].object_list), 5)
+        self.assertEqual(self.client.get("/notes/activity/?page=zzz").status_code, 200)
+
+    def test_requires_sign_in(self):
+        response = self.client.get("/notes/activity/")
+        self.assertEqual(response.status_code, 302)
