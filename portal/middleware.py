@@ -1,10 +1,28 @@
 """Project-wide middleware."""
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit
 
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django.utils.cache import patch_cache_control
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+
+from portal import conf
+
+logger = logging.getLogger(__name__)
+
+# Session keys (Unix times) read by SessionTimeoutMiddleware.
+SESSION_STARTED_KEY = "_portal_signed_in_at"
+SESSION_SEEN_KEY = "_portal_seen_at"
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -27,4 +45,133 @@ class RequestIDMiddleware:
         request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response[self.header] = request.request_id
+        return response
+
+
+def _now() -> float:
+    """Return the current Unix time (tests move the clock by patching this)."""
+    return time.time()
+
+
+class SessionTimeoutMiddleware:
+    """End a signed-in session after an idle spell or an absolute time cap.
+
+    The session holds when it signed in (`SESSION_STARTED_KEY`, set by the
+    `user_logged_in` receiver in portal.signals) and when it was last used
+    (`SESSION_SEEN_KEY`). A request past `SESSION_IDLE_TIMEOUT` seconds of
+    inactivity, or `SESSION_ABSOLUTE_TIMEOUT` seconds after sign-in, signs
+    the user out (flushing the session) and carries on as anonymous, so the
+    login-required middleware sends it to the sign-in page.
+    Must come after the authentication and messages middleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            self._enforce(request)
+        return self.get_response(request)
+
+    def _enforce(self, request: HttpRequest) -> None:
+        now = _now()
+        session = request.session
+        started = session.get(SESSION_STARTED_KEY)
+        seen = session.get(SESSION_SEEN_KEY)
+        if started is None:
+            # Signed in before this middleware existed: start counting now.
+            session[SESSION_STARTED_KEY] = started = now
+        reason = None
+        if seen is not None and now - seen > conf.session_idle_timeout():
+            reason = "idle"
+        elif now - started > conf.session_absolute_timeout():
+            reason = "absolute"
+        if reason is None:
+            session[SESSION_SEEN_KEY] = now
+            return
+        logger.info(
+            "Session ended (%s timeout) for user id %s", reason, getattr(request.user, "pk", None)
+        )
+        logout(request)
+        text = (
+            "You were signed out after a period without activity. Sign in again to continue."
+            if reason == "idle"
+            else "Your session reached its time limit. Sign in again to continue."
+        )
+        messages.info(request, text)
+
+
+class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware, plus an answer htmx can follow.
+
+    An htmx request from a signed-out browser (session expired mid-page)
+    gets a 200 with `HX-Redirect` to the sign-in page, `next` being the page
+    the person was on (`HX-Current-URL`), instead of a 302 htmx would follow
+    invisibly and swap a login form into a table cell.
+    """
+
+    def handle_no_permission(self, request: HttpRequest, view_func) -> HttpResponse:
+        if request.headers.get("HX-Request") != "true":
+            return super().handle_no_permission(request, view_func)
+        login_url = resolve_url(self.get_login_url(view_func))
+        next_path = _htmx_current_page(request)
+        if next_path:
+            query = urlencode({self.get_redirect_field_name(view_func): next_path})
+            login_url = f"{login_url}?{query}"
+        response = HttpResponseClientRedirect(login_url)
+        patch_cache_control(response, no_store=True)
+        return response
+
+
+def _htmx_current_page(request: HttpRequest) -> str:
+    """Return the path (and query) of the page an htmx request came from, if ours."""
+    current = request.headers.get("HX-Current-URL", "")
+    if not current or not url_has_allowed_host_and_scheme(
+        current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return ""
+    parts = urlsplit(current)
+    if not parts.path.startswith("/"):
+        return ""
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+_STATUS_TOASTS = {
+    400: "The portal could not understand that request. Reload the page and try again.",
+    401: "Your session has ended. Sign in again to continue.",
+    403: "You don't have permission to do that.",
+    404: "That item no longer exists. Reload the page to see the current list.",
+    405: "That action isn't available here. Reload the page and try again.",
+    429: "Too many requests. Wait a moment and try again.",
+}
+_SERVER_ERROR_TOAST = "Something went wrong on our side. Please try again in a moment."
+
+
+class HtmxErrorToastMiddleware:
+    """Give every failed htmx response a toast, unless the view chose one.
+
+    htmx 2 does not swap 4xx/5xx responses, so without this a failed click
+    would look like nothing happened. Views that already set `HX-Trigger`
+    (their own toast or event) are left alone.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.headers.get("HX-Request") == "true"
+            and response.status_code >= 400
+            and "HX-Trigger" not in response
+        ):
+            message = _STATUS_TOASTS.get(response.status_code)
+            if message is None:
+                message = (
+                    _SERVER_ERROR_TOAST
+                    if response.status_code >= 500
+                    else "That didn't work. Reload the page and try again."
+                )
+            trigger_client_event(response, "toast", {"message": message, "level": "error"})
         return response

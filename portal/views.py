@@ -6,8 +6,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django_htmx.http import trigger_client_event
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +33,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
         logger.warning("Health check: database unreachable")
         return JsonResponse({"status": "degraded", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+@login_not_required
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Answer a failed CSRF check: most often a page left open past its session."""
+    logger.warning("CSRF check failed on %s %s: %s", request.method, request.path, reason)
+    referer = request.headers.get("Referer", "")
+    back_url = (
+        referer
+        if url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        else ""
+    )
+    response = render(request, "403_csrf.html", {"back_url": back_url}, status=403)
+    if request.headers.get("HX-Request") == "true":
+        trigger_client_event(
+            response,
+            "toast",
+            {"message": "Your session expired. Reload the page and try again.", "level": "error"},
+        )
+    return response

@@ -1,0 +1,43 @@
+"""The authentication backend: Django's model backend behind sign-in throttling."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
+
+from portal import services
+
+
+class ThrottledModelBackend(ModelBackend):
+    """Check username and password like ModelBackend, unless throttled.
+
+    Every sign-in form (the portal's and the admin's) goes through
+    `authenticate(request, ...)`, so throttling lives here. A refused
+    attempt raises PermissionDenied, which makes `authenticate()` return
+    None without asking any other backend; the sign-in form reads
+    `request.signin_refusal` to tell the person how long to wait.
+    Calls without a request (`Client.login` in tests, scripts) are not
+    throttled.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if username is None:
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
+        if request is None or username is None or password is None:
+            return super().authenticate(request, username, password, **kwargs)
+        address = services.client_address(request)
+        request_id = getattr(request, "request_id", "")
+        refusal = services.signin_throttle_check(username=username, address=address)
+        if refusal is not None:
+            services.signin_refusal_record(
+                username=username, address=address, refusal=refusal, request_id=request_id
+            )
+            request.signin_refusal = refusal
+            raise PermissionDenied("sign-in throttled")
+        user = super().authenticate(request, username, password, **kwargs)
+        if user is None:
+            request.signin_refusal = services.signin_failure_record(
+                username=username, address=address, request_id=request_id
+            )
+        else:
+            services.signin_success_record(username=username)
+        return user

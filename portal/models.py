@@ -1,0 +1,57 @@
+"""Sign-in throttling state and the sign-in security log."""
+
+from django.db import models
+
+
+class SignInThrottle(models.Model):
+    """One row: recent failed sign-ins for one username or from one client address."""
+
+    SCOPE_USERNAME = "username"
+    SCOPE_ADDRESS = "address"
+    SCOPE_CHOICES = [(SCOPE_USERNAME, "Username"), (SCOPE_ADDRESS, "Client address")]
+
+    scope = models.CharField(max_length=10, choices=SCOPE_CHOICES)
+    # Usernames are stored lower-cased so "Provider" and "provider" share a counter.
+    key = models.CharField(max_length=150)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "sign-in throttle"
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="portal_signinthrottle_unique")
+        ]
+        ordering = ["-last_failure_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.key}: {self.failures} failure(s)"
+
+
+class SignInEvent(models.Model):
+    """One row: a failed, refused or locked-out sign-in attempt (append-only)."""
+
+    KIND_FAILURE = "failure"
+    KIND_LOCKOUT = "lockout"
+    KIND_REFUSED = "refused"
+    KIND_CHOICES = [
+        (KIND_FAILURE, "Failed sign-in"),
+        (KIND_LOCKOUT, "Locked out"),
+        (KIND_REFUSED, "Refused while throttled"),
+    ]
+
+    at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES)
+    # The username as typed (never the password); it may not exist.
+    username = models.CharField(max_length=150, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "sign-in event"
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.username!r} at {self.at:%Y-%m-%d %H:%M:%S}"
