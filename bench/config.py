@@ -1,0 +1,124 @@
+"""The settings of a bench run: defaults, environment variables, command-line flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import asdict, dataclass, field
+
+SCENARIOS = ("overhead", "worklist", "throughput", "refresh_storm", "faults")
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+@dataclass
+class Settings:
+    """Every knob of a run; written into latest.json next to the figures."""
+
+    scenarios: list[str] = field(default_factory=lambda: list(SCENARIOS))
+    quick: bool = False
+    # Servers
+    portal_workers: int = 4
+    portal_threads: int = 8
+    sandbox_workers: int = 2
+    sandbox_threads: int = 24
+    postgres_url: str = "postgres://postgres@127.0.0.1:5432"
+    portal_db: str = "portal_bench"
+    sandbox_db: str = "sandbox_bench"
+    canvas_read_timeout: float = 3.0
+    # 1. overhead
+    overhead_iterations: int = 250
+    overhead_latencies_ms: list[int] = field(default_factory=lambda: [0, 50])
+    # 2. worklist
+    worklist_renders: int = 30
+    worklist_sizes: list[int] = field(default_factory=lambda: [10, 50])
+    # 3. throughput
+    throughput_users: int = 50
+    throughput_seconds: float = 60.0
+    throughput_latency_ms: int = 50
+    # 4. refresh storm
+    storm_requests: int = 50
+    storm_rounds: int = 3
+    # 5. faults
+    faults_users: int = 10
+    faults_seconds: float = 60.0
+    faults_error_rate: float = 0.1
+    faults_spike_ms: int = 1500
+    faults_timeout_spike_ms: int = 4000
+    # Safety net: no HTTP call of the load clients waits longer than this.
+    client_timeout: float = 20.0
+
+    def as_dict(self) -> dict:
+        """Return the settings as plain JSON data."""
+        return asdict(self)
+
+
+QUICK = {
+    "overhead_iterations": 30,
+    "worklist_renders": 5,
+    "throughput_users": 10,
+    "throughput_seconds": 8.0,
+    "storm_requests": 20,
+    "storm_rounds": 1,
+    "faults_users": 4,
+    "faults_seconds": 12.0,
+}
+
+
+def parse(argv: list[str] | None = None) -> Settings:
+    """Build the settings from BENCH_* environment variables and the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Measure the portal against the Canvas sandbox (see bench/README.md).",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--scenarios",
+        default=os.environ.get("BENCH_SCENARIOS", ",".join(SCENARIOS)),
+        help=f"comma list out of {','.join(SCENARIOS)}",
+    )
+    parser.add_argument("--workers", type=int, default=_env_int("BENCH_PORTAL_WORKERS", 4))
+    parser.add_argument("--threads", type=int, default=_env_int("BENCH_PORTAL_THREADS", 8))
+    parser.add_argument("--iterations", type=int, default=None, help="overhead: calls per setting")
+    parser.add_argument("--users", type=int, default=None, help="throughput: concurrent users")
+    parser.add_argument("--duration", type=float, default=None, help="throughput: seconds of load")
+    parser.add_argument("--faults-duration", type=float, default=None, help="faults: seconds")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server for the bench databases (dropped and re-created)",
+    )
+    args = parser.parse_args(argv)
+    names = [n.strip().replace("-", "_") for n in args.scenarios.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    settings = Settings(
+        scenarios=names,
+        quick=args.quick,
+        portal_workers=args.workers,
+        portal_threads=args.threads,
+        postgres_url=args.postgres.rstrip("/"),
+    )
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(settings, key, value)
+    settings.overhead_iterations = args.iterations or _env_int(
+        "BENCH_OVERHEAD_ITERATIONS", settings.overhead_iterations
+    )
+    settings.throughput_users = args.users or _env_int(
+        "BENCH_THROUGHPUT_USERS", settings.throughput_users
+    )
+    settings.throughput_seconds = args.duration or _env_float(
+        "BENCH_THROUGHPUT_SECONDS", settings.throughput_seconds
+    )
+    settings.faults_seconds = args.faults_duration or _env_float(
+        "BENCH_FAULTS_SECONDS", settings.faults_seconds
+    )
+    return settings

@@ -1,0 +1,212 @@
+"""HTTP clients of the bench: a signed-in portal user, direct plugin calls, the control API.
+
+Every call has a (connect, read) timeout and only ever goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+PLUGIN_PATH = "/plugin-io/api/note_sign_api"
+CONNECT_TIMEOUT = 3.05
+_TAGS = re.compile(r"<[^>]+>")
+
+
+@dataclass
+class Result:
+    """One call as the bench saw it."""
+
+    ms: float
+    status: int
+    ok: bool
+    level: str = ""
+    message: str = ""
+    text: str = field(default="", repr=False)
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok
+
+
+def _visible_text(body: str) -> str:
+    return " ".join(html.unescape(_TAGS.sub(" ", body)).split())
+
+
+class Control:
+    """The sandbox's control API (faults, stats, tokens, notes)."""
+
+    def __init__(self, base_url: str, *, timeout: float = 20.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        self.timeout = (CONNECT_TIMEOUT, timeout)
+
+    def call(self, method: str, path: str, payload: Any = None) -> Any:
+        response = self.session.request(
+            method,
+            f"{self.base_url}/sandbox/control/{path}",
+            json=payload,
+            timeout=self.timeout,
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(
+                f"control {method} {path}: {response.status_code} {response.text[:200]}"
+            )
+        return response.json()
+
+    def set_faults(self, **values: Any) -> dict:
+        """Replace the fault settings (missing keys go back to 0/false/503/1)."""
+        return self.call("POST", "faults", values)
+
+    def reset_faults(self) -> dict:
+        return self.call("POST", "reset-faults")
+
+    def stats(self) -> dict:
+        return self.call("GET", "stats")
+
+    def reset_stats(self) -> dict:
+        return self.call("POST", "reset-stats")
+
+    def tokens(self, username: str, *, expires_in: int | None = None) -> dict:
+        payload: dict[str, Any] = {"username": username}
+        if expires_in is not None:
+            payload["expires_in"] = expires_in
+        return self.call("POST", "tokens", payload)
+
+    def create_note(self, *, state: str, kind: str, provider: str, **extra: Any) -> dict:
+        return self.call(
+            "POST", "notes", {"state": state, "kind": kind, "provider": provider, **extra}
+        )
+
+    def note_state(self, note_id: str) -> str:
+        return self.call("GET", f"notes/{note_id}")["state"]["code"]
+
+
+class Direct:
+    """Call the plugin API directly with a bearer token (the baseline)."""
+
+    def __init__(self, base_url: str, token: str, *, timeout: float = 20.0) -> None:
+        self.api = base_url.rstrip("/") + PLUGIN_PATH
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.timeout = (CONNECT_TIMEOUT, timeout)
+
+    def me(self) -> dict:
+        response = self.session.get(f"{self.api}/me", timeout=self.timeout)
+        response.raise_for_status()
+        return response.json()
+
+    def action(self, note_id: str, action: str) -> Result:
+        started = time.perf_counter()
+        response = self.session.post(f"{self.api}/notes/{note_id}/{action}", timeout=self.timeout)
+        ms = (time.perf_counter() - started) * 1000
+        return Result(ms=ms, status=response.status_code, ok=response.status_code == 202)
+
+    def note(self, note_id: str) -> Result:
+        started = time.perf_counter()
+        response = self.session.get(f"{self.api}/notes/{note_id}", timeout=self.timeout)
+        ms = (time.perf_counter() - started) * 1000
+        return Result(ms=ms, status=response.status_code, ok=response.status_code == 200)
+
+
+class PortalUser:
+    """One signed-in portal user: a requests.Session with a real login and CSRF."""
+
+    def __init__(self, base_url: str, username: str, *, timeout: float = 20.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.session = requests.Session()
+        self.timeout = (CONNECT_TIMEOUT, timeout)
+
+    def login(self, password: str) -> None:
+        """Sign in through /accounts/login/ like a browser; raise RuntimeError if refused."""
+        url = f"{self.base_url}/accounts/login/"
+        self.session.get(url, timeout=self.timeout).raise_for_status()
+        response = self.session.post(
+            url,
+            data={
+                "username": self.username,
+                "password": password,
+                "csrfmiddlewaretoken": self.csrf_token(),
+            },
+            headers={"Referer": url},
+            timeout=self.timeout,
+            allow_redirects=False,
+        )
+        if response.status_code != 302 or "portal_session" not in self.session.cookies:
+            raise RuntimeError(f"sign-in of {self.username} failed: HTTP {response.status_code}")
+
+    def clone(self) -> PortalUser:
+        """Return another client on the same portal session (its own TCP connection)."""
+        other = PortalUser(self.base_url, self.username, timeout=self.timeout[1])
+        other.session.cookies.update(self.session.cookies)
+        return other
+
+    def csrf_token(self) -> str:
+        return self.session.cookies.get("portal_csrftoken", "")
+
+    def action(self, note_id: str, action: str) -> Result:
+        """POST an action the way the worklist's htmx button does."""
+        url = f"{self.base_url}/notes/{note_id}/{action}/"
+        started = time.perf_counter()
+        try:
+            response = self.session.post(
+                url,
+                data={"view": "row", "next": "/notes/"},
+                headers={
+                    "HX-Request": "true",
+                    "HX-Current-URL": f"{self.base_url}/notes/",
+                    "X-CSRFToken": self.csrf_token(),
+                    "Referer": f"{self.base_url}/notes/",
+                },
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            ms = (time.perf_counter() - started) * 1000
+            return Result(ms=ms, status=0, ok=False, level="client", message=type(exc).__name__)
+        ms = (time.perf_counter() - started) * 1000
+        level, message = "", ""
+        trigger = response.headers.get("HX-Trigger")
+        if trigger:
+            try:
+                toast = json.loads(trigger).get("toast") or {}
+                level, message = toast.get("level", ""), toast.get("message", "")
+            except (ValueError, AttributeError):
+                pass
+        ok = response.status_code == 200 and level == "success"
+        return Result(
+            ms=ms,
+            status=response.status_code,
+            ok=ok,
+            level=level,
+            message=message,
+            text=response.text,
+        )
+
+    def page(self, path: str, *, error_texts: list[str]) -> Result:
+        """GET a page; it failed if the status is not 200 or it shows a known error message."""
+        started = time.perf_counter()
+        try:
+            response = self.session.get(
+                f"{self.base_url}{path}", timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            ms = (time.perf_counter() - started) * 1000
+            return Result(ms=ms, status=0, ok=False, level="client", message=type(exc).__name__)
+        ms = (time.perf_counter() - started) * 1000
+        text = _visible_text(response.text)
+        shown = next((m for m in error_texts if m in text), "")
+        return Result(
+            ms=ms,
+            status=response.status_code,
+            ok=response.status_code == 200 and not shown,
+            message=shown,
+            text=response.text,
+        )

@@ -1,0 +1,219 @@
+"""Steps that run inside the portal (its settings, the bench's database).
+
+`python -m bench.portal_tasks <task>` reads JSON on stdin and prints one JSON
+line: seeding linked users with canvas_oauth's real encryption, expiring a
+token, reading the audit log, and the in-process worklist measurement
+(SQL queries counted with CaptureQueriesContext). Run by bench.runner with
+the same environment as the bench's gunicorn portal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from typing import Any
+
+
+def probe() -> dict[str, str]:
+    """Return, per piece the scenarios need, "" if present or why it is missing."""
+    import importlib
+
+    from django.urls import NoReverseMatch, reverse
+
+    missing: dict[str, str] = {}
+
+    def check(name: str, fn) -> None:
+        try:
+            fn()
+            missing[name] = ""
+        except (ImportError, AttributeError, NoReverseMatch, LookupError) as exc:
+            missing[name] = f"{type(exc).__name__}: {exc}"
+
+    check(
+        "access_token_get",
+        lambda: importlib.import_module("canvas_oauth.services").access_token_get,
+    )
+    check("make_connection", lambda: importlib.import_module("tests.factories").make_connection)
+    check(
+        "note_action_perform",
+        lambda: importlib.import_module("notes.services").note_action_perform,
+    )
+    check("audit_model", lambda: importlib.import_module("notes.models").NoteActionAttempt)
+    check("worklist_url", lambda: reverse("notes:worklist"))
+    check(
+        "action_url",
+        lambda: reverse(
+            "notes:action",
+            kwargs={"note_id": "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6f", "action": "lock"},
+        ),
+    )
+    return missing
+
+
+def seed(*, users: list[dict[str, Any]], password: str) -> dict[str, int]:
+    """Create local users in "Providers", each linked with its real sandbox tokens."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.auth.models import Group
+    from django.db import transaction
+
+    from tests.factories import make_connection
+
+    # One hash for every bench user: hashing 50 times would only slow set-up.
+    hashed = make_password(password)
+    providers, _ = Group.objects.get_or_create(name="Providers")
+    model = get_user_model()
+    with transaction.atomic():
+        for spec in users:
+            user = model.objects.create(
+                username=spec["username"], email=f"{spec['username']}@bench.invalid"
+            )
+            user.password = hashed
+            user.save(update_fields=["password"])
+            user.groups.add(providers)
+            make_connection(
+                user,
+                access_token=spec["access_token"],
+                refresh_token=spec["refresh_token"],
+                expires_in=int(spec["expires_in"]),
+                staff_id=spec["staff_id"],
+                staff_name=spec["staff_name"],
+                canvas_user_id=spec["canvas_user_id"],
+            )
+    return {"users": len(users)}
+
+
+def expire(*, usernames: list[str]) -> dict[str, Any]:
+    """Mark the users' access tokens as expired an hour ago (stale tokens to refresh)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from canvas_oauth.models import CanvasConnection
+
+    count = CanvasConnection.objects.filter(user__username__in=usernames).update(
+        access_expires_at=timezone.now() - timedelta(hours=1)
+    )
+    return {"updated": count}
+
+
+def connection(*, username: str) -> dict[str, Any]:
+    """Return the status and refresh bookkeeping of a user's Canvas link (no tokens)."""
+    from canvas_oauth.models import CanvasConnection
+
+    row = CanvasConnection.objects.filter(user__username=username).first()
+    if row is None:
+        return {"status": None}
+    return {
+        "status": row.status,
+        "refresh_count": row.refresh_count,
+        "last_error_code": row.last_error_code,
+        "expires_in_s": None
+        if row.access_expires_at is None
+        else round(row.access_expires_at.timestamp() - time.time()),
+    }
+
+
+def audit(*, since_id: int = 0) -> dict[str, Any]:
+    """Count audit rows after `since_id`, by outcome and error code."""
+    from django.db.models import Count, Max
+
+    from notes.models import NoteActionAttempt
+
+    rows = NoteActionAttempt.objects.filter(pk__gt=since_id)
+    by_outcome = dict(rows.values_list("outcome").annotate(n=Count("id")).order_by())
+    by_code = dict(rows.values_list("error_code").annotate(n=Count("id")).order_by())
+    top = NoteActionAttempt.objects.aggregate(m=Max("id"))["m"] or 0
+    return {
+        "total": sum(by_outcome.values()),
+        "by_outcome": by_outcome,
+        "by_error_code": by_code,
+        "max_id": top,
+    }
+
+
+def messages() -> dict[str, list[str]]:
+    """Return every default message a person can be shown for a notes or link error."""
+    import inspect
+
+    from canvas_oauth import exceptions as oauth_exceptions
+    from notes import exceptions as notes_exceptions
+
+    found: set[str] = set()
+    for module in (notes_exceptions, oauth_exceptions):
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            text = getattr(cls, "default_message", None) or getattr(cls, "message", None)
+            if isinstance(text, str) and text:
+                found.add(text)
+    return {"messages": sorted(found)}
+
+
+_NOTE_LINK = re.compile(r"/notes/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/")
+
+
+def worklist(*, username: str, sizes: list[int], renders: int) -> dict[str, Any]:
+    """Render /notes/ in-process for each page size; time it and count its SQL queries."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection as db
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    from bench.stats import summarize
+
+    user = get_user_model().objects.get(username=username)
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    out: dict[str, Any] = {}
+    for size in sizes:
+        with override_settings(NOTES_PAGE_SIZE=size):
+            timings: list[float] = []
+            queries: list[int] = []
+            statuses: set[int] = set()
+            shown = 0
+            for index in range(renders + 2):  # two warm-up renders, not counted
+                with CaptureQueriesContext(db) as captured:
+                    started = time.perf_counter()
+                    response = client.get("/notes/")
+                    elapsed = (time.perf_counter() - started) * 1000
+                statuses.add(response.status_code)
+                if index < 2:
+                    continue
+                timings.append(elapsed)
+                queries.append(len(captured.captured_queries))
+                shown = len(set(_NOTE_LINK.findall(response.content.decode())))
+        out[str(size)] = {
+            "render_ms": summarize(timings),
+            "queries": sorted(set(queries)),
+            "notes_shown": shown,
+            "statuses": sorted(statuses),
+        }
+    return out
+
+
+TASKS = {
+    "probe": probe,
+    "seed": seed,
+    "expire": expire,
+    "connection": connection,
+    "audit": audit,
+    "messages": messages,
+    "worklist": worklist,
+}
+
+
+def main() -> None:
+    """Run the task named on the command line with keyword arguments from stdin."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.portal_settings")
+    import django
+
+    django.setup()
+    task = TASKS[sys.argv[1]]
+    kwargs = json.loads(sys.stdin.read() or "{}")
+    print(json.dumps(task(**kwargs), default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Print the table, write latest.json and the latency plot of scenario 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Return (scenario, figure, value, goal) rows for the printed table."""
+    rows: list[tuple[str, str, str, str]] = []
+    for name, data in results.items():
+        if str(data.get("status", "")).startswith("not run"):
+            rows.append((name, "status", data["status"], ""))
+            continue
+        if name == "overhead":
+            for key in [
+                k
+                for k in data
+                if k.endswith("ms") and k != "samples_ms" and isinstance(data[k], dict)
+            ]:
+                for arm in ("direct", "direct_matched", "portal"):
+                    sm = data[key][arm]
+                    rows.append(
+                        (
+                            name,
+                            f"{key} {arm} p50/p95/p99 ms",
+                            f"{_fmt(sm['p50'])} / {_fmt(sm['p95'])} / {_fmt(sm['p99'])}",
+                            "",
+                        )
+                    )
+                rows.append(
+                    (
+                        name,
+                        f"{key} upstream calls per portal action",
+                        _fmt(data[key]["upstream_calls_per_portal_action"]),
+                        "",
+                    )
+                )
+                for q in ("p50", "p95", "p99"):
+                    goal = {"p50": "<= 1.15", "p99": "<= 1.3"}.get(q, "") if key == "50ms" else ""
+                    rows.append(
+                        (
+                            name,
+                            f"{q}_ratio_{key} (vs 1 POST)",
+                            _fmt(data.get(f"{q}_ratio_{key}")),
+                            goal,
+                        )
+                    )
+                    rows.append(
+                        (
+                            name,
+                            f"{q}_ratio_{key}_matched (vs POST+GET)",
+                            _fmt(data.get(f"{q}_ratio_{key}_matched")),
+                            "",
+                        )
+                    )
+        elif name == "worklist":
+            for size in (10, 50):
+                if f"queries_{size}" in data:
+                    sm = data[f"render_ms_{size}"]
+                    rows.append(
+                        (
+                            name,
+                            f"{size}/page render p50/p95 ms",
+                            f"{_fmt(sm['p50'])} / {_fmt(sm['p95'])}",
+                            "",
+                        )
+                    )
+                    rows.append(
+                        (
+                            name,
+                            f"queries_{size} (notes shown {data[f'notes_shown_{size}']})",
+                            _fmt(data[f"queries_{size}"]),
+                            "10 == 50",
+                        )
+                    )
+        elif name == "throughput":
+            for key, goal in [
+                ("users", ""),
+                ("actions_per_s", ""),
+                ("ideal_actions_per_s", ""),
+                ("ratio_to_ideal", ">= 0.8"),
+                ("errors", "0"),
+            ]:
+                rows.append((name, key, _fmt(data.get(key)), goal))
+            sm = data["unloaded_call_ms"]
+            rows.append((name, "unloaded call p50 ms", _fmt(sm["p50"]), ""))
+            sm = data["loaded_call_ms"]
+            rows.append(
+                (
+                    name,
+                    "loaded call p50/p95/p99 ms",
+                    f"{_fmt(sm['p50'])} / {_fmt(sm['p95'])} / {_fmt(sm['p99'])}",
+                    "",
+                )
+            )
+        elif name == "refresh_storm":
+            rows.append(
+                (
+                    name,
+                    "processes x concurrent requests",
+                    f"{data['portal_processes']} x {data['concurrent_requests']}",
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    name,
+                    "refresh_requests (per round)",
+                    _fmt(data["refresh_requests_per_round"]),
+                    "1",
+                )
+            )
+            rows.append((name, "failed_requests", _fmt(data["failed_requests"]), "0"))
+        elif name == "faults":
+            for key, goal in [
+                ("attempts", ""),
+                ("succeeded", ""),
+                ("audit_rows", "== attempts"),
+                ("portal_500s", "0"),
+                ("unclear_errors", "0"),
+                ("recovery_failures", "0"),
+            ]:
+                rows.append((name, key, _fmt(data.get(key)), goal))
+            rows.append((name, "statuses", _fmt(data.get("statuses")), ""))
+        for goal, held in (data.get("goals") or {}).items():
+            rows.append(
+                (name, f"GOAL {goal}", {True: "holds", False: "FAILS", None: "-"}[held], "")
+            )
+    return rows
+
+
+def table(results: dict[str, Any]) -> str:
+    """Return the results as a fixed-width text table."""
+    rows = [("scenario", "figure", "value", "goal"), *_rows(results)]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths[2] = min(widths[2], 60)
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def plot(overhead: dict[str, Any], path: Path) -> bool:
+    """Draw scenario 1's latency distributions, portal beside direct; return whether drawn."""
+    samples = overhead.get("samples_ms") or {}
+    if not samples:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(samples)
+    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4.8), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        series = samples[key]
+        labels = [
+            ("direct", "direct: 1 POST"),
+            ("direct_matched", "direct: POST + GET"),
+            ("portal", "portal"),
+        ]
+        data = [series[name] for name, _ in labels]
+        parts = ax.violinplot(
+            data, showmedians=True, showextrema=False, quantiles=[[0.99]] * len(data)
+        )
+        for body, colour in zip(parts["bodies"], ["#4c78a8", "#72b7b2", "#f58518"], strict=True):
+            body.set_facecolor(colour)
+            body.set_alpha(0.6)
+        for i, values in enumerate(data, start=1):
+            ax.scatter([i + 0.25] * len(values), values, s=3, alpha=0.3, color="grey")
+        ax.set_xticks(range(1, len(labels) + 1), [label for _, label in labels])
+        p50, p99 = overhead.get(f"p50_ratio_{key}"), overhead.get(f"p99_ratio_{key}")
+        ratios = f"portal / direct (1 POST): p50 x{p50}, p99 x{p99}"
+        ax.set_title(f"sandbox latency {key}\n{ratios}", fontsize=10)
+        ax.set_ylabel("latency of one lock/unlock (ms)")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(
+        f"Scenario 1 - overhead: {overhead.get('iterations')} interleaved calls per arm "
+        "(median line, p99 tick)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(results: dict[str, Any], meta: dict[str, Any], directory: Path) -> None:
+    """Print the table and write latest.json (+ overhead.png) under `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    plot_path = directory / "overhead.png"
+    drawn = False
+    if "overhead" in results and "samples_ms" in results["overhead"]:
+        try:
+            drawn = plot(results["overhead"], plot_path)
+        except Exception as exc:  # the figures matter more than the picture
+            print(f"warning: plot failed: {exc}")
+    payload = {**results, "meta": {**meta, "plot": str(plot_path) if drawn else None}}
+    out = directory / "latest.json"
+    out.write_text(json.dumps(payload, indent=2, default=str))
+    print()
+    print(table(results))
+    print()
+    print(f"wrote {out}" + (f" and {plot_path}" if drawn else ""))
+    print(
+        f"database {meta.get('database')}, {meta.get('cpus')} CPUs, "
+        f"load {meta.get('load_average')}, {meta.get('elapsed_s')} s"
+    )

@@ -1,0 +1,415 @@
+"""The five measured scenarios. Each takes the Run and returns its figures as a dict.
+
+A scenario whose portal piece is missing returns {"status": "not run: <why>"}.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import threading
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from bench.http import PortalUser, Result
+from bench.stats import ideal_rate, ratio, summarize
+
+if TYPE_CHECKING:
+    from bench.runner import Run
+
+NEXT = {"lock": "unlock", "unlock": "lock"}
+# A note in NEW/ULK takes "lock", in LKD takes "unlock": a toggle that never ends.
+ACTION_FOR_STATE = {"NEW": "lock", "ULK": "lock", "LKD": "unlock"}
+_NOT_ALLOWED = re.compile(r"^This note is .+; (it can't be|that action isn't allowed)")
+
+
+def _not_run(why: str) -> dict[str, str]:
+    return {"status": f"not run: {why}"}
+
+
+class Toggler:
+    """Lock and unlock one note forever, keeping track of which action comes next."""
+
+    def __init__(self, run: Run, note_id: str) -> None:
+        self.run = run
+        self.note_id = note_id
+        self.next = "lock"
+
+    def after(self, result: Result) -> None:
+        if result.ok:
+            self.next = NEXT[self.next]
+        else:
+            # Unknown or refused: ask the sandbox (control API, no faults) what the note is.
+            state = self.run.control.note_state(self.note_id)
+            self.next = ACTION_FOR_STATE.get(state, "lock")
+
+
+def _note(run: Run, username: str, state: str = "NEW") -> str:
+    return run.control.create_note(state=state, kind="encounter", provider=username)["id"]
+
+
+# -- 1. overhead ---------------------------------------------------------------
+
+
+def overhead(run: Run) -> dict[str, Any]:
+    """Portal vs direct latency of the same note action, interleaved, at 0 and 50 ms."""
+    if why := run.requires("make_connection", "note_action_perform", "action_url"):
+        return _not_run(why)
+    s = run.settings
+    portal = run.login("ovh")
+    direct = run.direct("ovh")
+    p_note, d_note = Toggler(run, _note(run, "ovh")), Toggler(run, _note(run, "ovh"))
+    rng = random.Random(7)
+    out: dict[str, Any] = {"iterations": s.overhead_iterations, "samples_ms": {}}
+    for latency in s.overhead_latencies_ms:
+        run.control.set_faults(latency_ms=latency)
+        series: dict[str, list[float]] = {"direct": [], "direct_matched": [], "portal": []}
+        errors = Counter()
+
+        def portal_call(record: bool, series=series, errors=errors) -> None:
+            result = portal.action(p_note.note_id, p_note.next)
+            p_note.after(result)
+            if not result.ok:
+                errors["portal"] += 1
+            elif record:
+                series["portal"].append(result.ms)
+
+        def direct_call(record: bool, series=series, errors=errors) -> None:
+            # What the portal does upstream: the action, then a fresh read of the note.
+            result = direct.action(d_note.note_id, d_note.next)
+            read = direct.note(d_note.note_id) if result.ok else None
+            d_note.after(result)
+            if not result.ok or not read.ok:
+                errors["direct"] += 1
+            elif record:
+                series["direct"].append(result.ms)
+                series["direct_matched"].append(result.ms + read.ms)
+
+        for _ in range(10):  # warm-up: connections, caches, worker start-up
+            portal_call(False)
+            direct_call(False)
+        run.control.reset_stats()
+        for _ in range(s.overhead_iterations):
+            calls = [portal_call, direct_call]
+            rng.shuffle(calls)  # interleaved, random order: noise hits both alike
+            for call in calls:
+                call(True)
+        plugin_requests = run.control.stats().get("plugin_requests", 0)
+        n = s.overhead_iterations
+        summaries = {name: summarize(values) for name, values in series.items()}
+        key = f"{latency}ms"
+        out[key] = {
+            **summaries,
+            "errors": dict(errors),
+            "upstream_calls_per_portal_action": round((plugin_requests - 2 * n) / n, 2),
+        }
+        for q in ("p50", "p95", "p99"):
+            out[f"{q}_ratio_{key}"] = ratio(summaries["portal"][q], summaries["direct"][q])
+            out[f"{q}_ratio_{key}_matched"] = ratio(
+                summaries["portal"][q], summaries["direct_matched"][q]
+            )
+        out["samples_ms"][key] = {k: [round(v, 2) for v in vals] for k, vals in series.items()}
+    run.control.reset_faults()
+    out["goals"] = {
+        "p50_ratio_50ms <= 1.15": _le(out.get("p50_ratio_50ms"), 1.15),
+        "p99_ratio_50ms <= 1.3": _le(out.get("p99_ratio_50ms"), 1.3),
+    }
+    return out
+
+
+def _le(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+# -- 2. worklist ---------------------------------------------------------------
+
+
+def worklist(run: Run) -> dict[str, Any]:
+    """Render time and SQL queries of /notes/ with 10 and 50 notes per page."""
+    if why := run.requires("make_connection", "worklist_url"):
+        return _not_run(why)
+    s = run.settings
+    for _ in range(max(s.worklist_sizes) + 10):
+        _note(run, "wl", state="LKD")  # the default tab: locked notes awaiting my signature
+    run.control.set_faults(latency_ms=0)
+    figures = run.task(
+        "worklist", timeout=300, username="wl", sizes=s.worklist_sizes, renders=s.worklist_renders
+    )
+    out: dict[str, Any] = {"renders": s.worklist_renders, "sandbox_latency_ms": 0}
+    for size in s.worklist_sizes:
+        f = figures[str(size)]
+        queries = f["queries"]
+        out[f"queries_{size}"] = queries[0] if len(queries) == 1 else queries
+        out[f"render_ms_{size}"] = f["render_ms"]
+        out[f"notes_shown_{size}"] = f["notes_shown"]
+        out[f"statuses_{size}"] = f["statuses"]
+    q10, q50 = out.get("queries_10"), out.get("queries_50")
+    out["goals"] = {"queries_10 == queries_50": None if q10 is None else q10 == q50}
+    return out
+
+
+# -- 3. throughput -------------------------------------------------------------
+
+
+def _closed_loop(
+    users: list[PortalUser], togglers: list[Toggler], *, seconds: float, results: list
+) -> float:
+    """Run every user in its own thread, back to back, until the deadline; return elapsed s."""
+    barrier = threading.Barrier(len(users) + 1)
+    lock = threading.Lock()
+    state = {"deadline": 0.0}
+
+    def work(user: PortalUser, toggler: Toggler) -> None:
+        barrier.wait(timeout=60)
+        while time.monotonic() < state["deadline"]:
+            result = user.action(toggler.note_id, toggler.next)
+            with contextlib.suppress(Exception):  # the control API is not under test here
+                toggler.after(result)
+            with lock:
+                results.append(result)
+
+    threads = [
+        threading.Thread(target=work, args=pair, daemon=True)
+        for pair in zip(users, togglers, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    state["deadline"] = started + seconds
+    barrier.wait(timeout=60)
+    for thread in threads:
+        # Bounded: a call cannot outlive its client timeout.
+        thread.join(timeout=seconds + run_timeout_margin(users))
+    return time.monotonic() - started
+
+
+def run_timeout_margin(users: list[PortalUser]) -> float:
+    return (users[0].timeout[1] + users[0].timeout[0]) * 2 if users else 0
+
+
+def throughput(run: Run) -> dict[str, Any]:
+    """Many signed-in users doing actions back to back against the sandbox at 50 ms."""
+    if why := run.requires("make_connection", "note_action_perform", "action_url"):
+        return _not_run(why)
+    s = run.settings
+    names = [f"thr{i:02d}" for i in range(1, s.throughput_users + 1)]
+    users = run.login_many(names)
+    togglers = [Toggler(run, _note(run, name)) for name in names]
+    run.control.set_faults(latency_ms=s.throughput_latency_ms)
+    # Unloaded per-call latency, measured now: the "per-call latency" of the ideal.
+    solo: list[float] = []
+    for _ in range(25):
+        result = users[0].action(togglers[0].note_id, togglers[0].next)
+        togglers[0].after(result)
+        if result.ok:
+            solo.append(result.ms)
+    solo_summary = summarize(solo[5:])
+    results: list[Result] = []
+    elapsed = _closed_loop(users, togglers, seconds=s.throughput_seconds, results=results)
+    run.control.reset_faults()
+    ok = [r for r in results if r.ok]
+    errors = [r for r in results if not r.ok]
+    rate = len(ok) / elapsed if elapsed else 0
+    slots = s.portal_workers * s.portal_threads
+    ideal = ideal_rate(
+        users=len(users), slots=slots, call_seconds=(solo_summary["p50"] or 0) / 1000
+    )
+    return {
+        "users": len(users),
+        "seconds": round(elapsed, 2),
+        "sandbox_latency_ms": s.throughput_latency_ms,
+        "workers": s.portal_workers,
+        "threads": s.portal_threads,
+        "actions": len(ok),
+        "actions_per_s": round(rate, 2),
+        "errors": len(errors),
+        "error_kinds": dict(Counter(f"{r.status} {r.level} {r.message}"[:120] for r in errors)),
+        "unloaded_call_ms": solo_summary,
+        "loaded_call_ms": summarize(r.ms for r in ok),
+        "ideal_actions_per_s": None if ideal is None else round(ideal, 2),
+        "ratio_to_ideal": ratio(rate, ideal),
+        "goals": {
+            "errors == 0": len(errors) == 0,
+            "ratio_to_ideal >= 0.8": None if ideal is None else rate / ideal >= 0.8,
+        },
+    }
+
+
+# -- 4. refresh storm ----------------------------------------------------------
+
+
+def refresh_storm(run: Run) -> dict[str, Any]:
+    """One expired token, many simultaneous requests over several processes: one refresh."""
+    if why := run.requires("make_connection", "access_token_get", "worklist_url"):
+        return _not_run(why)
+    s = run.settings
+    base = run.login("storm")
+    clients = [base.clone() for _ in range(s.storm_requests)]
+    for _ in range(3):
+        _note(run, "storm", state="LKD")
+    run.control.set_faults(latency_ms=50)
+    rounds = []
+    for _ in range(s.storm_rounds):
+        before = run.task("connection", username="storm")
+        run.task("expire", usernames=["storm"])
+        run.control.reset_stats()
+        results: list[Result] = [None] * len(clients)  # type: ignore[list-item]
+        barrier = threading.Barrier(len(clients))
+
+        def hit(index: int, barrier=barrier, results=results) -> None:
+            barrier.wait(timeout=60)
+            results[index] = clients[index].page("/notes/", error_texts=run.messages)
+
+        threads = [
+            threading.Thread(target=hit, args=(i,), daemon=True) for i in range(len(clients))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=s.client_timeout * 2 + 60)
+        stats = run.control.stats()
+        after = run.task("connection", username="storm")
+        done = [r for r in results if r is not None]
+        failed = [r for r in done if not r.ok]
+        rounds.append(
+            {
+                "requests": len(clients),
+                "refresh_requests": stats.get("token_requests", {}).get("refresh_token", 0),
+                "failed_requests": len(failed) + (len(clients) - len(done)),
+                "failures": dict(Counter(f"{r.status} {r.message}"[:120] for r in failed)),
+                "latency_ms": summarize(r.ms for r in done),
+                "connection_status": after.get("status"),
+                "refresh_count_delta": (after.get("refresh_count") or 0)
+                - (before.get("refresh_count") or 0),
+                "token_valid_for_s": after.get("expires_in_s"),
+            }
+        )
+    run.control.reset_faults()
+    per_round = [r["refresh_requests"] for r in rounds]
+    failed = sum(r["failed_requests"] for r in rounds)
+    return {
+        "portal_processes": s.portal_workers,
+        "threads_per_process": s.portal_threads,
+        "concurrent_requests": s.storm_requests,
+        "rounds": rounds,
+        "refresh_requests": max(per_round),
+        "refresh_requests_per_round": per_round,
+        "failed_requests": failed,
+        "goals": {
+            "refresh_requests == 1 (every round)": all(n == 1 for n in per_round),
+            "failed_requests == 0": failed == 0,
+        },
+    }
+
+
+# -- 5. faults -----------------------------------------------------------------
+
+
+def faults(run: Run) -> dict[str, Any]:
+    """503s, latency spikes and a token endpoint outage: no 500s, every attempt audited."""
+    if why := run.requires("make_connection", "note_action_perform", "action_url", "audit_model"):
+        return _not_run(why)
+    s = run.settings
+    names = [f"flt{i:02d}" for i in range(1, s.faults_users + 1)]
+    users = run.login_many(names)
+    togglers = [Toggler(run, _note(run, name)) for name in names]
+    audit_before = run.task("audit")["max_id"]
+    third = s.faults_seconds / 3
+    timeline: list[dict[str, Any]] = []
+    stop = threading.Event()
+    base = {"error_rate": s.faults_error_rate, "error_status": 503, "seed": 11}
+
+    def set_faults(**values: Any) -> None:
+        run.control.set_faults(**{**base, **values})
+        timeline.append({"t": round(time.monotonic() - t0, 1), **values})
+
+    def controller() -> None:
+        # Phase 1: 10 % 503s at 50 ms.
+        set_faults(latency_ms=50)
+        if stop.wait(third):
+            return
+        # Phase 2: latency spikes, some beyond the portal's read timeout.
+        spikes = [s.faults_spike_ms, 50, s.faults_timeout_spike_ms, 50]
+        end = time.monotonic() + third
+        i = 0
+        while time.monotonic() < end:
+            set_faults(latency_ms=spikes[i % len(spikes)])
+            i += 1
+            if stop.wait(min(3.0, max(0.0, end - time.monotonic()))):
+                return
+        # Phase 3: the token endpoint is down while half the users need a refresh.
+        set_faults(latency_ms=50, token_endpoint_down=True)
+        started = time.monotonic()
+        run.task("expire", usernames=names[: max(1, len(names) // 2)])
+        stop.wait(max(0.0, third - (time.monotonic() - started)))
+
+    t0 = time.monotonic()
+    ctl = threading.Thread(target=controller, daemon=True)
+    ctl.start()
+    results: list[Result] = []
+    _closed_loop(users, togglers, seconds=s.faults_seconds, results=results)
+    stop.set()
+    ctl.join(timeout=30)
+    run.control.reset_faults()
+    # Recovery: with Canvas healthy again every user can act (and refreshes its token).
+    recovery = []
+    for user, toggler in zip(users, togglers, strict=True):
+        result = user.action(toggler.note_id, toggler.next)
+        toggler.after(result)
+        recovery.append(result)
+    attempts = len(results) + len(recovery)
+    audit = run.task("audit", since_id=audit_before)
+    statuses = Counter(r.status for r in results + recovery)
+    failures = [r for r in results + recovery if not r.ok]
+    unclear = [r for r in failures if not _clear(r, run.messages)]
+    links = Counter(run.task("connection", username=n).get("status") for n in names)
+    portal_500s = statuses.get(500, 0)
+    return {
+        "users": len(users),
+        "seconds": s.faults_seconds,
+        "timeline": timeline,
+        "attempts": attempts,
+        "succeeded": attempts - len(failures),
+        "failures": len(failures),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "portal_500s": portal_500s,
+        "portal_5xx": sum(v for k, v in statuses.items() if k >= 500),
+        "audit_rows": audit["total"],
+        "audit_by_outcome": audit["by_outcome"],
+        "audit_by_error_code": audit["by_error_code"],
+        "unclear_errors": len(unclear),
+        "unclear_samples": [
+            f"{r.status} {r.level} {r.message or r.text[:120]}" for r in unclear[:5]
+        ],
+        "error_messages": dict(Counter(f"{r.level}: {r.message}"[:160] for r in failures)),
+        "recovery_failures": sum(1 for r in recovery if not r.ok),
+        "links_after": dict(links),
+        "goals": {
+            "portal_500s == 0": portal_500s == 0,
+            "audit_rows == attempts": audit["total"] == attempts,
+            "no pending audit rows": audit["by_outcome"].get("pending", 0) == 0,
+            "every failure a clear error": not unclear,
+            "links still active": set(links) == {"active"},
+        },
+    }
+
+
+def _clear(result: Result, known: list[str]) -> bool:
+    """Return whether a failed action told the person clearly what happened."""
+    if result.status >= 500 or result.status == 0 or not result.message:
+        return False
+    if result.level not in ("error", "warning"):
+        return False
+    message = result.message
+    return any(text in message for text in known) or bool(_NOT_ALLOWED.match(message))
+
+
+REGISTRY = {
+    "overhead": overhead,
+    "worklist": worklist,
+    "throughput": throughput,
+    "refresh_storm": refresh_storm,
+    "faults": faults,
+}
