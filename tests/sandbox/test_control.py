@@ -1,0 +1,400 @@
+"""The sandbox's control API, fault injection, request stats and the seed, over HTTP."""
+
+import re
+import threading
+import time
+import uuid
+
+import requests
+from django.test import SimpleTestCase
+
+from tests.live import LiveSandbox, SandboxError, sandbox
+
+
+class FaultInjectionTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+        cls.token = cls.sandbox.issue_tokens("provider")["access_token"]
+
+    def setUp(self):
+        self.addCleanup(self.sandbox.reset_faults)
+
+    def _statuses(self, count):
+        return [self.sandbox.api("GET", "/me", token=self.token).status_code for _ in range(count)]
+
+    def test_defaults_and_missing_keys(self):
+        self.assertEqual(
+            self.sandbox.reset_faults(),
+            {
+                "latency_ms": 0,
+                "error_rate": 0.0,
+                "error_status": 503,
+                "token_endpoint_down": False,
+                "html_instead_of_json": False,
+                "seed": 1,
+                "counter": 0,
+            },
+        )
+        self.sandbox.set_faults(latency_ms=5, html_instead_of_json=True)
+        self.sandbox.set_faults(error_rate=0.25)
+        faults = self.sandbox.control("GET", "faults")
+        self.assertEqual(faults["latency_ms"], 0)
+        self.assertFalse(faults["html_instead_of_json"])
+        self.assertEqual(faults["error_rate"], 0.25)
+
+    def test_latency_is_measurable(self):
+        self.sandbox.set_faults(latency_ms=300)
+        started = time.monotonic()
+        response = self.sandbox.api("GET", "/me", token=self.token)
+        elapsed = time.monotonic() - started
+        self.assertEqual(response.status_code, 200)
+        self.assertGreaterEqual(elapsed, 0.3)
+
+    def test_error_rate_is_deterministic_for_a_seed(self):
+        self.sandbox.set_faults(error_rate=0.5, error_status=500, seed=42)
+        first = self._statuses(24)
+        self.sandbox.set_faults(error_rate=0.5, error_status=500, seed=42)
+        second = self._statuses(24)
+        self.assertEqual(first, second)
+        self.assertEqual(set(first), {200, 500})
+        self.sandbox.set_faults(error_rate=0.5, error_status=500, seed=43)
+        self.assertNotEqual(self._statuses(24), first)
+
+    def test_injected_error_body_and_retry_after(self):
+        self.sandbox.set_faults(error_rate=1, error_status=429)
+        response = self.sandbox.api("GET", "/notes", token=self.token)
+        self.assertEqual(response.status_code, 429)
+        self.assertEqual(response.headers["Retry-After"], "1")
+        self.assertEqual(response.json()["error"]["code"], "injected_fault")
+        # The control API is never faulted.
+        self.assertIn("plugin_requests", self.sandbox.stats())
+
+    def test_injected_error_does_not_perform_the_action(self):
+        note = self.sandbox.create_note(state="NEW", kind="encounter")
+        self.sandbox.set_faults(error_rate=1, error_status=503)
+        response = self.sandbox.api("POST", f"/notes/{note['id']}/lock", token=self.token)
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "NEW")
+
+    def test_token_endpoint_down_answers_503(self):
+        tokens = self.sandbox.issue_tokens("provider")
+        self.sandbox.set_faults(token_endpoint_down=True)
+        response = self.sandbox.refresh(tokens["refresh_token"])
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(response.json()["error"], "temporarily_unavailable")
+        # The plugin API is up, and the refresh token was not used up.
+        self.assertEqual(self.sandbox.api("GET", "/me", token=self.token).status_code, 200)
+        self.sandbox.reset_faults()
+        self.assertEqual(self.sandbox.refresh(tokens["refresh_token"]).status_code, 200)
+
+    def test_html_instead_of_json(self):
+        note = self.sandbox.create_note(state="NEW", kind="encounter")
+        self.sandbox.set_faults(html_instead_of_json=True)
+        for method, path in (("GET", "/me"), ("POST", f"/notes/{note['id']}/lock")):
+            with self.subTest(path=path):
+                response = self.sandbox.api(method, path, token=self.token)
+                self.assertEqual(response.status_code, 200)
+                self.assertTrue(response.headers["Content-Type"].startswith("text/html"))
+                with self.assertRaises(ValueError):
+                    response.json()
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "NEW")
+
+    def test_bad_fault_settings_are_400(self):
+        for body in (
+            {"error_rate": 2},
+            {"error_status": 200},
+            {"latency_ms": "slow"},
+            {"token_endpoint_down": "yes"},
+            {"colour": "red"},
+        ):
+            with self.subTest(body=body), self.assertRaises(SandboxError) as caught:
+                self.sandbox.control("POST", "faults", body)
+            self.assertIn("400", str(caught.exception))
+        response = self.sandbox.http.post(
+            self.sandbox.url("/sandbox/control/faults"), data="{not json", timeout=10
+        )
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["error"]["code"], "invalid_request")
+
+
+class StatsTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+
+    def test_counts_token_requests_revocations_and_plugin_requests(self):
+        self.sandbox.reset_stats()
+        tokens = self.sandbox.tokens_for("provider")
+        second = self.sandbox.refresh(tokens["refresh_token"]).json()
+        self.sandbox.refresh(tokens["refresh_token"])  # reused: still a refresh request
+        self.sandbox.http.post(
+            self.sandbox.revoke_url,
+            data={"token": second["access_token"], "client_id": self.sandbox.client_id},
+            timeout=10,
+        )
+        for path in ("/me", "/notes", f"/notes/{uuid.uuid4()}"):
+            self.sandbox.api("GET", path, token=second["access_token"])
+        self.assertEqual(
+            self.sandbox.stats(),
+            {
+                "token_requests": {"authorization_code": 1, "refresh_token": 2},
+                "revocations": 1,
+                "plugin_requests": 3,
+            },
+        )
+
+    def test_concurrent_requests_are_counted_exactly(self):
+        token = self.sandbox.issue_tokens("provider")["access_token"]
+        self.sandbox.reset_stats()
+        statuses = []
+
+        def hammer():
+            with requests.Session() as session:
+                for _ in range(5):
+                    response = session.get(
+                        self.sandbox.api_url + "/me",
+                        headers={"Authorization": f"Bearer {token}"},
+                        timeout=30,
+                    )
+                    statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=hammer) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(statuses, [200] * 60)
+        self.assertEqual(self.sandbox.stats()["plugin_requests"], 60)
+
+
+class ControlNotesAndTokensTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+
+    def test_create_note_and_read_it_back(self):
+        note = self.sandbox.create_note(
+            state="RVT", kind="appointment", provider="provider2", patient="Ada Lovelace",
+            date="2026-03-04",
+        )  # fmt: skip
+        self.assertEqual(self.sandbox.note(note["id"]), note)
+        self.assertEqual(note["provider"]["name"], "Dr. Sam Okafor")
+        self.assertEqual(note["patient"]["name"], "Ada Lovelace")
+        self.assertTrue(note["datetime_of_service"].startswith("2026-03-04T"))
+        self.assertEqual(note["allowed_actions"], ["checkin", "noshow"])
+
+    def test_bad_requests(self):
+        for body in (
+            {"state": "ZZZ", "kind": "encounter"},
+            {"state": "NEW", "kind": "memo"},
+            {"state": "NEW", "kind": "encounter", "provider": "nobody"},
+            {"state": "NEW", "kind": "encounter", "date": "soon"},
+            {"kind": "encounter"},
+        ):
+            with self.subTest(body=body), self.assertRaises(SandboxError):
+                self.sandbox.control("POST", "notes", body)
+        with self.assertRaises(SandboxError):
+            self.sandbox.issue_tokens("nobody")
+        with self.assertRaises(SandboxError):
+            self.sandbox.note("not-a-uuid")
+        with self.assertRaises(SandboxError):
+            self.sandbox.control("GET", "no-such-thing")
+
+    def test_issued_tokens_have_the_contract_shape(self):
+        tokens = self.sandbox.issue_tokens("provider")
+        self.assertEqual(
+            set(tokens), {"access_token", "refresh_token", "token_type", "expires_in", "scope"}
+        )
+        self.assertEqual(tokens["expires_in"], 36000)
+        self.assertEqual(tokens["scope"], "offline_access")
+
+
+class SeedTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+        cls.token = cls.sandbox.issue_tokens("provider")["access_token"]
+
+    def _ids(self):
+        ids, cursor = [], None
+        while True:
+            params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+            body = self.sandbox.api("GET", "/notes", token=self.token, params=params).json()
+            ids += [note["id"] for note in body["notes"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return ids
+
+    def test_seed_is_idempotent(self):
+        before = self._ids()
+        result = self.sandbox.run_command("seed")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("0 staff, 0 patients, 0 notes added", result.stdout)
+        self.assertEqual(sorted(self._ids()), sorted(before))
+
+    def test_seed_covers_every_state_and_note_type(self):
+        from note_sign_api import transitions
+
+        notes = [
+            self.sandbox.api("GET", "/notes", token=self.token, params={"state": code}).json()
+            for code in transitions.STATES
+        ]
+        for code, body in zip(transitions.STATES, notes, strict=True):
+            with self.subTest(state=code):
+                self.assertTrue(body["notes"], f"no seeded note in {code}")
+        types = {
+            note["note_type"]["name"]
+            for body in notes
+            for note in body["notes"]
+        }  # fmt: skip
+        self.assertLessEqual(
+            {"Office visit", "Phone call", "Office visit appointment", "Letter"}, types
+        )
+
+
+class EnvironmentSettingsTests(SimpleTestCase):
+    """A sandbox started with fault defaults from the environment and no control API."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = LiveSandbox.start(
+            extra_env={
+                "SANDBOX_CONTROL": "false",
+                "SANDBOX_FAULT_ERROR_RATE": "1",
+                "SANDBOX_FAULT_ERROR_STATUS": "502",
+            }
+        )
+        cls.addClassCleanup(cls.sandbox.stop)
+
+    def test_fault_defaults_come_from_the_environment(self):
+        response = self.sandbox.api("GET", "/notes")
+        self.assertEqual(response.status_code, 502)
+        self.assertEqual(response.json()["error"]["code"], "injected_fault")
+
+    def test_control_api_can_be_switched_off(self):
+        response = self.sandbox.http.get(self.sandbox.url("/sandbox/control/stats"), timeout=10)
+        self.assertEqual(response.status_code, 404)
+        self.assertEqual(response.json()["error"]["code"], "not_found")
+
+
+class PagesTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+
+    def _signed_in(self, username):
+        session = requests.Session()
+        self.addCleanup(session.close)
+        session.get(self.sandbox.url("/login/"), timeout=10)
+        response = session.post(
+            self.sandbox.url("/login/"),
+            data={
+                "username": username,
+                "password": "canvas-demo",
+                "csrfmiddlewaretoken": session.cookies["sandbox_csrftoken"],
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+        self.assertEqual(response.status_code, 302)
+        return session
+
+    def assertTidyPage(self, response, status=200):
+        self.assertEqual(response.status_code, status)
+        self.assertIn("Canvas sandbox", response.text)
+        self.assertIn("sandbox-banner", response.text)
+        self.assertNotIn("Traceback", response.text)
+        self.assertIsNone(re.search(r"<script(?![^>]*\bsrc=)", response.text))
+        self.assertNotIn("style=", response.text)
+        if status == 200:  # django-csp leaves DEBUG's 404/500 answers alone
+            self.assertIn("script-src 'self'", response.headers["Content-Security-Policy"])
+
+    def test_home_page_says_what_this_is(self):
+        response = self.sandbox.http.get(self.sandbox.url("/"), timeout=10)
+        self.assertTidyPage(response)
+        for text in (
+            "stand-in for a Canvas instance",
+            "provider",
+            "frontdesk",
+            "Dr. Riley Chen",
+            "canvas-demo",
+            "/auth/authorize/",
+            "/plugin-io/api/note_sign_api/notes",
+        ):
+            self.assertIn(text, response.text)  # fmt: skip
+
+    def test_sign_in_and_consent_pages_are_labelled(self):
+        self.assertTidyPage(self.sandbox.http.get(self.sandbox.url("/login/"), timeout=10))
+        session = self._signed_in("provider")
+        response = session.get(
+            self.sandbox.authorize_url,
+            params={
+                "response_type": "code",
+                "client_id": self.sandbox.client_id,
+                "redirect_uri": self.sandbox.redirect_uri,
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                "code_challenge_method": "S256",
+                "scope": "offline_access",
+                "state": "s",
+            },
+            timeout=10,
+        )
+        self.assertTidyPage(response)
+        self.assertIn("Allow Canvas Note Portal (development) to act for you?", response.text)
+
+    def test_wrong_password_shows_an_error(self):
+        session = requests.Session()
+        self.addCleanup(session.close)
+        session.get(self.sandbox.url("/login/"), timeout=10)
+        response = session.post(
+            self.sandbox.url("/login/"),
+            data={
+                "username": "provider",
+                "password": "wrong",
+                "csrfmiddlewaretoken": session.cookies["sandbox_csrftoken"],
+            },
+            timeout=10,
+        )
+        self.assertTidyPage(response)
+        self.assertIn("did not match", response.text)
+
+    def test_unknown_page_is_a_friendly_404(self):
+        self.assertTidyPage(self.sandbox.http.get(self.sandbox.url("/nope/"), timeout=10), 404)
+
+    def test_app_launcher_links_to_the_portal(self):
+        response = self.sandbox.http.get(self.sandbox.api_url + "/app", timeout=10)
+        self.assertTidyPage(response)
+        self.assertIn('href="http://127.0.0.1:8000/"', response.text)
+
+    def test_connected_apps_page_revokes_the_portals_tokens(self):
+        tokens = self.sandbox.tokens_for("provider2")
+        session = self._signed_in("provider2")
+        page = session.get(self.sandbox.url("/connected-apps/"), timeout=10)
+        self.assertTidyPage(page)
+        self.assertIn("Canvas Note Portal (development)", page.text)
+        application = re.search(r'name="application" value="(\d+)"', page.text).group(1)
+        response = session.post(
+            self.sandbox.url("/connected-apps/"),
+            data={
+                "application": application,
+                "csrfmiddlewaretoken": session.cookies["sandbox_csrftoken"],
+            },
+            timeout=10,
+        )
+        self.assertTidyPage(response)
+        self.assertIn("can no longer reach your notes", response.text)
+        self.assertEqual(
+            self.sandbox.api("GET", "/me", token=tokens["access_token"]).status_code, 401
+        )
+        self.assertEqual(self.sandbox.refresh(tokens["refresh_token"]).status_code, 400)
+
+    def test_logout_is_post_only(self):
+        session = self._signed_in("provider")
+        self.assertEqual(session.get(self.sandbox.url("/logout/"), timeout=10).status_code, 405)
