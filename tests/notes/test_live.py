@@ -1,0 +1,254 @@
+"""The notes service and pages against the real Canvas sandbox over HTTP (tests/live.py)."""
+
+import secrets
+import uuid
+
+from django.test import TestCase, override_settings
+from django.utils import timezone
+
+from canvas_oauth.exceptions import ReauthorizationRequired
+from notes import exceptions, services
+from notes.client import get_client
+from notes.models import NoteActionAttempt
+from tests.factories import PASSWORD, make_connection, make_user
+from tests.live import sandbox
+from tests.notes.helpers import ensure_groups
+
+
+class LiveSandboxMixin:
+    """Start (once) the sandbox and link local users to its staff with real tokens."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sandbox = sandbox()
+        cls.settings_override = override_settings(
+            CANVAS_BASE_URL=cls.sandbox.base_url,
+            CANVAS_CLIENT_ID=cls.sandbox.client_id,
+            CANVAS_CLIENT_SECRET="",
+            CANVAS_PLUGIN_NAME="note_sign_api",
+            CANVAS_SCOPES="offline_access",
+            CANVAS_READ_TIMEOUT=10.0,
+        )
+        cls.settings_override.enable()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.settings_override.disable()
+
+    @classmethod
+    def link(cls, username, group, *, access_token=None):
+        user = make_user(username, groups=(group,))
+        tokens = cls.sandbox.issue_tokens(username)
+        me = get_client().me(access_token=tokens["access_token"])
+        make_connection(
+            user,
+            access_token=access_token or tokens["access_token"],
+            refresh_token=tokens["refresh_token"],
+            expires_in=tokens["expires_in"],
+            staff_id=me["staff"]["id"],
+            staff_name=me["staff"]["name"],
+            canvas_user_id=me["user_id"] or f"cu-{username}",
+        )
+        return user
+
+    def setUp(self):
+        super().setUp()
+        self.sandbox.reset_faults()
+        self.addCleanup(self.sandbox.reset_faults)
+
+
+class LiveNoteActionTests(LiveSandboxMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.provider = cls.link("provider", "Providers")
+        cls.frontdesk = cls.link("frontdesk", "Front desk")
+
+    def perform(self, user, note, action):
+        return services.note_action_perform(
+            user=user, note_id=note["id"], action=action, request_id="live-test-1"
+        )
+
+    def test_each_action_reaches_the_state_the_sandbox_reports(self):
+        cases = [
+            ("provider", "lock", "NEW", "encounter", "LKD"),
+            ("provider", "sign", "LKD", "encounter", "SGN"),
+            ("provider", "lock_sign", "NEW", "encounter", "SGN"),
+            ("provider", "lock_sign", "LKD", "encounter", "SGN"),
+            ("provider", "unlock", "SGN", "encounter", "ULK"),
+            ("provider", "unlock", "LKD", "encounter", "ULK"),
+            ("frontdesk", "checkin", "BKD", "appointment", "CVD"),
+            ("frontdesk", "noshow", "BKD", "appointment", "NSW"),
+            ("provider", "checkin", "NSW", "appointment", "CVD"),
+        ]
+        for username, action, start, kind, expected in cases:
+            with self.subTest(action=action, start=start):
+                user = self.provider if username == "provider" else self.frontdesk
+                note = self.sandbox.create_note(state=start, kind=kind)
+                fresh = self.perform(user, note, action)
+                self.assertEqual(fresh["state"]["code"], expected)
+                self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], expected)
+                attempt = NoteActionAttempt.objects.get(note_id=note["id"], action=action)
+                self.assertEqual((attempt.outcome, attempt.upstream_status), ("succeeded", 202))
+                self.assertEqual(attempt.canvas_staff_id, user.canvas_connection.canvas_staff_id)
+
+    def test_state_conflict_is_409_and_nothing_changes(self):
+        note = self.sandbox.create_note(state="SGN", kind="encounter")
+        with self.assertRaises(exceptions.ActionNotAllowed) as caught:
+            self.perform(self.provider, note, "lock")
+        self.assertEqual(caught.exception.state, "SGN")
+        self.assertEqual(caught.exception.message, "This note is Signed; it can't be locked.")
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
+        attempt = NoteActionAttempt.objects.get(note_id=note["id"])
+        self.assertEqual((attempt.outcome, attempt.upstream_status), ("failed", 409))
+
+    def test_note_type_rejection_is_422(self):
+        note = self.sandbox.create_note(state="LKD", kind="encounter_nosig")
+        with self.assertRaises(exceptions.ActionRejected) as caught:
+            self.perform(self.provider, note, "sign")
+        self.assertIn("signature", caught.exception.message)
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
+
+    def test_unknown_note_is_404(self):
+        with self.assertRaises(exceptions.NoteNotFound):
+            self.perform(self.provider, {"id": str(uuid.uuid4())}, "lock")
+
+    def test_front_desk_cannot_sign_and_canvas_sees_nothing(self):
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        self.sandbox.reset_stats()
+        with self.assertRaises(exceptions.ActionNotPermitted):
+            self.perform(self.frontdesk, note, "sign")
+        self.assertEqual(self.sandbox.stats()["plugin_requests"], 0)
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
+
+    def test_slow_canvas_is_outcome_unknown_and_not_retried(self):
+        note = self.sandbox.create_note(state="NEW", kind="encounter")
+        self.sandbox.reset_stats()
+        self.sandbox.set_faults(latency_ms=1500)
+        with (
+            override_settings(CANVAS_READ_TIMEOUT=0.5),
+            self.assertRaises(exceptions.OutcomeUnknown),
+        ):
+            self.perform(self.provider, note, "lock")
+        self.assertEqual(self.sandbox.stats()["plugin_requests"], 1)
+        attempt = NoteActionAttempt.objects.get(note_id=note["id"])
+        self.assertEqual(attempt.outcome, "unknown")
+
+    def test_html_instead_of_json_is_unavailable(self):
+        note = self.sandbox.create_note(state="NEW", kind="encounter")
+        self.sandbox.set_faults(html_instead_of_json=True, error_rate=1.0)
+        with self.assertRaises(exceptions.CanvasUnavailable):
+            self.perform(self.provider, note, "lock")
+        self.assertEqual(NoteActionAttempt.objects.get(note_id=note["id"]).outcome, "failed")
+
+
+class LiveTokenRefreshTests(LiveSandboxMixin, TestCase):
+    def setUp(self):
+        super().setUp()
+        ensure_groups()
+
+    def test_rejected_access_token_refreshes_once_and_retries(self):
+        user = self.link("provider", "Providers", access_token="revoked-or-unknown-token")
+        note = self.sandbox.create_note(state="NEW", kind="encounter")
+        self.sandbox.reset_stats()
+        fresh = services.note_action_perform(user=user, note_id=note["id"], action="lock")
+        self.assertEqual(fresh["state"]["code"], "LKD")
+        stats = self.sandbox.stats()
+        self.assertEqual(stats["token_requests"]["refresh_token"], 1)
+        self.assertEqual(stats["plugin_requests"], 3)  # 401, the retry, the fresh read
+        self.assertEqual(user.canvas_connection.__class__.objects.get(user=user).refresh_count, 1)
+
+    def test_tokens_revoked_at_canvas_means_reconnect(self):
+        user = self.link("provider", "Providers")
+        self.sandbox.revoke_user("provider")
+        note = self.sandbox.create_note(state="NEW", kind="encounter")
+        with self.assertRaises(ReauthorizationRequired):
+            services.note_action_perform(user=user, note_id=note["id"], action="lock")
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "NEW")
+        attempt = NoteActionAttempt.objects.get(note_id=note["id"])
+        self.assertEqual((attempt.outcome, attempt.error_code), ("failed", "reconnect_needed"))
+
+
+class LiveWorklistTests(LiveSandboxMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.provider = cls.link("provider", "Providers")
+        # A patient name no other test uses, so the search isolates these notes.
+        cls.patient = f"Livia Worklist{secrets.token_hex(3)}"
+        make = cls.sandbox.create_note
+        cls.locked = make(state="LKD", kind="encounter", patient=cls.patient, title="Locked one")
+        cls.new = make(state="NEW", kind="encounter", patient=cls.patient, title="New one")
+        cls.booked = make(
+            state="BKD",
+            kind="appointment",
+            patient=cls.patient,
+            date=timezone.now().date().isoformat(),
+            title="Booked today",
+        )
+        cls.other = make(
+            state="LKD",
+            kind="encounter",
+            patient=f"Someone Else{secrets.token_hex(3)}",
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.client.login(username="provider", password=PASSWORD)
+
+    def ids_on(self, url):
+        response = self.client.get(url)
+        self.assertEqual(response.status_code, 200)
+        page = response.context["page"]
+        self.assertIsNotNone(page, response.content.decode()[:2000])
+        return response, [n["id"] for n in page["notes"]]
+
+    def test_tabs_filter_by_state_provider_and_date(self):
+        q = f"&patient={self.patient}"
+        expected = {
+            "signature": [self.locked["id"]],
+            "open": [self.new["id"]],
+            "today": [self.booked["id"]],
+        }
+        for tab, ids in expected.items():
+            with self.subTest(tab=tab):
+                _, got = self.ids_on(f"/notes/?tab={tab}{q}")
+                self.assertEqual(got, ids)
+        _, everything = self.ids_on(f"/notes/?tab=all{q}")
+        self.assertEqual(
+            sorted(everything), sorted([self.locked["id"], self.new["id"], self.booked["id"]])
+        )
+
+    def test_row_shows_badge_and_permitted_actions(self):
+        response, _ = self.ids_on(f"/notes/?tab=signature&patient={self.patient}")
+        html = response.content.decode()
+        self.assertIn("badge-LKD", html)
+        self.assertIn(f"/notes/{self.locked['id']}/sign/", html)
+        self.assertIn(self.patient, html)
+
+    def test_pagination_follows_the_cursor(self):
+        seen = []
+        url = f"/notes/?tab=all&patient={self.patient}"
+        with override_settings(NOTES_PAGE_SIZE=2):
+            for _ in range(5):
+                response, ids = self.ids_on(url)
+                seen.extend(ids)
+                next_url = response.context.get("next_url")
+                if not next_url:
+                    break
+                self.assertContains(response, "Next page")
+                url = next_url
+        self.assertEqual(len(seen), 3)
+        self.assertEqual(len(set(seen)), 3)
+
+    def test_action_through_the_page(self):
+        # Another patient: the sandbox outlives each test's rollback.
+        patient = f"Pat Actionpage{secrets.token_hex(3)}"
+        note = self.sandbox.create_note(state="NEW", kind="encounter", patient=patient)
+        response = self.client.post(
+            f"/notes/{note['id']}/lock_sign/", {"view": "row"}, HTTP_HX_REQUEST="true"
+        )
+        self.assertContains(response, "badge-SGN")
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
