@@ -1,0 +1,287 @@
+"""Real servers and a real browser for the end-to-end suite.
+
+`Servers.start()` runs the Canvas sandbox (tests/live.py) and the portal as
+separate processes on free 127.0.0.1 ports: the portal with DEBUG off and
+HTTPS off, a temporary migrated and seeded SQLite database, collected
+static files and its log captured to a file (at DEBUG level, so the
+secrets scan reads everything the portal could log). `Browser` wraps
+Playwright's Chromium and records console errors, page errors, CSP
+violations and 5xx responses, and saves a screenshot per step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+
+from tests.live import LiveSandbox
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DEMO_PASSWORD = "canvas-demo"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def chromium_missing_reason() -> str | None:
+    """Return why the browser tests cannot run here, or None if they can."""
+    if not Path(CHROMIUM).is_file():
+        return f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    return None
+
+
+class Portal:
+    """The portal as a real server process (runserver, DEBUG off)."""
+
+    def __init__(self, *, port: int, canvas_base_url: str) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.workdir = Path(tempfile.mkdtemp(prefix="portal-e2e-"))
+        self.db_path = self.workdir / "portal.sqlite3"
+        self.log_path = self.workdir / "portal.log"
+        self.secret_key = secrets.token_urlsafe(50)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CANVAS_"))},
+            "DJANGO_ENV_FILE": "",
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_HTTPS": "false",
+            "DJANGO_SECRET_KEY": self.secret_key,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
+            "DJANGO_LOG_LEVEL": "DEBUG",
+            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "CANVAS_BASE_URL": canvas_base_url,
+            "CANVAS_CLIENT_ID": "canvas-note-portal-dev",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    def manage(self, *args: str) -> None:
+        """Run a management command against this portal's database; raise on failure."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if result.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+
+    def start(self) -> None:
+        """Prepare the database and static files, start the server, wait for /healthz."""
+        self.manage("migrate", "--no-input", "-v", "0")
+        self.manage("seed_demo", "--force")
+        self.manage("collectstatic", "--no-input", "-v", "0")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"The portal exited early:\n{self.log()[-3000:]}")
+            try:
+                if requests.get(f"{self.base_url}/healthz", timeout=(0.5, 2)).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)  # bounded polling for the server to start
+        raise RuntimeError("The portal did not answer within 60 s")
+
+    def log(self) -> str:
+        """Return everything the portal process wrote."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read the portal's database directly (the test process has its own settings)."""
+        with sqlite3.connect(self.db_path, timeout=10) as db:
+            return db.execute(sql, params).fetchall()
+
+    def session_values(self, key: str) -> list[Any]:
+        """Return every value stored under `key` anywhere in any session."""
+        from django.core import signing
+
+        found: list[Any] = []
+
+        def walk(value: Any) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if k == key:
+                        found.append(v)
+                    walk(v)
+            elif isinstance(value, list):
+                for item in value:
+                    walk(item)
+
+        for (data,) in self.query("SELECT session_data FROM django_session"):
+            try:
+                decoded = signing.loads(
+                    data,
+                    key=self.secret_key,
+                    salt="django.contrib.sessions.SessionStore",
+                    serializer=signing.JSONSerializer,
+                )
+            except signing.BadSignature:
+                continue
+            walk(decoded)
+        return found
+
+    def stop(self) -> None:
+        """Stop the server and remove its temporary folder."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self._log:
+            self._log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Servers:
+    """The sandbox and the portal, wired to each other."""
+
+    def __init__(self) -> None:
+        self.sandbox: LiveSandbox | None = None
+        self.portal: Portal | None = None
+
+    def start(self) -> Servers:
+        port = _free_port()
+        callback = f"http://127.0.0.1:{port}/canvas/callback/"
+        self.sandbox = LiveSandbox.start(
+            extra_env={"SANDBOX_REDIRECT_URIS": callback, "SANDBOX_LOG_LEVEL": "DEBUG"}
+        )
+        self.portal = Portal(port=port, canvas_base_url=self.sandbox.base_url)
+        self.portal.start()
+        return self
+
+    def logs(self) -> dict[str, str]:
+        """Return each server's full log so far."""
+        return {
+            "portal": self.portal.log() if self.portal else "",
+            "sandbox": self.sandbox.log(tail=10_000_000) if self.sandbox else "",
+        }
+
+    def issued_tokens(self) -> set[str]:
+        """Return every access and refresh token the sandbox has ever issued."""
+        db_path = Path(self.sandbox.workdir) / "sandbox.sqlite3"
+        tokens: set[str] = set()
+        with sqlite3.connect(db_path, timeout=10) as db:
+            for table in ["oauth2_provider_accesstoken", "oauth2_provider_refreshtoken"]:
+                tokens.update(row[0] for row in db.execute(f"SELECT token FROM {table}"))
+        return {t for t in tokens if t}
+
+    def stop(self) -> None:
+        if self.portal:
+            self.portal.stop()
+        if self.sandbox:
+            self.sandbox.stop()
+
+
+class Browser:
+    """Chromium through Playwright, with every failure signal recorded."""
+
+    def __init__(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._pw = sync_playwright().start()
+        self.browser = self._pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        self.problems: list[str] = []
+        # Pages a test visits on purpose to see an error page: Chromium logs
+        # "Failed to load resource: ... 404" for them, which is expected there.
+        self.expected_failures: set[tuple[str, int]] = set()
+        self.requested_urls: list[str] = []
+        self.shots: list[Path] = []
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def new_page(self, *, width: int = 1366, height: int = 768):
+        """Open a fresh context (its own cookies) and page that report their problems."""
+        context = self.browser.new_context(viewport={"width": width, "height": height})
+        page = context.new_page()
+        page.expose_function(
+            "__reportCspViolation",
+            lambda text: self.problems.append(f"CSP violation: {text}"),
+        )
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', function (e) {"
+            " window.__reportCspViolation(e.violatedDirective + ' blocked ' + e.blockedURI"
+            " + ' on ' + e.documentURI); });"
+        )
+        page.on("console", lambda msg: self._on_console(page, msg))
+        page.on("pageerror", lambda exc: self.problems.append(f"page error on {page.url}: {exc}"))
+        page.on("request", lambda request: self.requested_urls.append(request.url))
+        page.on(
+            "response",
+            lambda response: (
+                response.status >= 500
+                and self.problems.append(f"HTTP {response.status} from {response.url}")
+            ),
+        )
+        page.set_default_timeout(15_000)
+        return page
+
+    def _on_console(self, page, msg) -> None:
+        if msg.type != "error":
+            return
+        for url, status in self.expected_failures:
+            if page.url == url and f"status of {status} " in msg.text:
+                return
+        self.problems.append(f"console error on {page.url}: {msg.text}")
+
+    def shot(self, page, name: str) -> Path:
+        """Save a full-page screenshot under tests/e2e/artifacts/."""
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.shots.append(path)
+        return path
+
+    def close(self) -> None:
+        try:
+            self.browser.close()
+        finally:
+            self._pw.stop()
