@@ -6,8 +6,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from notes.constants import ACTION_LABELS, ACTIONS
-
 
 class AppendOnlyQuerySet(models.QuerySet):
     """A queryset that refuses to delete: the audit log only grows."""
@@ -32,7 +30,13 @@ class NoteActionAttempt(models.Model):
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
 
-    Action = models.TextChoices("Action", [(a, ACTION_LABELS[a]) for a in ACTIONS])
+    class Action(models.TextChoices):
+        LOCK = "lock", "Lock"
+        SIGN = "sign", "Sign"
+        LOCK_SIGN = "lock_sign", "Lock & sign"
+        UNLOCK = "unlock", "Unlock"
+        CHECKIN = "checkin", "Check in"
+        NOSHOW = "noshow", "No-show"
 
     # SET_NULL and a copy of the username: deleting a user keeps their trail.
     user = models.ForeignKey(
