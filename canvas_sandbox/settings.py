@@ -109,7 +109,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "sandbox-static"
+# No collectstatic for the sandbox: WhiteNoise serves straight from the finders.
+STATIC_ROOT = None
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 # Served from the app's static folder by WhiteNoise, with or without DEBUG
 # and under runserver or gunicorn alike: the sandbox never runs collectstatic.

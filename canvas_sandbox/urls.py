@@ -5,11 +5,12 @@ from oauth2_provider import views as oauth_views
 
 from canvas_sandbox.clinic import pages
 from canvas_sandbox.clinic.urls import control_patterns, page_patterns, plugin_patterns
+from canvas_sandbox.oauth import SerializedTokenView
 
 oauth_patterns = (
     [
         path("authorize/", oauth_views.AuthorizationView.as_view(), name="authorize"),
-        path("token/", oauth_views.TokenView.as_view(), name="token"),
+        path("token/", SerializedTokenView.as_view(), name="token"),
         path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
     ],
     "oauth2_provider",

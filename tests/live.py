@@ -110,6 +110,7 @@ class LiveSandbox:
         self.env = env
         self.log_path = workdir / "sandbox.log"
         self._log_file = log_file
+        self._on_stop: list[Any] = []
         self.http = requests.Session()
 
     # --- life cycle ---------------------------------------------------------
@@ -193,6 +194,33 @@ class LiveSandbox:
         log_file.close()
         raise last_error or SandboxError("The sandbox did not start.")
 
+    @classmethod
+    def start_on_postgres(cls, server_url: str, **kwargs: Any) -> LiveSandbox:
+        """Start a sandbox on a fresh PostgreSQL database, dropped again at stop().
+
+        `server_url` is any postgres:// URL on the server to use (its database
+        name is replaced); `kwargs` go to `start()` (e.g. `workers=2`).
+        """
+        import psycopg
+
+        name = f"canvas_sandbox_test_{os.getpid()}_{secrets.token_hex(3)}"
+        parts = urlsplit(server_url)
+        admin_url = parts._replace(path="/postgres").geturl()
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+        def drop() -> None:
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        try:
+            instance = cls.start(database_url=parts._replace(path=f"/{name}").geturl(), **kwargs)
+        except BaseException:
+            drop()
+            raise
+        instance._on_stop.append(drop)
+        return instance
+
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -221,6 +249,8 @@ class LiveSandbox:
         self.http.close()
         if not self._log_file.closed:
             self._log_file.close()
+        while self._on_stop:
+            self._on_stop.pop()()
         if not os.environ.get("SANDBOX_KEEP_LOGS"):
             shutil.rmtree(self.workdir, ignore_errors=True)
 

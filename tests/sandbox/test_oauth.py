@@ -1,7 +1,9 @@
 """The sandbox's OAuth server over real HTTP: PKCE S256 only, rotation, reuse, revocation."""
 
+import threading
 from urllib.parse import parse_qs, urlsplit
 
+import requests
 from django.test import SimpleTestCase
 
 from tests.live import pkce_challenge, pkce_pair, sandbox
@@ -43,22 +45,42 @@ class AuthorizePkceTests(SimpleTestCase):
                 self.assertEqual(query["error"], "invalid_request")
                 self.assertNotIn("code", query)
 
-    def test_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(self):
+    def test_unknown_client_or_redirect_uri_gets_an_error_page_not_a_redirect(self):
         _, challenge = pkce_pair()
-        response = self.sandbox.http.get(
-            self.sandbox.authorize_url,
-            params={
-                "response_type": "code",
-                "client_id": self.sandbox.client_id,
-                "redirect_uri": "https://evil.example/callback/",
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
+        browser = requests.Session()
+        self.addCleanup(browser.close)
+        browser.get(self.sandbox.url("/login/"), timeout=10)
+        browser.post(
+            self.sandbox.url("/login/"),
+            data={
+                "username": "provider",
+                "password": "canvas-demo",
+                "csrfmiddlewaretoken": browser.cookies["sandbox_csrftoken"],
             },
-            allow_redirects=False,
             timeout=10,
         )
-        # Anonymous: sign-in first; the error page shows after sign-in, never a redirect to evil.
-        self.assertNotIn("evil.example", response.headers.get("Location", "").split("?")[0])
+        cases = {
+            "Mismatching redirect URI.": (self.sandbox.client_id, "https://evil.example/cb/"),
+            "Invalid client_id parameter value.": ("no-such-client", self.sandbox.redirect_uri),
+        }
+        for message, (client_id, redirect_uri) in cases.items():
+            with self.subTest(message=message):
+                response = browser.get(
+                    self.sandbox.authorize_url,
+                    params={
+                        "response_type": "code",
+                        "client_id": client_id,
+                        "redirect_uri": redirect_uri,
+                        "code_challenge": challenge,
+                        "code_challenge_method": "S256",
+                    },
+                    allow_redirects=False,
+                    timeout=10,
+                )
+                self.assertEqual(response.status_code, 400)
+                self.assertNotIn("Location", response.headers)
+                self.assertIn(message, response.text)
+                self.assertIn("Canvas sandbox", response.text)
 
     def test_denied_consent_redirects_with_access_denied(self):
         _, challenge = pkce_pair()
@@ -172,6 +194,22 @@ class RefreshRotationTests(SimpleTestCase):
         self.assertEqual(
             self.sandbox.refresh(second["refresh_token"]).json()["error"], "invalid_grant"
         )
+
+    def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(self):
+        tokens = self.sandbox.issue_tokens("provider")
+        barrier = threading.Barrier(6)
+        statuses = []
+
+        def refresh():
+            barrier.wait()
+            statuses.append(self.sandbox.refresh(tokens["refresh_token"]).status_code)
+
+        threads = [threading.Thread(target=refresh) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(sorted(statuses), [200, 400, 400, 400, 400, 400])
 
     def test_control_minted_tokens_refresh_like_real_ones(self):
         tokens = self.sandbox.issue_tokens("provider")

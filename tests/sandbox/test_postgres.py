@@ -1,0 +1,79 @@
+"""The sandbox on PostgreSQL under gunicorn: exact cross-process counts and one refresh winner.
+
+Runs when DATABASE_URL (as in CI's PostgreSQL pass) or SANDBOX_TEST_POSTGRES_URL
+points at a PostgreSQL server; the sandbox gets a database of its own.
+"""
+
+import os
+import threading
+import unittest
+
+from django.test import SimpleTestCase
+
+from tests.live import LiveSandbox
+
+
+def _postgres_url() -> str:
+    for name in ("SANDBOX_TEST_POSTGRES_URL", "DATABASE_URL"):
+        value = os.environ.get(name, "")
+        if value.startswith(("postgres://", "postgresql://")):
+            return value
+    return ""
+
+
+class PostgresMultiProcessTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        url = _postgres_url()
+        if not url:
+            raise unittest.SkipTest("no PostgreSQL URL (DATABASE_URL or SANDBOX_TEST_POSTGRES_URL)")
+        cls.sandbox = LiveSandbox.start_on_postgres(url, workers=2, threads=4)
+        cls.addClassCleanup(cls.sandbox.stop)
+
+    def setUp(self):
+        self.addCleanup(self.sandbox.reset_faults)
+
+    def _together(self, count, call):
+        results = [None] * count
+        barrier = threading.Barrier(count)
+
+        def run(index):
+            barrier.wait()
+            results[index] = call()
+
+        threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+    def test_concurrent_refreshes_of_one_token_have_exactly_one_winner(self):
+        tokens = self.sandbox.issue_tokens("provider")
+        self.sandbox.reset_stats()
+        responses = self._together(8, lambda: self.sandbox.refresh(tokens["refresh_token"]))
+        statuses = sorted(response.status_code for response in responses)
+        self.assertEqual(statuses, [200] + [400] * 7)
+        for response in responses:
+            if response.status_code == 400:
+                self.assertEqual(response.json()["error"], "invalid_grant")
+        self.assertEqual(self.sandbox.stats()["token_requests"]["refresh_token"], 8)
+
+    def test_plugin_requests_are_counted_exactly_across_processes(self):
+        token = self.sandbox.issue_tokens("provider")["access_token"]
+        self.sandbox.reset_stats()
+        responses = self._together(24, lambda: self.sandbox.api("GET", "/me", token=token))
+        self.assertEqual([r.status_code for r in responses], [200] * 24)
+        self.assertEqual(self.sandbox.stats()["plugin_requests"], 24)
+
+    def test_faults_are_shared_and_deterministic_across_processes(self):
+        token = self.sandbox.issue_tokens("provider")["access_token"]
+        runs = []
+        for _ in range(2):
+            self.sandbox.set_faults(error_rate=0.5, error_status=500, seed=11)
+            runs.append(
+                [self.sandbox.api("GET", "/me", token=token).status_code for _ in range(16)]
+            )
+        self.assertEqual(runs[0], runs[1])
+        self.assertEqual(set(runs[0]), {200, 500})
