@@ -39,6 +39,13 @@ def _visible_text(body: str) -> str:
     return " ".join(html.unescape(_TAGS.sub(" ", body)).split())
 
 
+def _describe(exc: Exception) -> str:
+    """Name a client-side failure without the URL (which holds the note id)."""
+    inner = exc.args[0] if exc.args else ""
+    reason = getattr(inner, "reason", inner)
+    return f"{type(exc).__name__}: {type(reason).__name__} {str(reason)[:80]}".strip()
+
+
 class Control:
     """The sandbox's control API (faults, stats, tokens, notes)."""
 
@@ -148,6 +155,16 @@ class PortalUser:
         other.session.cookies.update(self.session.cookies)
         return other
 
+    def fresh_connections(self) -> None:
+        """Drop pooled keep-alive connections (the cookies stay).
+
+        gunicorn closes an idle keep-alive connection after 2 s; a request
+        sent on it just then fails before the portal sees it. A browser
+        retries such a request on a new connection; this client instead
+        starts each burst that follows a pause on new connections.
+        """
+        self.session.close()
+
     def csrf_token(self) -> str:
         return self.session.cookies.get("portal_csrftoken", "")
 
@@ -170,7 +187,7 @@ class PortalUser:
             )
         except requests.RequestException as exc:
             ms = (time.perf_counter() - started) * 1000
-            return Result(ms=ms, status=0, ok=False, level="client", message=type(exc).__name__)
+            return Result(ms=ms, status=0, ok=False, level="client", message=_describe(exc))
         ms = (time.perf_counter() - started) * 1000
         level, message = "", ""
         trigger = response.headers.get("HX-Trigger")
@@ -199,7 +216,7 @@ class PortalUser:
             )
         except requests.RequestException as exc:
             ms = (time.perf_counter() - started) * 1000
-            return Result(ms=ms, status=0, ok=False, level="client", message=type(exc).__name__)
+            return Result(ms=ms, status=0, ok=False, level="client", message=_describe(exc))
         ms = (time.perf_counter() - started) * 1000
         text = _visible_text(response.text)
         shown = next((m for m in error_texts if m in text), "")

@@ -193,7 +193,66 @@ def worklist(*, username: str, sizes: list[int], renders: int) -> dict[str, Any]
     return out
 
 
+def action_profile(*, username: str, note_id: str, first: str, count: int) -> dict[str, Any]:
+    """Run the action view in-process: SQL queries, time in Canvas calls and own time."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection as db
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.stats import summarize
+    from notes import client as notes_client
+
+    upstream: list[float] = []
+    original = notes_client.PluginClient._request
+
+    def timed(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            upstream.append((time.perf_counter() - started) * 1000)
+
+    notes_client.PluginClient._request = timed
+    user = get_user_model().objects.get(username=username)
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(user)
+    action, other = first, {"lock": "unlock", "unlock": "lock"}[first]
+    totals, upstreams, queries, calls = [], [], [], []
+    try:
+        for index in range(count + 3):
+            upstream.clear()
+            with CaptureQueriesContext(db) as captured:
+                started = time.perf_counter()
+                response = client.post(
+                    f"/notes/{note_id}/{action}/",
+                    {"view": "row", "next": "/notes/"},
+                    HTTP_HX_REQUEST="true",
+                )
+                total = (time.perf_counter() - started) * 1000
+            ok = response.status_code == 200 and '"success"' in response.get("HX-Trigger", "")
+            action, other = (other, action) if ok else (action, other)
+            if index < 3 or not ok:
+                continue
+            totals.append(total)
+            upstreams.append(sum(upstream))
+            calls.append(len(upstream))
+            queries.append(len(captured.captured_queries))
+    finally:
+        notes_client.PluginClient._request = original
+    own = [t - u for t, u in zip(totals, upstreams, strict=True)]
+    return {
+        "n": len(totals),
+        "queries_per_action": sorted(set(queries)),
+        "canvas_calls_per_action": sorted(set(calls)),
+        "in_process_ms": summarize(totals),
+        "canvas_calls_ms": summarize(upstreams),
+        "portal_own_ms": summarize(own),
+    }
+
+
 TASKS = {
+    "action_profile": action_profile,
     "probe": probe,
     "seed": seed,
     "expire": expire,

@@ -95,6 +95,11 @@ class Stack:
         self.procs.append((name, proc))
         return proc
 
+    def cpu_seconds(self, name: str) -> float | None:
+        """Return the CPU time (user + system) used so far by server `name` and its workers."""
+        proc = next((p for n, p in self.procs if n == name), None)
+        return None if proc is None else group_cpu_seconds(proc.pid)
+
     def stop_one(self, proc: subprocess.Popen, *, timeout: float = 10) -> None:
         """Stop one server and its workers: SIGTERM to its group, SIGKILL after `timeout`."""
         if proc.poll() is None:
@@ -118,15 +123,55 @@ class Stack:
         self._stopped = True
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """Return the CPU seconds of every live process in process group `pgid` (Linux /proc).
+
+    A gunicorn master and its workers share the group, and the workers live
+    for the whole run, so differences between two readings are what the
+    server spent in between.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name (field 2) may hold spaces; the rest follows its ")".
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == pgid:  # fields[2] is pgrp; utime/stime are fields[11:13]
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def gunicorn_args(
-    app: str, *, port: int, workers: int, threads: int, timeout: int = 60
+    app: str,
+    *,
+    port: int,
+    workers: int,
+    threads: int,
+    timeout: int = 60,
+    access_log: Path | None = None,
 ) -> list[str]:
-    """Return the gunicorn command line for a threaded server on 127.0.0.1:port."""
+    """Return the gunicorn command line for a threaded server on 127.0.0.1:port.
+
+    With `access_log`, each request is logged as "<worker pid> <path> <status>"
+    (the path without its query string), so the bench can tell which worker
+    processes served a burst.
+    """
+    extra = (
+        ["--access-logfile", str(access_log), "--access-logformat", "%(p)s %(U)s %(s)s"]
+        if access_log
+        else []
+    )
     return [
         PY,
         "-m",
         "gunicorn",
         app,
+        *extra,
         "-k",
         "gthread",
         "--workers",

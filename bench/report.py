@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             rows.append((name, "status", data["status"], ""))
             continue
         if name == "overhead":
-            for key in [
-                k
-                for k in data
-                if k.endswith("ms") and k != "samples_ms" and isinstance(data[k], dict)
-            ]:
+            for key in [k for k in data if re.fullmatch(r"\d+ms", k)]:
                 for arm in ("direct", "direct_matched", "portal"):
                     sm = data[key][arm]
                     rows.append(
@@ -64,6 +61,44 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                             "",
                         )
                     )
+            prof = data.get("in_process_profile") or {}
+            if "portal_own_ms" in prof:
+                rows.append(
+                    (
+                        name,
+                        "in-process: SQL queries per action",
+                        _fmt(prof["queries_per_action"]),
+                        "",
+                    )
+                )
+                rows.append(
+                    (
+                        name,
+                        "in-process: Canvas calls per action",
+                        _fmt(prof["canvas_calls_per_action"]),
+                        "",
+                    )
+                )
+                rows.append(
+                    (
+                        name,
+                        "in-process p50 ms: total / Canvas calls / portal own",
+                        " / ".join(
+                            _fmt(prof[k]["p50"])
+                            for k in ("in_process_ms", "canvas_calls_ms", "portal_own_ms")
+                        ),
+                        "",
+                    )
+                )
+            if data.get("portal_healthz_ms"):
+                rows.append(
+                    (
+                        name,
+                        "GET /healthz p50 ms (portal floor)",
+                        _fmt(data["portal_healthz_ms"]["p50"]),
+                        "",
+                    )
+                )
         elif name == "worklist":
             for size in (10, 50):
                 if f"queries_{size}" in data:
@@ -93,6 +128,23 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 ("errors", "0"),
             ]:
                 rows.append((name, key, _fmt(data.get(key)), goal))
+            rows.append(
+                (
+                    name,
+                    "CPU ms per action (portal, sandbox)",
+                    _fmt(data.get("cpu_ms_per_action")),
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    name,
+                    "CPU-bound ceiling actions/s (ratio)",
+                    f"{_fmt(data.get('cpu_bound_ceiling_actions_per_s'))} "
+                    f"({_fmt(data.get('ratio_to_cpu_ceiling'))})",
+                    "",
+                )
+            )
             sm = data["unloaded_call_ms"]
             rows.append((name, "unloaded call p50 ms", _fmt(sm["p50"]), ""))
             sm = data["loaded_call_ms"]
@@ -122,6 +174,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 )
             )
             rows.append((name, "failed_requests", _fmt(data["failed_requests"]), "0"))
+            served = [r.get("worker_pids_serving") for r in data["rounds"]]
+            rows.append((name, "worker processes that served (per round)", _fmt(served), ""))
         elif name == "faults":
             for key, goal in [
                 ("attempts", ""),

@@ -46,6 +46,7 @@ class Run:
     sandbox_url: str = ""
     portal_env: dict[str, str] = field(default_factory=dict)
     sandbox_env: dict[str, str] = field(default_factory=dict)
+    access_log: Path | None = None
     control: Control | None = None
     password: str = ""
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -173,6 +174,7 @@ def _start_portal(r: Run, database_url: str) -> None:
 
     s = r.settings
     static_root = r.tmp / "static"
+    r.access_log = r.tmp / "portal-access.log"
     r.portal_env = {
         **_base_env(),
         "DJANGO_ENV_FILE": "",
@@ -206,7 +208,11 @@ def _start_portal(r: Run, database_url: str) -> None:
     proc = r.stack.start(
         "portal",
         gunicorn_args(
-            "portal.wsgi:application", port=port, workers=s.portal_workers, threads=s.portal_threads
+            "portal.wsgi:application",
+            port=port,
+            workers=s.portal_workers,
+            threads=s.portal_threads,
+            access_log=r.access_log,
         ),
         env=r.portal_env,
     )

@@ -6,11 +6,13 @@ A scenario whose portal piece is missing returns {"status": "not run: <why>"}.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.http import PortalUser, Result
@@ -111,6 +113,22 @@ def overhead(run: Run) -> dict[str, Any]:
                 summaries["portal"][q], summaries["direct_matched"][q]
             )
         out["samples_ms"][key] = {k: [round(v, 2) for v in vals] for k, vals in series.items()}
+    # Where the portal's time goes: the action view in-process, Canvas at 0 ms.
+    run.control.set_faults(latency_ms=0)
+    try:
+        out["in_process_profile"] = run.task(
+            "action_profile",
+            username="ovh",
+            note_id=p_note.note_id,
+            first=p_note.next,
+            count=max(10, s.overhead_iterations // 5),
+        )
+    except Exception as exc:
+        out["in_process_profile"] = {"status": f"not run: {exc}"}
+    floor = []
+    for _ in range(30):
+        floor.append(portal.page("/healthz", error_texts=[]).ms)
+    out["portal_healthz_ms"] = summarize(floor[5:])
     run.control.reset_faults()
     out["goals"] = {
         "p50_ratio_50ms <= 1.15": _le(out.get("p50_ratio_50ms"), 1.15),
@@ -207,7 +225,9 @@ def throughput(run: Run) -> dict[str, Any]:
             solo.append(result.ms)
     solo_summary = summarize(solo[5:])
     results: list[Result] = []
+    cpu_before = {name: run.stack.cpu_seconds(name) for name in ("portal", "sandbox")}
     elapsed = _closed_loop(users, togglers, seconds=s.throughput_seconds, results=results)
+    cpu = {name: run.stack.cpu_seconds(name) - cpu_before[name] for name in cpu_before}
     run.control.reset_faults()
     ok = [r for r in results if r.ok]
     errors = [r for r in results if not r.ok]
@@ -216,6 +236,12 @@ def throughput(run: Run) -> dict[str, Any]:
     ideal = ideal_rate(
         users=len(users), slots=slots, call_seconds=(solo_summary["p50"] or 0) / 1000
     )
+    total_actions = len(results) or 1
+    cpu_ms = {name: round(seconds * 1000 / total_actions, 2) for name, seconds in cpu.items()}
+    cores = os.cpu_count() or 1
+    # What the CPUs could sustain if the portal and the sandbox had them to themselves
+    # (PostgreSQL's own CPU not counted, so a generous ceiling).
+    cpu_ceiling = cores * 1000 / sum(cpu_ms.values()) if sum(cpu_ms.values()) else None
     return {
         "users": len(users),
         "seconds": round(elapsed, 2),
@@ -229,6 +255,10 @@ def throughput(run: Run) -> dict[str, Any]:
         "unloaded_call_ms": solo_summary,
         "loaded_call_ms": summarize(r.ms for r in ok),
         "ideal_actions_per_s": None if ideal is None else round(ideal, 2),
+        "cpu_ms_per_action": cpu_ms,
+        "cpu_utilisation_of_all_cores": round(sum(cpu.values()) / (elapsed * cores), 3),
+        "cpu_bound_ceiling_actions_per_s": None if cpu_ceiling is None else round(cpu_ceiling, 1),
+        "ratio_to_cpu_ceiling": ratio(rate, cpu_ceiling),
         "ratio_to_ideal": ratio(rate, ideal),
         "goals": {
             "errors == 0": len(errors) == 0,
@@ -255,6 +285,9 @@ def refresh_storm(run: Run) -> dict[str, Any]:
         before = run.task("connection", username="storm")
         run.task("expire", usernames=["storm"])
         run.control.reset_stats()
+        log_offset = run.access_log.stat().st_size if run.access_log.exists() else 0
+        for client in clients:
+            client.fresh_connections()
         results: list[Result] = [None] * len(clients)  # type: ignore[list-item]
         barrier = threading.Barrier(len(clients))
 
@@ -271,6 +304,7 @@ def refresh_storm(run: Run) -> dict[str, Any]:
             thread.join(timeout=s.client_timeout * 2 + 60)
         stats = run.control.stats()
         after = run.task("connection", username="storm")
+        pids = _pids_serving(run.access_log, log_offset, path="/notes/")
         done = [r for r in results if r is not None]
         failed = [r for r in done if not r.ok]
         rounds.append(
@@ -280,6 +314,8 @@ def refresh_storm(run: Run) -> dict[str, Any]:
                 "failed_requests": len(failed) + (len(clients) - len(done)),
                 "failures": dict(Counter(f"{r.status} {r.message}"[:120] for r in failed)),
                 "latency_ms": summarize(r.ms for r in done),
+                "worker_pids_serving": len(pids),
+                "requests_per_worker": sorted(pids.values(), reverse=True),
                 "connection_status": after.get("status"),
                 "refresh_count_delta": (after.get("refresh_count") or 0)
                 - (before.get("refresh_count") or 0),
@@ -302,6 +338,22 @@ def refresh_storm(run: Run) -> dict[str, Any]:
             "failed_requests == 0": failed == 0,
         },
     }
+
+
+def _pids_serving(log: Path | None, offset: int, *, path: str) -> Counter:
+    """Count the requests for `path` per gunicorn worker pid logged after `offset`."""
+    if log is None or not log.exists():
+        return Counter()
+    time.sleep(0.5)  # gunicorn writes the access line after the response
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        lines = handle.read().decode(errors="replace").splitlines()
+    pids: Counter = Counter()
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == path:
+            pids[parts[0]] += 1
+    return pids
 
 
 # -- 5. faults -----------------------------------------------------------------
@@ -356,6 +408,7 @@ def faults(run: Run) -> dict[str, Any]:
     # Recovery: with Canvas healthy again every user can act (and refreshes its token).
     recovery = []
     for user, toggler in zip(users, togglers, strict=True):
+        user.fresh_connections()
         result = user.action(toggler.note_id, toggler.next)
         toggler.after(result)
         recovery.append(result)
