@@ -124,7 +124,10 @@ CSRF_COOKIE_NAME = "sandbox_csrftoken"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "no-referrer"
+# Not "no-referrer": browsers then send `Origin: null` with form posts, which
+# CSRF checking refuses. same-origin still keeps the code's redirect clean.
+SECURE_REFERRER_POLICY = "same-origin"
+CSRF_FAILURE_VIEW = "canvas_sandbox.clinic.pages.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 # A catch-all URL answers unknown paths with a friendly 404, so there is
 # nothing for APPEND_SLASH to redirect to.

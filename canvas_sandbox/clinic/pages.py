@@ -79,3 +79,13 @@ def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     return error_response(
         request, status=404, code="not_found", message="There is nothing at this address."
     )
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Answer a failed CSRF check with a friendly page instead of Django's debug page."""
+    return error_response(
+        request,
+        status=403,
+        code="csrf_failed",
+        message="This form expired or came from another site. Go back, reload and try again.",
+    )

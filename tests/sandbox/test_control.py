@@ -349,6 +349,35 @@ class PagesTests(SimpleTestCase):
         self.assertTidyPage(response)
         self.assertIn("Allow Canvas Note Portal (development) to act for you?", response.text)
 
+    def test_browser_sign_in_passes_the_origin_check(self):
+        # Chromium sends `Origin: null` with form posts under Referrer-Policy
+        # no-referrer, which CSRF refuses: the pages must not send that policy.
+        session = requests.Session()
+        self.addCleanup(session.close)
+        page = session.get(self.sandbox.url("/login/"), timeout=10)
+        self.assertEqual(page.headers["Referrer-Policy"], "same-origin")
+        response = session.post(
+            self.sandbox.url("/login/"),
+            data={
+                "username": "frontdesk",
+                "password": "canvas-demo",
+                "csrfmiddlewaretoken": session.cookies["sandbox_csrftoken"],
+            },
+            headers={"Origin": self.sandbox.base_url, "Referer": self.sandbox.url("/login/")},
+            allow_redirects=False,
+            timeout=10,
+        )
+        self.assertEqual(response.status_code, 302)
+
+    def test_csrf_failure_is_a_friendly_page(self):
+        response = self.sandbox.http.post(
+            self.sandbox.url("/login/"),
+            data={"username": "provider", "password": "canvas-demo"},
+            timeout=10,
+        )
+        self.assertTidyPage(response, 403)
+        self.assertIn("This form expired", response.text)
+
     def test_wrong_password_shows_an_error(self):
         session = requests.Session()
         self.addCleanup(session.close)
