@@ -422,6 +422,16 @@ class NoteActionViewTests(MockedCanvasMixin, TestCase):
         self.assertIn("not linked to Canvas", toast(response)["message"])
         self.assertEqual(NoteActionAttempt.objects.get().error_code, "not_linked")
 
+    def test_session_expired_during_an_htmx_action(self):
+        self.client.logout()
+        response = self.client.post(
+            self.url, **HTMX, HTTP_HX_CURRENT_URL="http://testserver/notes/"
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response["HX-Redirect"].startswith("/accounts/login/"))
+        self.assertEqual(len(self.rsps.calls), 0)
+        self.assertFalse(NoteActionAttempt.objects.exists())
+
     def test_double_submit_already_in_progress(self):
         from django.utils import timezone
 
