@@ -166,8 +166,9 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
-    # Tokens are stored as checksums only, never in plaintext.
-    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # Tokens are stored as checksums only, unless a test harness asks for
+    # plaintext so it can scan pages and logs for leaked tokens.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": env.bool("SANDBOX_HASH_TOKENS", default=True),
 }
 
 # --- Sandbox behaviour (read through canvas_sandbox.clinic.conf) ----------

@@ -17,6 +17,7 @@ import atexit
 import base64
 import hashlib
 import html.parser
+import json as json_module
 import os
 import secrets
 import shutil
@@ -142,6 +143,9 @@ class LiveSandbox:
                 "PYTHONUNBUFFERED": "1",
                 "SANDBOX_DATABASE_URL": database_url or f"sqlite:///{workdir / 'sandbox.sqlite3'}",
                 "SANDBOX_LOG_LEVEL": "WARNING",
+                # Plaintext token columns, so harnesses can list every issued
+                # token (issued_tokens()) and look for leaks.
+                "SANDBOX_HASH_TOKENS": "false",
             }
         )
         extra = dict(extra_env or {})
@@ -260,6 +264,30 @@ class LiveSandbox:
             return self.log_path.read_text(errors="replace")[-tail:]
         except OSError:
             return ""
+
+    def issued_tokens(self) -> set[str]:
+        """Return every access and refresh token this sandbox still stores (for leak checks).
+
+        Needs plaintext token storage (SANDBOX_HASH_TOKENS=false, the default here).
+        """
+        script = (
+            "import django, json; django.setup(); "
+            "from oauth2_provider.models import AccessToken, RefreshToken; "
+            "print(json.dumps([t for m in (AccessToken, RefreshToken) "
+            "for t in m.objects.values_list('token', flat=True) if t]))"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", f"import canvas_sandbox; {script}"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise SandboxError(f"Could not list tokens: {result.stderr[-2000:]}")
+        return set(json_module.loads(result.stdout))
 
     def run_command(self, *args: str) -> subprocess.CompletedProcess:
         """Run `python -m canvas_sandbox <args>` against this instance's database."""

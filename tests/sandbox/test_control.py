@@ -258,7 +258,7 @@ class SeedTests(SimpleTestCase):
 
 
 class EnvironmentSettingsTests(SimpleTestCase):
-    """A sandbox started with fault defaults from the environment and no control API."""
+    """A sandbox with fault defaults from the environment, no control API, hashed tokens."""
 
     @classmethod
     def setUpClass(cls):
@@ -268,6 +268,7 @@ class EnvironmentSettingsTests(SimpleTestCase):
                 "SANDBOX_CONTROL": "false",
                 "SANDBOX_FAULT_ERROR_RATE": "1",
                 "SANDBOX_FAULT_ERROR_STATUS": "502",
+                "SANDBOX_HASH_TOKENS": "true",
             }
         )
         cls.addClassCleanup(cls.sandbox.stop)
@@ -276,6 +277,11 @@ class EnvironmentSettingsTests(SimpleTestCase):
         response = self.sandbox.api("GET", "/notes")
         self.assertEqual(response.status_code, 502)
         self.assertEqual(response.json()["error"]["code"], "injected_fault")
+
+    def test_tokens_are_stored_as_checksums_only(self):
+        tokens = self.sandbox.tokens_for("provider")
+        self.assertEqual(self.sandbox.refresh(tokens["refresh_token"]).status_code, 200)
+        self.assertEqual(self.sandbox.issued_tokens(), set())
 
     def test_control_api_can_be_switched_off(self):
         response = self.sandbox.http.get(self.sandbox.url("/sandbox/control/stats"), timeout=10)
