@@ -131,6 +131,12 @@ def note_detail(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> 
     return selectors.note_summary(note=selectors.note_get(note_id=note_id))
 
 
+@control_endpoint("GET")
+def note_history(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> dict[str, Any]:
+    """Return a note's state history (every state it entered, oldest first)."""
+    return {"history": selectors.note_history(note_id=note_id)}
+
+
 @csrf_exempt
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Answer any other control path with a JSON 404."""

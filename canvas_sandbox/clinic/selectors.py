@@ -101,6 +101,20 @@ def note_summary(*, note: Note) -> dict[str, Any]:
     }
 
 
+def note_history(*, note_id: str) -> list[dict[str, Any]]:
+    """Return a note's state history, oldest first (control API)."""
+    note = note_get(note_id=note_id)
+    return [
+        {
+            "state": event.state,
+            "action": event.action,
+            "actor": event.actor.key if event.actor else None,
+            "at": event.created.isoformat(),
+        }
+        for event in note.state_events.select_related("actor").order_by("created", "id")
+    ]
+
+
 def staff_me(*, staff: Staff) -> dict[str, Any]:
     """Return the contract's `GET /me` body for a staff member."""
     return {"user_id": str(staff.user_id), "staff": {"id": staff.key, "name": staff.name}}

@@ -9,11 +9,13 @@ import uuid
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from note_sign_api import transitions
 from oauth2_provider.models import (
+    AbstractApplication,
     get_access_token_model,
     get_application_model,
     get_grant_model,
@@ -157,7 +159,7 @@ def note_create(
     return note
 
 
-def _public_application():
+def _public_application() -> AbstractApplication:
     return get_application_model().objects.get(client_id=PUBLIC_CLIENT_ID)
 
 
@@ -206,7 +208,7 @@ def tokens_revoke_for_user(*, username: str) -> int:
     return tokens_revoke(user=user)
 
 
-def tokens_revoke(*, user, application=None) -> int:
+def tokens_revoke(*, user: AbstractBaseUser, application: AbstractApplication | None = None) -> int:
     """Revoke `user`'s tokens (for one application, or all); return how many went."""
     refresh_tokens = get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
     access_tokens = get_access_token_model().objects.filter(user=user)

@@ -50,6 +50,7 @@ control_patterns = (
         path("revoke", control.revoke, name="revoke"),
         path("notes", control.notes, name="notes"),
         path("notes/<str:note_id>", control.note_detail, name="note-detail"),
+        path("notes/<str:note_id>/history", control.note_history, name="note-history"),
         re_path(r"^(?P<rest>.*)$", control.not_found),
     ],
     "control",

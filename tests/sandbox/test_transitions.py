@@ -100,3 +100,8 @@ class TransitionParityTests(SimpleTestCase):
         second = self._post(note["id"], "lock_sign")
         self.assertEqual(second.status_code, 409)
         self.assertEqual(second.json()["state"], "SGN")
+        history = self.sandbox.control("GET", f"notes/{note['id']}/history")["history"]
+        steps = [(event["state"], event["action"]) for event in history]
+        self.assertEqual(steps, [("NEW", "created"), ("LKD", "lock_sign"), ("SGN", "lock_sign")])
+        me = self.sandbox.api("GET", "/me", token=self.token).json()["staff"]["id"]
+        self.assertEqual([e["actor"] for e in history], [None, me, me])
