@@ -222,8 +222,16 @@ def note_action(request: HtmxHttpRequest, note_id: str, action: str) -> HttpResp
         return HttpResponseRedirect(next_url)
 
     if note is not None and not note.get("stale"):
-        template = f"notes/partials/{'note_card' if view == 'detail' else 'note_row'}.html"
-        response = render(request, template, {"note": note, "error": error, "next_path": next_url})
+        context = {"note": note, "error": error, "next_path": next_url}
+        if view == "detail":
+            template = "notes/partials/note_card.html"
+            # The page's activity list is refreshed out of band.
+            context["oob_attempts"] = attempt_list_for_user(
+                user=request.user, note_id=note_id_parse(value=note["id"])
+            )[:10]
+        else:
+            template = "notes/partials/note_row.html"
+        response = render(request, template, context)
     else:
         # No fresh note to draw: put the message in the row's error slot and
         # leave the rest of the row as it is.

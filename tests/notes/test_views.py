@@ -286,6 +286,10 @@ class NoteActionViewTests(MockedCanvasMixin, TestCase):
         response = self.client.post(self.url, {"view": "detail"}, **HTMX)
         self.assertTemplateUsed(response, "notes/partials/note_card.html")
         self.assertContains(response, f'id="note-{self.note_id}"')
+        self.assertContains(
+            response, 'id="note-activity" aria-labelledby="note-activity-title" hx-swap-oob="true"'
+        )
+        self.assertContains(response, "Succeeded")
 
     def test_without_javascript_the_post_redirects_with_a_message(self):
         self.mock_success()
