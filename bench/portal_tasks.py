@@ -151,6 +151,20 @@ def messages() -> dict[str, list[str]]:
     return {"messages": sorted(found)}
 
 
+_SQL_TABLE = re.compile(r'\b(FROM|INTO|UPDATE)\s+"?([A-Za-z0-9_]+)"?', re.IGNORECASE)
+
+
+def _query_shapes(captured: list[dict[str, str]]) -> list[str]:
+    """Return "<VERB> <table>" per query: what was asked, never the values in it."""
+    shapes = []
+    for query in captured:
+        sql = query["sql"].lstrip()
+        verb = sql.split(None, 1)[0].upper() if sql else "?"
+        match = _SQL_TABLE.search(sql)
+        shapes.append(f"{verb} {match.group(2)}" if match else verb)
+    return shapes
+
+
 _NOTE_LINK = re.compile(r"/notes/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/")
 
 
@@ -173,6 +187,7 @@ def worklist(*, username: str, sizes: list[int], renders: int) -> dict[str, Any]
             queries: list[int] = []
             statuses: set[int] = set()
             shown = 0
+            shapes: list[str] = []
             for index in range(renders + 2):  # two warm-up renders, not counted
                 with CaptureQueriesContext(db) as captured:
                     started = time.perf_counter()
@@ -183,10 +198,12 @@ def worklist(*, username: str, sizes: list[int], renders: int) -> dict[str, Any]
                     continue
                 timings.append(elapsed)
                 queries.append(len(captured.captured_queries))
+                shapes = _query_shapes(captured.captured_queries)
                 shown = len(set(_NOTE_LINK.findall(response.content.decode())))
         out[str(size)] = {
             "render_ms": summarize(timings),
             "queries": sorted(set(queries)),
+            "query_shapes": shapes,
             "notes_shown": shown,
             "statuses": sorted(statuses),
         }
@@ -219,6 +236,7 @@ def action_profile(*, username: str, note_id: str, first: str, count: int) -> di
     client.force_login(user)
     action, other = first, {"lock": "unlock", "unlock": "lock"}[first]
     totals, upstreams, queries, calls = [], [], [], []
+    shapes: list[str] = []
     try:
         for index in range(count + 3):
             upstream.clear()
@@ -238,12 +256,14 @@ def action_profile(*, username: str, note_id: str, first: str, count: int) -> di
             upstreams.append(sum(upstream))
             calls.append(len(upstream))
             queries.append(len(captured.captured_queries))
+            shapes = _query_shapes(captured.captured_queries)
     finally:
         notes_client.PluginClient._request = original
     own = [t - u for t, u in zip(totals, upstreams, strict=True)]
     return {
         "n": len(totals),
         "queries_per_action": sorted(set(queries)),
+        "queries": shapes,
         "canvas_calls_per_action": sorted(set(calls)),
         "in_process_ms": summarize(totals),
         "canvas_calls_ms": summarize(upstreams),

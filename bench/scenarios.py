@@ -163,6 +163,7 @@ def worklist(run: Run) -> dict[str, Any]:
         out[f"render_ms_{size}"] = f["render_ms"]
         out[f"notes_shown_{size}"] = f["notes_shown"]
         out[f"statuses_{size}"] = f["statuses"]
+        out[f"query_shapes_{size}"] = f["query_shapes"]
     q10, q50 = out.get("queries_10"), out.get("queries_50")
     out["goals"] = {"queries_10 == queries_50": None if q10 is None else q10 == q50}
     return out
