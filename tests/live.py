@@ -154,19 +154,27 @@ class LiveSandbox:
         env.update(extra)
         log_file = open(workdir / "sandbox.log", "ab")  # noqa: SIM115 - closed by stop()
         last_error: SandboxError | None = None
+        if workers:
+            # gunicorn only serves: prepare the database first, once.
+            for command in (["migrate", "--no-input", "-v", "0"], ["seed"] if seed else []):
+                if (
+                    command
+                    and subprocess.run(
+                        [sys.executable, "-m", "canvas_sandbox", *command],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=log_file,
+                        stderr=subprocess.STDOUT,
+                        timeout=300,
+                        check=False,
+                    ).returncode
+                ):
+                    log_file.close()
+                    log = (workdir / "sandbox.log").read_text(errors="replace")[-4000:]
+                    raise SandboxError(f"`{' '.join(command)}` failed:\n{log}")
         for _attempt in range(3):
             port = _free_port()
             if workers:
-                for command in (["migrate", "--no-input", "-v", "0"], ["seed"] if seed else []):
-                    if command:
-                        subprocess.run(
-                            [sys.executable, "-m", "canvas_sandbox", *command],
-                            cwd=ROOT,
-                            env=env,
-                            stdout=log_file,
-                            stderr=subprocess.STDOUT,
-                            check=True,
-                        )
                 args = [
                     sys.executable, "-m", "gunicorn", "canvas_sandbox.wsgi:application",
                     "--bind", f"127.0.0.1:{port}", "--workers", str(workers),

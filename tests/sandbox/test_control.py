@@ -258,7 +258,7 @@ class SeedTests(SimpleTestCase):
 
 
 class EnvironmentSettingsTests(SimpleTestCase):
-    """A sandbox with fault defaults from the environment, no control API, hashed tokens."""
+    """A sandbox with DEBUG off, env fault defaults, no control API, hashed tokens."""
 
     @classmethod
     def setUpClass(cls):
@@ -269,6 +269,7 @@ class EnvironmentSettingsTests(SimpleTestCase):
                 "SANDBOX_FAULT_ERROR_RATE": "1",
                 "SANDBOX_FAULT_ERROR_STATUS": "502",
                 "SANDBOX_HASH_TOKENS": "true",
+                "SANDBOX_DEBUG": "false",
             }
         )
         cls.addClassCleanup(cls.sandbox.stop)
@@ -277,6 +278,17 @@ class EnvironmentSettingsTests(SimpleTestCase):
         response = self.sandbox.api("GET", "/notes")
         self.assertEqual(response.status_code, 502)
         self.assertEqual(response.json()["error"]["code"], "injected_fault")
+
+    def test_pages_and_static_files_work_without_debug(self):
+        home = self.sandbox.http.get(self.sandbox.url("/"), timeout=10)
+        self.assertEqual(home.status_code, 200)
+        self.assertIn("Canvas sandbox", home.text)
+        css = self.sandbox.http.get(self.sandbox.url("/static/sandbox/sandbox.css"), timeout=10)
+        self.assertEqual(css.status_code, 200)
+        missing = self.sandbox.http.get(self.sandbox.url("/nope/"), timeout=10)
+        self.assertEqual(missing.status_code, 404)
+        self.assertIn("There is nothing at this address.", missing.text)
+        self.assertIn("script-src 'self'", missing.headers["Content-Security-Policy"])
 
     def test_tokens_are_stored_as_checksums_only(self):
         tokens = self.sandbox.tokens_for("provider")
