@@ -114,12 +114,14 @@ class WorklistTests(MockedCanvasMixin, TestCase):
         self.assertContains(response, "First page")
 
     def test_htmx_request_gets_only_the_list(self):
-        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"})
-        response = self.client.get(reverse("notes:worklist"), **HTMX)
+        self.list_mock({"state": "LKD", "provider": "me", "limit": "25", "patient": "ada"})
+        response = self.client.get(reverse("notes:worklist") + "?patient=ada", **HTMX)
         self.assertTemplateUsed(response, "notes/partials/worklist.html")
         self.assertTemplateNotUsed(response, "notes/worklist.html")
         self.assertNotContains(response, "<html")
         self.assertIn("HX-Request", response["Vary"])
+        # The tabs follow the search (out of band), so switching keeps it.
+        self.assertContains(response, 'id="worklist-tabs" hx-swap-oob="true"')
 
     def test_front_desk_sees_only_permitted_actions(self):
         self.client.login(username="frontdesk", password=PASSWORD)
