@@ -101,10 +101,14 @@ class Stack:
         return None if proc is None else group_cpu_seconds(proc.pid)
 
     def stop_one(self, proc: subprocess.Popen, *, timeout: float = 10) -> None:
-        """Stop one server and its workers: SIGTERM to its group, SIGKILL after `timeout`."""
+        """Stop one server and its workers: SIGINT to its group, SIGKILL after `timeout`.
+
+        SIGINT is gunicorn's quick shutdown: a bench has no request worth
+        waiting for once it is over.
+        """
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGINT)
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    previous = {sig: signal.signal(sig, on_term) for sig in (signal.SIGTERM, signal.SIGINT)}
     status = 0
     try:
         RESULTS.mkdir(parents=True, exist_ok=True)
@@ -309,9 +309,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench set-up failed: {exc}", file=sys.stderr, flush=True)
         status = 1
     finally:
+        # A second Ctrl-C must not cut the clean-up short.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         stack.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     meta = {
         "database": r.database,
         "cpus": os.cpu_count(),
