@@ -237,4 +237,10 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # runserver's request lines: Django's default config gives this
+        # logger its own handler, without our filter, so a callback's
+        # ?code=... reached the log (found by the e2e secrets scan).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -192,7 +192,10 @@ class Servers:
         port = _free_port()
         callback = f"http://127.0.0.1:{port}/canvas/callback/"
         self.sandbox = LiveSandbox.start(
-            extra_env={"SANDBOX_REDIRECT_URIS": callback, "SANDBOX_LOG_LEVEL": "DEBUG"}
+            extra_env={
+                "SANDBOX_REDIRECT_URIS": callback,
+                "SANDBOX_LOG_LEVEL": "DEBUG",
+            }
         )
         self.portal = Portal(port=port, canvas_base_url=self.sandbox.base_url)
         self.portal.start()
@@ -237,6 +240,7 @@ class Browser:
         self.expected_failures: set[tuple[str, int]] = set()
         self.requested_urls: list[str] = []
         self.shots: list[Path] = []
+        self.pages: list = []
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     def new_page(self, *, width: int = 1366, height: int = 768):
@@ -263,6 +267,7 @@ class Browser:
             ),
         )
         page.set_default_timeout(15_000)
+        self.pages.append(page)
         return page
 
     def _on_console(self, page, msg) -> None:
@@ -279,6 +284,17 @@ class Browser:
         page.screenshot(path=str(path), full_page=True)
         self.shots.append(path)
         return path
+
+    def shoot_open_pages(self, prefix: str) -> None:
+        """Screenshot every page still open (after a failure) and close them."""
+        for index, page in enumerate(self.pages):
+            if not page.is_closed():
+                try:
+                    page.screenshot(path=str(ARTIFACTS / f"{prefix}-{index}.png"), full_page=True)
+                    page.context.close()
+                except Exception:  # best effort after a failure
+                    pass
+        self.pages.clear()
 
     def close(self) -> None:
         try:

@@ -63,6 +63,7 @@ class E2ETestCase(SimpleTestCase):
 
     def setUp(self):
         self.browser.problems.clear()
+        self.addCleanup(self.browser.shoot_open_pages, f"zz-open-after-{self._testMethodName}")
 
     # --- helpers -----------------------------------------------------------
     def url(self, path: str) -> str:
@@ -142,3 +143,174 @@ class SignInWalkTests(E2ETestCase):
 def _query_value(url: str, name: str) -> str | None:
     values = parse_qs(urlsplit(url).query).get(name)
     return values[0] if values else None
+
+
+class ClinicWalkTests(E2ETestCase):
+    """Provider and front desk: link, act on notes, lose the link, get it back."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tokens: set[str] = set()
+
+    # --- helpers -----------------------------------------------------------
+    def collect_tokens(self):
+        """Remember every token the sandbox holds now (revocation deletes rows)."""
+        type(self).tokens |= self.servers.issued_tokens()
+
+    def collect_codes(self):
+        for url in self.browser.requested_urls:
+            if "/canvas/callback/" in url:
+                code = _query_value(url, "code")
+                if code:
+                    type(self).codes.add(code)
+
+    def consent_in_sandbox(self, page, *, canvas_user: str, shot_prefix: str):
+        """Sign in to the sandbox if asked, then allow the portal."""
+        page.wait_for_url(re.compile(re.escape(self.sandbox.base_url)))
+        # The flow's PKCE verifier sits in the portal session until the callback.
+        type(self).verifiers |= set(self.portal.session_values("verifier"))
+        if "/login" in page.url:
+            self.browser.shot(page, f"{shot_prefix}-canvas-sign-in")
+            page.get_by_label("Username").fill(canvas_user)
+            page.get_by_label("Password").fill(DEMO_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Allow").wait_for()
+        self.browser.shot(page, f"{shot_prefix}-canvas-consent")
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(re.compile(re.escape(self.portal.base_url)))
+        self.collect_codes()
+        self.collect_tokens()
+
+    def link(self, page, *, canvas_user: str, shot_prefix: str):
+        page.goto(self.url("/"))
+        page.get_by_role("link", name="Connect to Canvas").click()
+        self.consent_in_sandbox(page, canvas_user=canvas_user, shot_prefix=shot_prefix)
+        page.wait_for_url(self.url("/"))
+        self.assertIn("Linked to Canvas as", page.locator("#messages").inner_text())
+
+    def row(self, page, note_id: str):
+        return page.locator(f"#note-{note_id}")
+
+    def act(self, page, note_id: str, button: str, *, state_label: str, toast: str):
+        self.row(page, note_id).get_by_role("button", name=button, exact=True).click()
+        badge = self.row(page, note_id).locator(".badge")
+        badge.filter(has_text=state_label).wait_for()
+        page.locator("#toasts .toast", has_text=toast).last.wait_for()
+
+    # --- the walks ---------------------------------------------------------
+    def test_1_provider_links_acts_loses_and_restores_the_link(self):
+        note = self.sandbox.create_note(
+            state="NEW", kind="encounter", provider="provider", patient="Walker Lockwood"
+        )
+        page = self.browser.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        self.sign_in(page, "provider")
+        self.browser.shot(page, "10-provider-home-not-linked")
+
+        self.link(page, canvas_user="provider", shot_prefix="11")
+        self.browser.shot(page, "12-provider-linked")
+
+        worklist = "/notes/?tab=all&patient=Lockwood"
+        page.goto(self.url(worklist))
+        self.assertIn("Created", self.row(page, note["id"]).locator(".badge").inner_text())
+        self.browser.shot(page, "13-worklist")
+
+        self.act(page, note["id"], "Lock", state_label="Locked", toast="ock")
+        self.browser.shot(page, "14-locked-toast")
+        self.act(page, note["id"], "Sign", state_label="Signed", toast="ign")
+        self.browser.shot(page, "15-signed")
+        self.act(page, note["id"], "Unlock", state_label="Unlocked", toast="nlock")
+        self.browser.shot(page, "16-unlocked")
+        self.act(page, note["id"], "Lock & sign", state_label="Signed", toast="ign")
+        self.browser.shot(page, "17-locked-and-signed")
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
+        self.collect_tokens()
+
+        # Canvas withdraws the portal's access: the portal asks to reconnect.
+        self.sandbox.revoke_user("provider")
+        page.goto(self.url(worklist))
+        banner = page.locator("#canvas-reconnect-banner")
+        banner.wait_for()
+        self.browser.shot(page, "18-reconnect-banner")
+        banner.get_by_role("link", name="Reconnect to Canvas").click()
+        self.consent_in_sandbox(page, canvas_user="provider", shot_prefix="19")
+        page.wait_for_url(re.compile(re.escape(self.url("/notes/"))))
+        self.assertEqual(urlsplit(page.url).path + "?" + urlsplit(page.url).query, worklist)
+        self.assertEqual(page.locator("#canvas-reconnect-banner").count(), 0)
+        self.assertIn("Signed", self.row(page, note["id"]).locator(".badge").inner_text())
+        self.browser.shot(page, "20-reconnected-same-page")
+
+        # Disconnect, then sign out.
+        page.goto(self.url("/"))
+        page.get_by_role("link", name="Disconnect").click()
+        self.browser.shot(page, "21-disconnect-confirm")
+        page.get_by_role("button", name="Disconnect").click()
+        page.wait_for_url(self.url("/"))
+        self.assertIn("no longer linked", page.locator("#messages").inner_text())
+        page.get_by_role("link", name="Connect to Canvas").wait_for()
+        self.browser.shot(page, "22-disconnected")
+        self.sign_out(page)
+        page.context.close()
+        self.assertNoProblems()
+        self.assertLogsHoldNoSecrets()
+
+    def test_2_front_desk_checks_in_and_marks_no_show(self):
+        arriving = self.sandbox.create_note(
+            state="BKD", kind="appointment", provider="provider", patient="Ada Arrives"
+        )
+        missing = self.sandbox.create_note(
+            state="BKD", kind="appointment", provider="provider", patient="Ada Absent"
+        )
+        page = self.browser.new_page(width=768, height=1024)  # the front desk's tablet
+        page.on("dialog", lambda dialog: dialog.accept())
+        self.sign_in(page, "frontdesk")
+        self.link(page, canvas_user="frontdesk", shot_prefix="30")
+        page.goto(self.url("/notes/?tab=all&patient=Ada"))
+        self.browser.shot(page, "31-front-desk-worklist")
+        for note in (arriving, missing):
+            row = self.row(page, note["id"])
+            for forbidden in ["Sign", "Lock & sign", "Lock", "Unlock"]:
+                self.assertEqual(
+                    row.get_by_role("button", name=forbidden, exact=True).count(), 0, forbidden
+                )
+        self.act(page, arriving["id"], "Check in", state_label="Checked in", toast="heck")
+        self.act(page, missing["id"], "No-show", state_label="No show", toast="o")
+        self.browser.shot(page, "32-checked-in-and-no-show")
+        self.assertEqual(self.sandbox.note(arriving["id"])["state"]["code"], "CVD")
+        self.assertEqual(self.sandbox.note(missing["id"])["state"]["code"], "NSW")
+        self.assertEqual(
+            self.row(page, arriving["id"]).get_by_role("button", name="Sign").count(), 0
+        )
+        self.collect_tokens()
+        self.sign_out(page)
+        page.context.close()
+        self.assertNoProblems()
+        self.assertLogsHoldNoSecrets()
+
+    def test_3_server_logs_hold_no_tokens_codes_or_verifiers(self):
+        if not (self.codes and self.verifiers and self.tokens):
+            # Run on its own: do one link to have something to look for.
+            page = self.browser.new_page()
+            self.sign_in(page, "provider")
+            self.link(page, canvas_user="provider", shot_prefix="40")
+            page.context.close()
+        self.collect_tokens()
+        self.assertTrue(self.codes, "no authorization code was seen")
+        self.assertTrue(self.verifiers, "no PKCE verifier was seen")
+        self.assertTrue(self.tokens, "no token was issued")
+        self.assertLogsHoldNoSecrets()
+
+    def assertLogsHoldNoSecrets(self):
+        secrets_ = {
+            **{t: "token" for t in self.tokens},
+            **{c: "authorization code" for c in self.codes},
+            **{v: "PKCE verifier" for v in self.verifiers},
+        }
+        logs = self.servers.logs()
+        self.assertTrue(logs["portal"].strip(), "the portal logged nothing at all")
+        for name, text in logs.items():
+            for secret, kind in secrets_.items():
+                if len(secret) >= 16 and secret in text:
+                    line = next(line for line in text.splitlines() if secret in line)
+                    self.fail(f"the {name} log holds a {kind}: {line[:200]}")

@@ -1,12 +1,15 @@
 """Security headers on every kind of page, and templates the CSP can live with."""
 
 import json
+import logging
 import re
 from pathlib import Path
 
+from django.conf import settings
 from django.test import Client, SimpleTestCase, TestCase, override_settings
 from django.urls import reverse
 
+from portal.logging import StripQueryStringFilter
 from portal.models import SignInEvent
 from tests.factories import PASSWORD, make_user
 from tests.portal.test_settings import VALID_FERNET_KEY, run_manage
@@ -189,3 +192,22 @@ def inline_code(html: str) -> list[str]:
         for match in re.finditer(pattern, html, flags=re.I):
             problems.append(f"{label}: ...{html[max(0, match.start() - 40) : match.end() + 40]}")
     return problems
+
+
+class RequestLogTests(SimpleTestCase):
+    def test_runserver_request_lines_lose_their_query_strings(self):
+        # Django's default logging gives django.server its own handler; ours
+        # must replace it, with the filter, or ?code=... reaches the log.
+        config = settings.LOGGING
+        server = config["loggers"]["django.server"]
+        self.assertFalse(server["propagate"])
+        for name in server["handlers"]:
+            with self.subTest(handler=name):
+                self.assertIn("strip_query_strings", config["handlers"][name]["filters"])
+        record = logging.LogRecord(
+            "django.server", logging.INFO, __file__, 1, '"%s" %s %s',
+            ("GET /canvas/callback/?code=SECRETCODE&state=S HTTP/1.1", "302", "0"), None,
+        )  # fmt: skip
+        StripQueryStringFilter().filter(record)
+        self.assertNotIn("SECRETCODE", record.getMessage())
+        self.assertIn("/canvas/callback/?[redacted]", record.getMessage())
