@@ -180,9 +180,19 @@ def connection_link(
     Raises a CanvasOAuthError subclass when anything fails; then nothing is
     stored and tokens already issued are revoked (best effort).
     """
-    tokens = get_client().token_exchange(
-        code=code, code_verifier=code_verifier, redirect_uri=redirect_uri
-    )
+    try:
+        tokens = get_client().token_exchange(
+            code=code, code_verifier=code_verifier, redirect_uri=redirect_uri
+        )
+    except InvalidGrant:
+        # A replayed or expired code, or a PKCE verifier that does not match
+        # the challenge: a security event (the values are never logged).
+        logger.warning(
+            "Canvas refused the code exchange for user id %s (invalid_grant: code reused, "
+            "expired, or PKCE mismatch)",
+            user.pk,
+        )
+        raise
     try:
         user_id, staff_id, staff_name = _identity_fetch(access_token=tokens.access_token)
     except IdentityUnavailable as exc:

@@ -84,6 +84,24 @@ class LiveLinkTests(TestCase):
         home = self.client.get("/")
         self.assertContains(home, f"Linked to Canvas as <strong>{me['staff']['name']}")
 
+    def test_an_older_tabs_flow_still_completes(self):
+        def start():
+            response = self.client.get("/canvas/connect/")
+            return {k: v[0] for k, v in parse_qs(urlsplit(response["Location"]).query).items()}
+
+        older, newer = start(), start()
+        for params in (newer, older):
+            code = self.sb.authorize_code(
+                code_challenge=params["code_challenge"], state=params["state"]
+            )
+            response = self.client.get(
+                "/canvas/callback/", {"code": code, "state": params["state"]}
+            )
+            self.assertRedirects(response, "/", fetch_redirect_response=False)
+        # The link from the older tab replaced the newer one, which was revoked.
+        token = services.access_token_get(user=self.user)
+        self.assertEqual(self.sb.api("GET", "/me", token=token).status_code, 200)
+
     def test_confidential_client_links_with_its_secret(self):
         with live_settings(
             self.sb,
