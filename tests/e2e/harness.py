@@ -138,6 +138,11 @@ class Portal:
         with sqlite3.connect(self.db_path, timeout=10) as db:
             return db.execute(sql, params).fetchall()
 
+    def query_write(self, sql: str, params: tuple = ()) -> None:
+        """Change the portal's database directly (e.g. end every session)."""
+        with sqlite3.connect(self.db_path, timeout=10) as db:
+            db.execute(sql, params)
+
     def session_values(self, key: str) -> list[Any]:
         """Return every value stored under `key` anywhere in any session."""
         from django.core import signing

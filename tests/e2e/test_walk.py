@@ -241,6 +241,20 @@ class ClinicWalkTests(E2ETestCase):
         self.assertIn("Signed", self.row(page, note["id"]).locator(".badge").inner_text())
         self.browser.shot(page, "20-reconnected-same-page")
 
+        # The session ends while the page is open (as after 15 idle minutes):
+        # the next htmx click lands on sign-in, and sign-in returns here.
+        self.portal.query_write("DELETE FROM django_session")
+        self.row(page, note["id"]).get_by_role("button", name="Unlock", exact=True).click()
+        page.wait_for_url(re.compile(r"/accounts/login/\?next="))
+        self.assertEqual(_query_value(page.url, "next"), worklist)
+        self.browser.shot(page, "20b-session-ended-sign-in-again")
+        page.get_by_label("Username").fill("provider")
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(re.escape(self.url("/notes/"))))
+        self.assertEqual(urlsplit(page.url).path + "?" + urlsplit(page.url).query, worklist)
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
+
         # Disconnect, then sign out.
         page.goto(self.url("/"))
         page.get_by_role("link", name="Disconnect").click()
