@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -195,8 +196,13 @@ def _summary(data: Any) -> dict[str, Any]:
             dos = parse_datetime(raw_dos)
         except ValueError:
             dos = None
+    try:
+        # The id goes into the portal's URLs: only a real UUID is accepted.
+        note_id = str(uuid.UUID(_text(data.get("id"))))
+    except ValueError:
+        raise CanvasUnavailable(_UNREADABLE) from None
     return {
-        "id": _text(data.get("id")),
+        "id": note_id,
         "title": _text(data.get("title"), required=False),
         "datetime_of_service": dos,
         "state": {

@@ -156,6 +156,7 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
             status=400,
         )
     context: dict[str, Any] = {"note_id": note_uuid, "note": None, "error": None}
+    status = 200
     try:
         context["note"] = note_get_for_user(user=request.user, note_id=note_uuid)
     except TokenDecryptionFailed:
@@ -164,9 +165,10 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
         context.update(_link_problem(request, exc))
     except (CanvasOAuthError, NotesError) as exc:
         context["error"] = exc.message
+        if isinstance(exc, NoteNotFound):
+            status = 404
     context["attempts"] = attempt_list_for_user(user=request.user, note_id=note_uuid)[:10]
     context["next_path"] = request.get_full_path()
-    status = 404 if context["error"] == NoteNotFound.default_message else 200
     return render(request, "notes/detail.html", context, status=status)
 
 
@@ -227,7 +229,7 @@ def note_action(request: HtmxHttpRequest, note_id: str, action: str) -> HttpResp
             template = "notes/partials/note_card.html"
             # The page's activity list is refreshed out of band.
             context["oob_attempts"] = attempt_list_for_user(
-                user=request.user, note_id=note_id_parse(value=note["id"])
+                user=request.user, note_id=note_id_parse(value=note_id)
             )[:10]
         else:
             template = "notes/partials/note_row.html"

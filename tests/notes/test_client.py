@@ -214,6 +214,8 @@ class PluginClientTests(SimpleTestCase):
             ("notes", {"notes": "x"}),
             ("notes", {"notes": [{"id": NOTE_ID}]}),
             ("notes", {"notes": [], "next_cursor": 5}),
+            (f"notes/{NOTE_ID}", summary(note_id="../../admin")),
+            (f"notes/{NOTE_ID}", summary(note_id=None)),
             (f"notes/{NOTE_ID}", ["list"]),
             (f"notes/{NOTE_ID}", summary(state="LKD", allowed_actions="sign")),
             ("me", {"user_id": 1}),
