@@ -16,6 +16,10 @@ import requests
 
 PLUGIN_PATH = "/plugin-io/api/note_sign_api"
 CONNECT_TIMEOUT = 3.05
+# gunicorn closes an idle keep-alive connection after 2 s (its default); a
+# request sent on it at that moment is lost before the portal sees it. A
+# browser resends such a request; this client reconnects after 1 s idle.
+IDLE_RECONNECT_S = 1.0
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -130,6 +134,14 @@ class PortalUser:
         self.username = username
         self.session = requests.Session()
         self.timeout = (CONNECT_TIMEOUT, timeout)
+        self._last_used = 0.0
+
+    def _connection_ready(self) -> None:
+        """Start on a new connection if the pooled one sat idle near gunicorn's 2 s keep-alive."""
+        now = time.monotonic()
+        if now - self._last_used > IDLE_RECONNECT_S:
+            self.session.close()
+        self._last_used = now
 
     def login(self, password: str) -> None:
         """Sign in through /accounts/login/ like a browser; raise RuntimeError if refused."""
@@ -171,6 +183,7 @@ class PortalUser:
     def action(self, note_id: str, action: str) -> Result:
         """POST an action the way the worklist's htmx button does."""
         url = f"{self.base_url}/notes/{note_id}/{action}/"
+        self._connection_ready()
         started = time.perf_counter()
         try:
             response = self.session.post(
@@ -188,6 +201,8 @@ class PortalUser:
         except requests.RequestException as exc:
             ms = (time.perf_counter() - started) * 1000
             return Result(ms=ms, status=0, ok=False, level="client", message=_describe(exc))
+        finally:
+            self._last_used = time.monotonic()
         ms = (time.perf_counter() - started) * 1000
         level, message = "", ""
         trigger = response.headers.get("HX-Trigger")
@@ -209,6 +224,7 @@ class PortalUser:
 
     def page(self, path: str, *, error_texts: list[str]) -> Result:
         """GET a page; it failed if the status is not 200 or it shows a known error message."""
+        self._connection_ready()
         started = time.perf_counter()
         try:
             response = self.session.get(
@@ -217,6 +233,8 @@ class PortalUser:
         except requests.RequestException as exc:
             ms = (time.perf_counter() - started) * 1000
             return Result(ms=ms, status=0, ok=False, level="client", message=_describe(exc))
+        finally:
+            self._last_used = time.monotonic()
         ms = (time.perf_counter() - started) * 1000
         text = _visible_text(response.text)
         shown = next((m for m in error_texts if m in text), "")
