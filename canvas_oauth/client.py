@@ -9,6 +9,7 @@ set is an error, so nothing half-valid is ever stored.
 """
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -27,6 +28,7 @@ from canvas_oauth.exceptions import (
 logger = logging.getLogger(__name__)
 
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
+_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True, repr=False)
@@ -147,13 +149,12 @@ class CanvasAuthClient:
                 raise AuthorizationServerUnavailable(
                     f"Canvas answered {status} to the token request."
                 )
-            error = error[:64]
+            # Only a plain OAuth error code reaches logs and pages.
+            error = error if _ERROR_CODE.match(error) else "unrecognised_error"
             logger.warning("Canvas token endpoint answered %s %s", status, error)
             if error == "invalid_grant":
                 raise InvalidGrant()
-            raise TokenRequestRejected(
-                f"Canvas refused the token request ({error}).", code=error[:64]
-            )
+            raise TokenRequestRejected(f"Canvas refused the token request ({error}).", code=error)
         if not isinstance(body, dict):
             logger.warning("Canvas token endpoint answered 200 with a body that is not JSON")
             raise TokenResponseInvalid("Canvas answered with something that is not JSON.")

@@ -85,6 +85,11 @@ class ConnectTests(FlowMixin, TestCase):
         states = {self.start()["state"] for _ in range(4)}
         self.assertEqual(len(states), 4)
 
+    def test_pending_flows_are_capped_oldest_first(self):
+        states = [self.start()["state"] for _ in range(7)]
+        pending = self.client.session[services.SESSION_FLOWS_KEY]
+        self.assertEqual(list(pending), states[2:])
+
     def test_configured_redirect_uri_is_used(self):
         with override_settings(CANVAS_REDIRECT_URI="https://portal.example/canvas/callback/"):
             params = self.start()
@@ -314,6 +319,10 @@ class CallbackTests(FlowMixin, TestCase):
             "400 invalid_grant": (
                 {"status": 400, "json": {"error": "invalid_grant"}},
                 "did not accept",
+            ),
+            "400 odd error code": (
+                {"status": 400, "json": {"error": "bad\ncode <b>"}},
+                "unrecognised_error",
             ),
             "400 invalid_client": (
                 {"status": 401, "json": {"error": "invalid_client"}},
