@@ -7,6 +7,9 @@ from portal.models import SignInEvent, SignInThrottle
 
 # The admin's own sign-in page shows the same throttling messages.
 admin.site.login_form = AdminSignInForm
+admin.site.site_header = "Canvas Note Portal administration"
+admin.site.site_title = "Canvas Note Portal admin"
+admin.site.index_title = "Accounts, Canvas links, audit and sign-in logs"
 
 
 @admin.register(SignInEvent)

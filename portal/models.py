@@ -41,7 +41,7 @@ class SignInEvent(models.Model):
         (KIND_REFUSED, "Refused while throttled"),
     ]
 
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField("time", db_index=True)
     kind = models.CharField(max_length=10, choices=KIND_CHOICES)
     # The username as typed (never the password); it may not exist.
     username = models.CharField(max_length=150, blank=True)

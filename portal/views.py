@@ -5,7 +5,9 @@ import logging
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -54,4 +56,13 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             "toast",
             {"message": "Your session expired. Reload the page and try again.", "level": "error"},
         )
+    return response
+
+
+@login_not_required
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Point browsers that ask for /favicon.ico (the admin's pages, JSON) at our icon."""
+    response = redirect(static("img/favicon.svg"))
+    patch_cache_control(response, public=True, max_age=86_400)
     return response

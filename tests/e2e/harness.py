@@ -245,6 +245,7 @@ class Browser:
         self.expected_failures: set[tuple[str, int]] = set()
         self.requested_urls: list[str] = []
         self.shots: list[Path] = []
+        self.client_errors: list[str] = []
         self.pages: list = []
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
@@ -264,16 +265,18 @@ class Browser:
         page.on("console", lambda msg: self._on_console(page, msg))
         page.on("pageerror", lambda exc: self.problems.append(f"page error on {page.url}: {exc}"))
         page.on("request", lambda request: self.requested_urls.append(request.url))
-        page.on(
-            "response",
-            lambda response: (
-                response.status >= 500
-                and self.problems.append(f"HTTP {response.status} from {response.url}")
-            ),
-        )
+        page.on("response", self._on_response)
         page.set_default_timeout(15_000)
         self.pages.append(page)
         return page
+
+    def _on_response(self, response) -> None:
+        if response.status >= 500:
+            self.problems.append(f"HTTP {response.status} from {response.url}")
+        elif response.status >= 400:
+            # Not a failure by itself (error pages are visited on purpose),
+            # but it names the URL behind a "Failed to load resource" error.
+            self.client_errors.append(f"HTTP {response.status} from {response.url}")
 
     def _on_console(self, page, msg) -> None:
         if msg.type != "error":

@@ -63,6 +63,7 @@ class E2ETestCase(SimpleTestCase):
 
     def setUp(self):
         self.browser.problems.clear()
+        self.browser.client_errors.clear()
         self.addCleanup(self.browser.shoot_open_pages, f"zz-open-after-{self._testMethodName}")
 
     # --- helpers -----------------------------------------------------------
@@ -72,7 +73,13 @@ class E2ETestCase(SimpleTestCase):
     def assertNoProblems(self):
         problems = list(self.browser.problems)
         self.browser.problems.clear()
-        self.assertEqual(problems, [], "browser problems:\n" + "\n".join(problems))
+        client_errors = list(self.browser.client_errors)
+        self.browser.client_errors.clear()
+        self.assertEqual(
+            problems,
+            [],
+            "browser problems:\n" + "\n".join([*problems, "4xx seen:", *client_errors]),
+        )
         for name, log in self.servers.logs().items():
             errors = [
                 line
@@ -129,6 +136,46 @@ class SignInWalkTests(E2ETestCase):
         self.browser.shot(page, "05-signed-out")
         page.goto(self.url("/"))
         page.wait_for_url(re.compile(r"/accounts/login/"))
+        page.context.close()
+        self.assertNoProblems()
+
+    def test_stale_form_gets_the_session_expired_page(self):
+        page = self.browser.new_page()
+        self.sign_in(page, "frontdesk")
+        # The CSRF cookie is gone (another tab signed out, cookies cleared...).
+        cookies = [c for c in page.context.cookies() if c["name"] != "portal_csrftoken"]
+        page.context.clear_cookies()
+        page.context.add_cookies(cookies)
+        self.browser.expected_failures.add((self.url("/accounts/logout/"), 403))
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(self.url("/accounts/logout/"))
+        self.assertIn("Your session expired", page.locator("h1").inner_text())
+        self.browser.shot(page, "07-csrf-session-expired")
+        page.get_by_role("link", name="Back to the page").click()
+        page.wait_for_url(self.url("/"))
+        page.context.close()
+        self.assertNoProblems()
+
+    def test_admin_pages_keep_to_the_csp(self):
+        page = self.browser.new_page()
+        self.sign_in(page, "admin")
+        for path in [
+            "/admin/",
+            "/admin/auth/user/",
+            "/admin/auth/user/add/",
+            "/admin/auth/user/1/change/",
+            "/admin/portal/signinevent/",
+            "/admin/portal/signinthrottle/",
+            "/admin/canvas_oauth/canvasconnection/",
+            "/admin/notes/noteactionattempt/",
+        ]:
+            with self.subTest(path=path):
+                response = page.goto(self.url(path))
+                self.assertEqual(response.status, 200, path)
+                page.wait_for_load_state("networkidle")
+        self.browser.shot(page, "08-admin")
+        page.goto(self.url("/admin/portal/signinevent/"))
+        self.browser.shot(page, "09-admin-sign-in-events")
         page.context.close()
         self.assertNoProblems()
 

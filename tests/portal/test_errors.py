@@ -109,3 +109,10 @@ class CsrfFailureTests(TestCase):
         self.assertEqual(response.status_code, 403)
         toast = json.loads(response["HX-Trigger"])["toast"]
         self.assertIn("session expired", toast["message"])
+
+
+class FaviconTests(TestCase):
+    def test_favicon_ico_points_at_the_svg_icon_without_sign_in(self):
+        response = self.client.get("/favicon.ico")
+        self.assertEqual(response.status_code, 302)
+        self.assertTrue(response["Location"].endswith("img/favicon.svg"))
