@@ -4,6 +4,7 @@ import logging
 import re
 
 from django.contrib import messages
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -57,12 +58,21 @@ def _clean_next(request: HttpRequest, url: str | None) -> str:
 def connect(request: HttpRequest) -> HttpResponse:
     """Start linking: send the browser to Canvas's authorization page."""
     next_url = _clean_next(request, request.GET.get("next"))
-    authorize_url = services.link_flow_start(
-        session=request.session,
-        user=request.user,
-        next_url=next_url,
-        redirect_uri=_redirect_uri(request),
-    )
+    try:
+        authorize_url = services.link_flow_start(
+            session=request.session,
+            user=request.user,
+            next_url=next_url,
+            redirect_uri=_redirect_uri(request),
+        )
+    except ImproperlyConfigured as exc:
+        logger.error("Canvas linking is not configured: %s", exc)
+        return unavailable_response(
+            request,
+            CanvasOAuthError(
+                "Linking to Canvas is not set up on this portal yet. Please tell an administrator."
+            ),
+        )
     return HttpResponseRedirect(authorize_url)
 
 

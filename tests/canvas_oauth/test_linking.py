@@ -95,6 +95,15 @@ class ConnectTests(FlowMixin, TestCase):
             params = self.start()
         self.assertEqual(params["redirect_uri"], "https://portal.example/canvas/callback/")
 
+    def test_missing_configuration_is_a_friendly_503(self):
+        with (
+            override_settings(CANVAS_CLIENT_ID=""),
+            self.assertLogs("canvas_oauth.views", "ERROR") as logs,
+        ):
+            response = self.client.get("/canvas/connect/")
+        self.assertContains(response, "not set up on this portal", status_code=503)
+        self.assertIn("CANVAS_CLIENT_ID", logs.output[0])
+
     def test_anonymous_user_is_sent_to_login(self):
         self.client.logout()
         response = self.client.get("/canvas/connect/")
