@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "canvas_oauth.context_processors.canvas_connection",
+                "portal.context_processors.session_timeouts",
             ],
         },
     },

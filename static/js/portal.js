@@ -19,13 +19,57 @@
 
   document.body.addEventListener("toast", function (event) { showToast(event.detail); });
 
+  // Did the server already send a toast with this response (HX-Trigger)?
+  function carriesToast(xhr) {
+    var header = xhr && xhr.getResponseHeader("HX-Trigger");
+    if (!header) return false;
+    try {
+      var parsed = JSON.parse(header);
+      return Boolean(parsed && typeof parsed === "object" && parsed.toast);
+    } catch (e) {
+      return header.split(",").map(function (s) { return s.trim(); }).indexOf("toast") !== -1;
+    }
+  }
+
+  var STATUS_MESSAGES = {
+    403: "You don't have permission to do that.",
+    404: "That item no longer exists. Reload the page to see the current list.",
+    429: "Too many requests. Wait a moment and try again."
+  };
+
   // htmx 2 does not swap error responses: make sure a person still hears
-  // about a failure that no view turned into a toast.
+  // about a failure. The server adds a toast to every htmx error it
+  // answers (portal.middleware.HtmxErrorToastMiddleware); this covers the
+  // rest (a proxy's 502, a response without one).
   document.body.addEventListener("htmx:responseError", function (event) {
-    if (event.detail.xhr && event.detail.xhr.getResponseHeader("HX-Trigger")) return;
-    showToast({ message: "Something went wrong. Please try again.", level: "error" });
+    var xhr = event.detail.xhr;
+    if (carriesToast(xhr)) return;
+    var status = xhr ? xhr.status : 0;
+    var message = STATUS_MESSAGES[status] ||
+      (status >= 500 ? "Something went wrong on our side. Please try again in a moment."
+                     : "That didn't work. Reload the page and try again.");
+    showToast({ message: message, level: "error" });
   });
   document.body.addEventListener("htmx:sendError", function () {
     showToast({ message: "The portal could not be reached. Check your connection and try again.", level: "error" });
   });
+  document.body.addEventListener("htmx:timeout", function () {
+    showToast({ message: "The portal took too long to answer. Check the list before trying again.", level: "warning" });
+  });
+
+  // Automatic logoff on screen: the server ends a session after this many
+  // idle seconds; when they pass with the page untouched, reload it so the
+  // server's sign-in page replaces whatever patient data was showing.
+  var idleMeta = document.querySelector('meta[name="portal-idle-timeout"]');
+  var idleSeconds = idleMeta ? parseInt(idleMeta.getAttribute("content"), 10) : 0;
+  if (idleSeconds > 0) {
+    var idleTimer = null;
+    var armIdleTimer = function () {
+      if (idleTimer) window.clearTimeout(idleTimer);
+      idleTimer = window.setTimeout(function () { window.location.reload(); }, (idleSeconds + 5) * 1000);
+    };
+    // Only requests count as activity on the server, so only they reset the timer.
+    document.body.addEventListener("htmx:afterRequest", armIdleTimer);
+    armIdleTimer();
+  }
 })();

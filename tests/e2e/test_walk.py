@@ -179,6 +179,24 @@ class SignInWalkTests(E2ETestCase):
         page.context.close()
         self.assertNoProblems()
 
+    def test_an_idle_page_leaves_the_screen(self):
+        page = self.browser.new_page()
+        page.clock.install()
+        self.sign_in(page, "frontdesk")
+        page.goto(self.url("/notes/?tab=all"))
+        # 15 minutes pass: the server has ended the session (idle timeout)...
+        self.portal.query_write("DELETE FROM django_session")
+        # ...and the page, untouched, reloads itself into the sign-in page.
+        page.clock.run_for(14 * 60 * 1000)
+        self.assertIn("/notes/", page.url)
+        with page.expect_navigation():
+            page.clock.run_for(2 * 60 * 1000)
+        page.wait_for_url(re.compile(r"/accounts/login/\?next="))
+        self.assertEqual(_query_value(page.url, "next"), "/notes/?tab=all")
+        self.browser.shot(page, "07b-idle-page-signed-out")
+        page.context.close()
+        self.assertNoProblems()
+
     def test_tablet_layout(self):
         page = self.browser.new_page(width=768, height=1024)
         self.sign_in(page, "provider")

@@ -39,7 +39,7 @@ class SecurityHeaderTests(TestCase):
     @classmethod
     def setUpTestData(cls):
         make_user("pat")
-        make_user("boss", is_staff=True, is_superuser=True)
+        cls.boss = make_user("boss", is_staff=True, is_superuser=True)
         SignInEvent.objects.create(at="2026-11-28T09:00:00Z", kind="failure", username="x")
 
     def setUp(self):
@@ -92,7 +92,7 @@ class SecurityHeaderTests(TestCase):
             reverse("admin:portal_signinevent_changelist"),
             reverse("admin:auth_user_changelist"),
             reverse("admin:auth_user_add"),
-            reverse("admin:auth_user_change", args=[1]),
+            reverse("admin:auth_user_change", args=[self.boss.pk]),
         ]:
             with self.subTest(url=url):
                 response = self.client.get(url)

@@ -145,3 +145,14 @@ class SessionRotationTests(TestCase):
 
 def get_user_id(username: str) -> int:
     return get_user_model().objects.get(username=username).pk
+
+
+class IdleTimeoutMetaTests(TestCase):
+    def test_signed_in_pages_tell_the_script_the_idle_timeout(self):
+        make_user("pat")
+        with override_settings(SESSION_IDLE_TIMEOUT=600):
+            self.assertNotContains(self.client.get(reverse("login")), "portal-idle-timeout")
+            self.client.login(username="pat", password=PASSWORD)
+            self.assertContains(
+                self.client.get("/"), '<meta name="portal-idle-timeout" content="600">'
+            )
