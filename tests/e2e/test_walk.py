@@ -291,6 +291,12 @@ class ClinicWalkTests(E2ETestCase):
         self.browser.shot(page, "17-locked-and-signed")
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
         self.collect_tokens()
+        page.goto(self.url(f"/notes/{note['id']}/"))
+        self.assertIn("Signed", page.locator(".badge").first.inner_text())
+        self.browser.shot(page, "17b-note-page")
+        page.goto(self.url("/notes/activity/"))
+        self.assertEqual(page.locator("tbody tr").count() >= 4, True)
+        self.browser.shot(page, "17c-my-activity")
 
         # Canvas withdraws the portal's access: the portal asks to reconnect.
         self.sandbox.revoke_user("provider")
