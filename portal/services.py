@@ -1,7 +1,8 @@
 """Sign-in throttling: slow down, then refuse, repeated failed sign-ins.
 
 Failures are counted per username (lower-cased, whether or not it exists)
-and per client address. After `LOGIN_SLOWDOWN_AFTER` failures each further
+and per client address. After `LOGIN_SLOWDOWN_AFTER` failures for a
+username (half `LOGIN_ADDRESS_FAILURE_LIMIT` for an address) each further
 attempt must wait a little longer; at `LOGIN_FAILURE_LIMIT` failures for a
 username (or `LOGIN_ADDRESS_FAILURE_LIMIT` from an address) sign-in is
 refused for `LOGIN_LOCKOUT_SECONDS`. Failures older than that are forgotten.
@@ -67,7 +68,7 @@ def _refusal_for(row: SignInThrottle, now: datetime.datetime) -> SignInRefusal |
         return None
     if row.locked_until is not None:
         return SignInRefusal("locked", _ceil_seconds(row.locked_until - now))
-    after = conf.login_slowdown_after()
+    after = _slowdown_after(row.scope)
     if row.failures < after:
         return None
     wait = min(conf.login_slowdown_seconds() * (row.failures - after + 1), 60)
@@ -75,6 +76,18 @@ def _refusal_for(row: SignInThrottle, now: datetime.datetime) -> SignInRefusal |
     if ready_at <= now:
         return None
     return SignInRefusal("slowed", _ceil_seconds(ready_at - now))
+
+
+def _slowdown_after(scope: str) -> int:
+    """Return after how many failures a username, or an address, is slowed.
+
+    A clinic signs in from one address (its NAT), so a few mistyped
+    passwords there must not slow everyone: addresses are slowed only from
+    half their lock-out limit.
+    """
+    if scope == SignInThrottle.SCOPE_ADDRESS:
+        return max(conf.login_slowdown_after(), conf.login_address_failure_limit() // 2)
+    return conf.login_slowdown_after()
 
 
 def _ceil_seconds(delta: datetime.timedelta) -> int:

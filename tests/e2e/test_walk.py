@@ -197,6 +197,19 @@ class SignInWalkTests(E2ETestCase):
         page.context.close()
         self.assertNoProblems()
 
+    def test_repeated_failures_are_slowed(self):
+        page = self.browser.new_page()
+        page.goto(self.url("/accounts/login/"))
+        for _ in range(3):
+            page.get_by_label("Username").fill("nobody-by-this-name")
+            page.get_by_label("Password").fill("guess")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+        self.assertIn("before trying again", page.get_by_role("alert").inner_text())
+        self.browser.shot(page, "02b-sign-in-slowed")
+        page.context.close()
+        self.assertNoProblems()
+
     def test_tablet_layout(self):
         page = self.browser.new_page(width=768, height=1024)
         self.sign_in(page, "provider")

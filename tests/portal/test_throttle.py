@@ -133,6 +133,17 @@ class SignInThrottleTests(TestCase):
         response = self.attempt(password=PASSWORD, address="10.0.0.67")
         self.assertRedirects(response, "/", fetch_redirect_response=False)
 
+    def test_a_few_failures_from_one_address_do_not_slow_the_whole_clinic(self):
+        for name in ["amy", "bob", "cat", "dan"]:
+            self.attempt(username=name, address="10.0.0.77")
+        response = self.attempt(password=PASSWORD, address="10.0.0.77")
+        self.assertRedirects(response, "/", fetch_redirect_response=False)
+
+    def test_an_address_is_slowed_from_half_its_limit(self):
+        for i in range(10):
+            response = self.attempt(username=f"guess{i}", address="10.0.0.78")
+        self.assertContains(response, "wait 5 seconds")
+
     def test_old_failures_are_forgotten(self):
         self.fail_times(4)
         self.clock.advance(901)
