@@ -229,6 +229,19 @@ class Servers:
             self.sandbox.stop()
 
 
+_artifacts_cleared = False
+
+
+def _fresh_artifacts() -> None:
+    """Empty the screenshot folder once per test run, so it shows this run only."""
+    global _artifacts_cleared
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    if not _artifacts_cleared:
+        for old in ARTIFACTS.glob("*.png"):
+            old.unlink()
+        _artifacts_cleared = True
+
+
 class Browser:
     """Chromium through Playwright, with every failure signal recorded."""
 
@@ -247,7 +260,7 @@ class Browser:
         self.shots: list[Path] = []
         self.client_errors: list[str] = []
         self.pages: list = []
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        _fresh_artifacts()
 
     def new_page(self, *, width: int = 1366, height: int = 768):
         """Open a fresh context (its own cookies) and page that report their problems."""
