@@ -27,7 +27,13 @@ class Settings:
     portal_workers: int = 4
     portal_threads: int = 8
     sandbox_workers: int = 2
-    sandbox_threads: int = 24
+    # Persistent PostgreSQL connections: one per thread of each server, so
+    # 4 x 8 + 2 x 20 = 72 stay under the default max_connections of 100.
+    sandbox_threads: int = 20
+    # Idle keep-alive of the sandbox, standing in for Canvas behind a load
+    # balancer (nginx keeps 75 s, AWS load balancers 60 s); gunicorn's own
+    # default of 2 s makes the portal's pooled connections race its closes.
+    sandbox_keepalive_s: int = 75
     postgres_url: str = "postgres://postgres@127.0.0.1:5432"
     portal_db: str = "portal_bench"
     sandbox_db: str = "sandbox_bench"

@@ -158,6 +158,7 @@ def gunicorn_args(
     threads: int,
     timeout: int = 60,
     access_log: Path | None = None,
+    keepalive: int = 2,
 ) -> list[str]:
     """Return the gunicorn command line for a threaded server on 127.0.0.1:port.
 
@@ -188,6 +189,8 @@ def gunicorn_args(
         str(timeout),
         "--graceful-timeout",
         "5",
+        "--keep-alive",
+        str(keepalive),
         "--backlog",
         "256",
         "--log-level",

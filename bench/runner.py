@@ -106,6 +106,20 @@ def _databases(settings: config.Settings, tmp: Path) -> tuple[str, str, str]:
             for name in (settings.portal_db, settings.sandbox_db):
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 conn.execute(f'CREATE DATABASE "{name}"')
+            limit = int(conn.execute("SHOW max_connections").fetchone()[0])
+            in_use = conn.execute("SELECT count(*) FROM pg_stat_activity").fetchone()[0]
+        wanted = (
+            settings.portal_workers * settings.portal_threads
+            + settings.sandbox_workers * settings.sandbox_threads
+        )
+        if wanted + in_use + 5 > limit:
+            print(
+                f"WARNING: the servers may hold {wanted} PostgreSQL connections, "
+                f"{in_use} are in use and max_connections is {limit}: "
+                "expect 'too many clients' errors.",
+                file=sys.stderr,
+                flush=True,
+            )
         return (
             "postgresql",
             f"{settings.postgres_url}/{settings.portal_db}",
@@ -160,6 +174,7 @@ def _start_sandbox(r: Run, database_url: str) -> None:
             port=port,
             workers=s.sandbox_workers,
             threads=s.sandbox_threads,
+            keepalive=s.sandbox_keepalive_s,
         ),
         env=env,
     )
