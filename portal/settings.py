@@ -219,6 +219,13 @@ CANVAS_REVOKE_ON_UNLINK = env.bool("CANVAS_REVOKE_ON_UNLINK", default=True)
 CANVAS_CONNECT_TIMEOUT = env.float("CANVAS_CONNECT_TIMEOUT", default=3.05)
 CANVAS_READ_TIMEOUT = env.float("CANVAS_READ_TIMEOUT", default=15.0)
 
+# Notes (read through notes.conf).
+NOTES_PAGE_SIZE = env.int("NOTES_PAGE_SIZE", default=25)
+NOTES_HTTP_POOL_SIZE = env.int("NOTES_HTTP_POOL_SIZE", default=20)
+# How long a pending action blocks an identical one (the double-submit guard);
+# unset: three times the connect + read timeouts, plus 10 s.
+NOTES_PENDING_WINDOW_SECONDS = env.float("NOTES_PENDING_WINDOW_SECONDS", default=None)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
