@@ -29,6 +29,8 @@ def control_endpoint(*methods: str) -> Callable[[View], View]:
     """Wrap a control view: enabled check, method check, JSON body, error bodies."""
 
     def decorate(view: View) -> View:
+        # A test harness's JSON API on a development-only server (turned off
+        # with SANDBOX_CONTROL=false); it reads no cookies, so CSRF does not apply.
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
