@@ -177,6 +177,20 @@ def _named(value: Any) -> dict[str, str]:
     }
 
 
+def _summary_or_none(data: Any) -> dict[str, Any] | None:
+    """Return the summary an action's answer carries, or None when it has none usable.
+
+    The action itself succeeded either way: an unreadable summary only means
+    the caller reads the note again.
+    """
+    if data is None:
+        return None
+    try:
+        return _summary(data)
+    except CanvasUnavailable:
+        return None
+
+
 def _summary(data: Any) -> dict[str, Any]:
     """Return a note summary with the shape the portal relies on, or raise."""
     if not isinstance(data, dict):
@@ -283,8 +297,10 @@ class PluginClient:
         return _summary(self._request("GET", path, access_token=access_token))
 
     def note_action(self, *, access_token: str, note_id: str, action: str) -> dict[str, Any]:
-        """Perform `action` on the note; return `{"note_id", "action", "effects", "from_state"}`.
+        """Perform `action`; return `{"note_id", "action", "effects", "from_state", "note"}`.
 
+        `note` is the note's summary after the action when the plugin sends
+        one (an extension of the contract, see docs/plugin-api.md), else None.
         Never retried here: a read timeout raises OutcomeUnknown.
         """
         if action not in ACTIONS:
@@ -301,6 +317,7 @@ class PluginClient:
             if isinstance(effects, list)
             else [],
             "from_state": _text(data.get("from_state"), required=False),
+            "note": _summary_or_none(data.get("note")),
         }
 
     # -- plumbing ---------------------------------------------------------

@@ -144,9 +144,10 @@ def note_action_perform(
     Validates the action, the note id and the user's permission before
     anything else; commits a pending audit row; calls Canvas with the
     user's token (a 401 refreshes the token once and retries once; a read
-    timeout is never retried); completes the audit row; then reads the note
-    again. When the action succeeded but that read fails, the returned dict
-    is `{"id": ..., "stale": True}`.
+    timeout is never retried); completes the audit row. The summary is the
+    one the action's answer carries; only a plugin that sends none costs a
+    second call to read the note again. When the action succeeded but that
+    read fails, the returned dict is `{"id": ..., "stale": True}`.
 
     Must not run inside a transaction (RuntimeError before any call): the
     audit row and the token refresh commit on their own. Raises NotesError
@@ -177,13 +178,13 @@ def note_action_perform(
         token = access_token_get(user=user)
         try:
             sent = True
-            client.note_action(access_token=token, note_id=str(note_uuid), action=action)
+            result = client.note_action(access_token=token, note_id=str(note_uuid), action=action)
         except Unauthenticated:
             # A 401 means Canvas did nothing: refresh once, retry once.
             sent = False
             token = access_token_get(user=user, force_refresh=True, rejected_token=token)
             sent = True
-            client.note_action(access_token=token, note_id=str(note_uuid), action=action)
+            result = client.note_action(access_token=token, note_id=str(note_uuid), action=action)
         outcome, status, code = Outcome.SUCCEEDED, 202, ""
     except OutcomeUnknown as exc:
         outcome, status, code = Outcome.UNKNOWN, getattr(exc, "status", None), _error_code(exc)
@@ -206,6 +207,9 @@ def note_action_perform(
             code,
         )
 
+    note = result.get("note")
+    if note is not None and note["id"] == str(note_uuid):
+        return note_with_actions(user=user, note=note)
     try:
         note = client.note_get(access_token=token, note_id=str(note_uuid))
     except NotesError as exc:

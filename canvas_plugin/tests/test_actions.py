@@ -61,8 +61,22 @@ class NoteActionMatrixTests(TestCase):
                     else:
                         names = transitions.effects_for(action, state)
                         self.assertEqual(reply.status, 202)
+                        body = reply.json()
+                        projected = body.pop("note")
+                        after = transitions.state_after(action, state)
+                        self.assertEqual(projected["id"], str(note.id))
                         self.assertEqual(
-                            reply.json(),
+                            projected["state"],
+                            {"code": after, "label": transitions.STATE_LABELS[after]},
+                        )
+                        self.assertEqual(
+                            projected["allowed_actions"],
+                            transitions.allowed_actions(
+                                after, category=category, is_sig_required=is_sig_required
+                            ),
+                        )
+                        self.assertEqual(
+                            body,
                             {
                                 "note_id": str(note.id),
                                 "action": action,

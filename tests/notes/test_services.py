@@ -96,6 +96,33 @@ class NoteActionPerformTests(TestCase):
         self.assertIsNotNone(attempt.finished_at)
         self.assertGreaterEqual(attempt.duration_ms, 0)
 
+    def test_summary_in_the_action_answer_saves_the_second_call(self):
+        body = accepted(self.note_id, "sign")
+        body["note"] = summary(self.note_id, state="SGN", allowed=["unlock"])
+        post = self.rsps.post(self.action_url(), status=202, json=body, match=[bearer("at-1")])
+        note = self.perform()
+        self.assertEqual(post.call_count, 1)
+        self.assertEqual(len(self.rsps.calls), 1)  # no GET of the note
+        self.assertEqual(note["state"]["code"], "SGN")
+        self.assertEqual([a["name"] for a in note["actions"]], ["unlock"])
+        self.assertEqual(self.only_attempt().outcome, "succeeded")
+
+    def test_unreadable_or_foreign_summary_in_the_answer_falls_back_to_a_read(self):
+        other = summary(uuid.uuid4(), state="SGN", allowed=["unlock"])
+        for returned in [{"state": "nonsense"}, other]:
+            with self.subTest(returned=returned):
+                self.rsps.reset()
+                body = {**accepted(self.note_id, "sign"), "note": returned}
+                self.rsps.post(self.action_url(), status=202, json=body)
+                get = self.rsps.get(
+                    f"{API}notes/{self.note_id}",
+                    json=summary(self.note_id, state="SGN", allowed=["unlock"]),
+                )
+                note = self.perform()
+                self.assertEqual(get.call_count, 1)
+                self.assertEqual(note["id"], str(self.note_id))
+                self.assertEqual(note["state"]["code"], "SGN")
+
     def test_audit_row_is_pending_and_committed_before_the_call(self):
         seen = {}
 

@@ -330,7 +330,16 @@ class NoteApi(SimpleAPI):
                 )
             ]
 
-        body = {"note_id": str(note.id), "action": action, "effects": names, "from_state": state}
+        # `note` extends the contract: the summary as it will read once Canvas
+        # applies the effects (after this handler returns), so the caller need
+        # not ask again and cannot read the old state back by racing Canvas.
+        body = {
+            "note_id": str(note.id),
+            "action": action,
+            "effects": names,
+            "from_state": state,
+            "note": note_summary(note, transitions.state_after(action, state)),
+        }
         return [*effects, JSONResponse(body, status_code=HTTPStatus.ACCEPTED)]
 
     @api.post("/notes/<note_id>/lock")
