@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # Session keys (Unix times) read by SessionTimeoutMiddleware.
 SESSION_STARTED_KEY = "_portal_signed_in_at"
 SESSION_SEEN_KEY = "_portal_seen_at"
+#: How finely (seconds) the last activity is recorded; well under any idle limit.
+SEEN_RESOLUTION = 30
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -58,9 +60,10 @@ class SessionTimeoutMiddleware:
 
     The session holds when it signed in (`SESSION_STARTED_KEY`, set by the
     `user_logged_in` receiver in portal.signals) and when it was last used
-    (`SESSION_SEEN_KEY`). A request past `SESSION_IDLE_TIMEOUT` seconds of
-    inactivity, or `SESSION_ABSOLUTE_TIMEOUT` seconds after sign-in, signs
-    the user out (flushing the session) and carries on as anonymous, so the
+    (`SESSION_SEEN_KEY`, to within `SEEN_RESOLUTION` seconds). A request
+    past `SESSION_IDLE_TIMEOUT` seconds of inactivity, or
+    `SESSION_ABSOLUTE_TIMEOUT` seconds after sign-in, signs the user out
+    (flushing the session) and carries on as anonymous, so the
     login-required middleware sends it to the sign-in page.
     Must come after the authentication and messages middleware.
     """
@@ -88,7 +91,11 @@ class SessionTimeoutMiddleware:
         elif now - started > conf.session_absolute_timeout():
             reason = "absolute"
         if reason is None:
-            session[SESSION_SEEN_KEY] = now
+            # Stamp the activity at most every SEEN_RESOLUTION seconds: the
+            # idle limit is minutes long, and writing the session on every
+            # request would cost a database write per click.
+            if seen is None or now - seen >= SEEN_RESOLUTION:
+                session[SESSION_SEEN_KEY] = now
             return
         logger.info(
             "Session ended (%s timeout) for user id %s", reason, getattr(request.user, "pk", None)

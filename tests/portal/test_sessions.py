@@ -8,6 +8,7 @@ from django.contrib.sessions.models import Session
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
+from portal.middleware import SEEN_RESOLUTION, SESSION_SEEN_KEY
 from tests.factories import PASSWORD, make_user
 
 T0 = 1_800_000_000.0
@@ -41,6 +42,16 @@ class SessionTimeoutTests(TestCase):
         for _ in range(5):
             self.clock.now += 800
             self.assertEqual(self.client.get("/").status_code, 200)
+
+    def test_rapid_requests_do_not_rewrite_the_session(self):
+        self.client.get("/")
+        stamped = self.client.session[SESSION_SEEN_KEY]
+        self.clock.now += SEEN_RESOLUTION - 1
+        self.client.get("/")
+        self.assertEqual(self.client.session[SESSION_SEEN_KEY], stamped)
+        self.clock.now += 1
+        self.client.get("/")
+        self.assertEqual(self.client.session[SESSION_SEEN_KEY], stamped + SEEN_RESOLUTION)
 
     def test_idle_timeout_signs_out_and_redirects_with_next(self):
         self.clock.now += 901
