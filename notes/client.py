@@ -22,7 +22,12 @@ import requests
 import requests.auth
 from django.utils.dateparse import parse_datetime
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+)
 
 from notes import conf
 from notes.constants import ACTION_DONE, ACTIONS, STATE_LABELS
@@ -84,6 +89,18 @@ def _nothing_was_sent(exc: requests.ConnectionError) -> bool:
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+def _connection_dropped(exc: requests.ConnectionError) -> bool:
+    """Return whether the server closed the connection instead of answering.
+
+    That is what a reused keep-alive connection looks like when the server
+    timed it out a moment before; a refused or timed-out connect is not.
+    """
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, ProtocolError)
 
 
 def _error_body(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
@@ -322,6 +339,18 @@ class PluginClient:
 
     # -- plumbing ---------------------------------------------------------
 
+    def _send(
+        self, method: str, url: str, *, params: dict[str, str] | None, access_token: str
+    ) -> requests.Response:
+        return self.session.request(
+            method,
+            url,
+            params=params,
+            auth=_BearerAuth(access_token),
+            timeout=conf.timeouts(),
+            allow_redirects=False,
+        )
+
     def _request(
         self,
         method: str,
@@ -334,14 +363,16 @@ class PluginClient:
         url = conf.plugin_api_url() + path
         started = time.monotonic()
         try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                auth=_BearerAuth(access_token),
-                timeout=conf.timeouts(),
-                allow_redirects=False,
-            )
+            try:
+                response = self._send(method, url, params=params, access_token=access_token)
+            except requests.ConnectionError as exc:
+                # A pooled keep-alive connection the server closed just as we
+                # reused it. A GET changes nothing, so it goes again once, on a
+                # fresh connection; a POST never does (its outcome is unknown).
+                if method != "GET" or not _connection_dropped(exc):
+                    raise
+                logger.info("Canvas GET /%s: pooled connection dropped; retrying once", path)
+                response = self._send(method, url, params=params, access_token=access_token)
         except requests.ReadTimeout:
             logger.warning("Canvas %s /%s: read timeout", method, path)
             if method == "POST":

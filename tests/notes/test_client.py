@@ -306,6 +306,54 @@ class _HangUpServer:
         self.sock.close()
 
 
+class _KeepAliveThenDropServer:
+    """A real HTTP/1.1 server whose first connection answers once, then is dropped.
+
+    The second request on that kept-alive connection is read and met with a
+    close, as when a server times out an idle connection just as it is reused.
+    Later connections answer every request.
+    """
+
+    BODY = b'{"user_id": "u1", "staff": {"id": "s1", "name": "Dr. One"}}'
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.answered = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _answer(self, conn):
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Connection: keep-alive\r\nContent-Length: "
+            + str(len(self.BODY)).encode()
+            + b"\r\n\r\n"
+            + self.BODY
+        )
+        self.answered += 1
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            first = self.connections == 1
+            with conn:
+                while conn.recv(65536):
+                    if first and self.answered:
+                        break  # drop the reused connection unanswered
+                    self._answer(conn)
+
+    def close(self):
+        self.sock.close()
+
+
 class PluginClientRealSocketTests(SimpleTestCase):
     """Faults from real sockets, not mocks: refused connections and hang-ups."""
 
@@ -325,6 +373,27 @@ class PluginClientRealSocketTests(SimpleTestCase):
                 PluginClient().note_action(access_token="t", note_id=NOTE_ID, action="lock")
             with self.assertRaises(exceptions.CanvasUnavailable):
                 PluginClient().note_get(access_token="t", note_id=str(uuid.uuid4()))
+
+    def test_get_on_a_dropped_keep_alive_connection_is_retried_once(self):
+        server = _KeepAliveThenDropServer()
+        self.addCleanup(server.close)
+        with override_settings(CANVAS_BASE_URL=f"http://127.0.0.1:{server.port}"):
+            client = PluginClient()
+            self.assertEqual(client.me(access_token="t")["staff"]["name"], "Dr. One")
+            # Same pooled connection: the server drops it; one retry on a new one.
+            self.assertEqual(client.me(access_token="t")["staff"]["name"], "Dr. One")
+        self.assertEqual(server.connections, 2)
+        self.assertEqual(server.answered, 2)
+
+    def test_post_on_a_dropped_keep_alive_connection_is_not_retried(self):
+        server = _KeepAliveThenDropServer()
+        self.addCleanup(server.close)
+        with override_settings(CANVAS_BASE_URL=f"http://127.0.0.1:{server.port}"):
+            client = PluginClient()
+            client.me(access_token="t")
+            with self.assertRaises(exceptions.OutcomeUnknown):
+                client.note_action(access_token="t", note_id=NOTE_ID, action="lock")
+        self.assertEqual(server.connections, 1)
 
     def test_read_timeout_from_a_silent_server(self):
         listener = socket.socket()
