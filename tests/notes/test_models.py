@@ -132,7 +132,11 @@ class AuditAdminTests(TestCase):
     def test_changelist_with_filters(self):
         url = reverse("admin:notes_noteactionattempt_changelist")
         queries = ["", "?outcome__exact=failed", "?action__exact=sign"]
-        for query in [*queries, f"?user__id__exact={self.admin.pk}", "?started_at__gte=2020-01-01"]:
+        for query in [
+            *queries,
+            f"?user__id__exact={self.admin.pk}",
+            "?started_at__gte=2020-01-01T00:00:00%2B00:00",
+        ]:
             with self.subTest(query=query):
                 response = self.client.get(url + query)
                 self.assertEqual(response.status_code, 200)
