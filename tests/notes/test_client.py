@@ -327,6 +327,7 @@ class _KeepAliveThenDropServer:
         self.thread.start()
 
     def _answer(self, conn):
+        self.answered += 1  # counted before sending, so the client never sees it lag
         conn.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
             b"Connection: keep-alive\r\nContent-Length: "
@@ -334,7 +335,6 @@ class _KeepAliveThenDropServer:
             + b"\r\n\r\n"
             + self.BODY
         )
-        self.answered += 1
 
     def _serve(self):
         while True:
