@@ -6,11 +6,11 @@ from django.db import models
 class SignInThrottle(models.Model):
     """One row: recent failed sign-ins for one username or from one client address."""
 
-    SCOPE_USERNAME = "username"
-    SCOPE_ADDRESS = "address"
-    SCOPE_CHOICES = [(SCOPE_USERNAME, "Username"), (SCOPE_ADDRESS, "Client address")]
+    class Scope(models.TextChoices):
+        USERNAME = "username", "Username"
+        ADDRESS = "address", "Client address"
 
-    scope = models.CharField(max_length=10, choices=SCOPE_CHOICES)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
     # Usernames are stored lower-cased so "Provider" and "provider" share a counter.
     key = models.CharField(max_length=150)
     failures = models.PositiveIntegerField(default=0)
@@ -32,17 +32,13 @@ class SignInThrottle(models.Model):
 class SignInEvent(models.Model):
     """One row: a failed, refused or locked-out sign-in attempt (append-only)."""
 
-    KIND_FAILURE = "failure"
-    KIND_LOCKOUT = "lockout"
-    KIND_REFUSED = "refused"
-    KIND_CHOICES = [
-        (KIND_FAILURE, "Failed sign-in"),
-        (KIND_LOCKOUT, "Locked out"),
-        (KIND_REFUSED, "Refused while throttled"),
-    ]
+    class Kind(models.TextChoices):
+        FAILURE = "failure", "Failed sign-in"
+        LOCKOUT = "lockout", "Locked out"
+        REFUSED = "refused", "Refused while throttled"
 
     at = models.DateTimeField("time", db_index=True)
-    kind = models.CharField(max_length=10, choices=KIND_CHOICES)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
     # The username as typed (never the password); it may not exist.
     username = models.CharField(max_length=150, blank=True)
     address = models.GenericIPAddressField(null=True, blank=True)

@@ -43,15 +43,15 @@ def _username_key(username: str) -> str:
 
 def _limits() -> dict[str, int]:
     return {
-        SignInThrottle.SCOPE_USERNAME: conf.login_failure_limit(),
-        SignInThrottle.SCOPE_ADDRESS: conf.login_address_failure_limit(),
+        SignInThrottle.Scope.USERNAME: conf.login_failure_limit(),
+        SignInThrottle.Scope.ADDRESS: conf.login_address_failure_limit(),
     }
 
 
 def _keys(*, username: str, address: str | None) -> list[tuple[str, str]]:
-    keys = [(SignInThrottle.SCOPE_USERNAME, _username_key(username))]
+    keys = [(SignInThrottle.Scope.USERNAME, _username_key(username))]
     if address:
-        keys.append((SignInThrottle.SCOPE_ADDRESS, address))
+        keys.append((SignInThrottle.Scope.ADDRESS, address))
     return keys
 
 
@@ -85,7 +85,7 @@ def _slowdown_after(scope: str) -> int:
     passwords there must not slow everyone: addresses are slowed only from
     half their lock-out limit.
     """
-    if scope == SignInThrottle.SCOPE_ADDRESS:
+    if scope == SignInThrottle.Scope.ADDRESS:
         return max(conf.login_slowdown_after(), conf.login_address_failure_limit() // 2)
     return conf.login_slowdown_after()
 
@@ -146,7 +146,7 @@ def signin_refusal_record(
     )
     SignInEvent.objects.create(
         at=now,
-        kind=SignInEvent.KIND_REFUSED,
+        kind=SignInEvent.Kind.REFUSED,
         username=username[:150],
         address=address,
         detail=f"{refusal.reason}, retry in {refusal.retry_after}s",
@@ -191,7 +191,7 @@ def signin_failure_record(
                 )
                 SignInEvent.objects.create(
                     at=now,
-                    kind=SignInEvent.KIND_LOCKOUT,
+                    kind=SignInEvent.Kind.LOCKOUT,
                     username=username[:150],
                     address=address,
                     detail=f"{scope} locked after {row.failures} failures",
@@ -207,10 +207,10 @@ def signin_failure_record(
         )
         SignInEvent.objects.create(
             at=now,
-            kind=SignInEvent.KIND_FAILURE,
+            kind=SignInEvent.Kind.FAILURE,
             username=username[:150],
             address=address,
-            detail=f"failure {rows[0].failures} of {limits[SignInThrottle.SCOPE_USERNAME]}",
+            detail=f"failure {rows[0].failures} of {limits[SignInThrottle.Scope.USERNAME]}",
             request_id=request_id[:64],
         )
     return _strongest([_refusal_for(row, now) for row in rows])
@@ -219,5 +219,5 @@ def signin_failure_record(
 def signin_success_record(*, username: str) -> None:
     """Forget a username's failures after it signs in (its address keeps counting)."""
     SignInThrottle.objects.filter(
-        scope=SignInThrottle.SCOPE_USERNAME, key=_username_key(username)
+        scope=SignInThrottle.Scope.USERNAME, key=_username_key(username)
     ).delete()
