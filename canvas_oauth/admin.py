@@ -8,9 +8,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from canvas_oauth import services
-from canvas_oauth.exceptions import CanvasOAuthError
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
+from canvas_oauth.operations import connection_require_reconnect, connection_unlink
+from canvas_oauth.tokens import connection_refresh
+from integrations.canvas.exceptions import CanvasError
 
 SECRET_FIELDS = ("access_token_encrypted", "refresh_token_encrypted")
 
@@ -72,7 +73,7 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda c: services.connection_refresh(
+            lambda c: connection_refresh(
                 user=c.user, force=True, actor=request.user, via_admin=True
             ),
             "refreshed",
@@ -83,7 +84,7 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda c: services.connection_unlink(user=c.user, actor=request.user, via_admin=True),
+            lambda c: connection_unlink(user=c.user, actor=request.user, via_admin=True),
             "unlinked",
         )
 
@@ -92,9 +93,7 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda c: services.connection_require_reconnect(
-                user=c.user, actor=request.user, via_admin=True
-            ),
+            lambda c: connection_require_reconnect(user=c.user, actor=request.user, via_admin=True),
             "marked for reconnect",
         )
 
@@ -103,7 +102,7 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         for connection in queryset.select_related("user"):
             try:
                 operation(connection)
-            except CanvasOAuthError as exc:
+            except CanvasError as exc:
                 failed.append(f"{connection.user}: {exc.message}")
             else:
                 done += 1

@@ -13,10 +13,6 @@ def token_keys_check(app_configs=None, **kwargs) -> list[Error]:
         'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
     )
     return [
-        Error(
-            problem,
-            hint=hint,
-            id="canvas_oauth.E001" if "missing" in problem else "canvas_oauth.E002",
-        )
+        Error(problem.message, hint=hint, id=f"canvas_oauth.{problem.check_id}")
         for problem in keys_problems()
     ]

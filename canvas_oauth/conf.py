@@ -1,9 +1,14 @@
-"""Settings of the Canvas link, read lazily so `override_settings` works."""
+"""canvas_oauth's own settings, read lazily so `override_settings` works.
 
-from datetime import timedelta
+Everything about reaching Canvas (URLs, client id, scopes, timeouts) is in
+`integrations.canvas.settings`; only what the Django side of linking
+decides lives here.
+"""
+
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
 # A token is refreshed when it expires within this margin.
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -15,50 +20,9 @@ MAX_PENDING_FLOWS = 5
 FORCED_REFRESH_DEDUP = timedelta(seconds=10)
 
 
-def _required(name: str) -> str:
-    value = getattr(settings, name, "")
-    if not value:
-        raise ImproperlyConfigured(f"Set the {name} environment variable.")
-    return value
-
-
-def base_url() -> str:
-    """Return CANVAS_BASE_URL without a trailing slash."""
-    return _required("CANVAS_BASE_URL").rstrip("/")
-
-
-def client_id() -> str:
-    """Return CANVAS_CLIENT_ID."""
-    return _required("CANVAS_CLIENT_ID")
-
-
-def client_secret() -> str:
-    """Return CANVAS_CLIENT_SECRET ('' for a public client)."""
-    return getattr(settings, "CANVAS_CLIENT_SECRET", "") or ""
-
-
-def scopes() -> list[str]:
-    """Return the scopes to ask for (CANVAS_SCOPES, default offline_access)."""
-    raw = getattr(settings, "CANVAS_SCOPES", "") or "offline_access"
-    return raw.replace(",", " ").split()
-
-
-def redirect_uri() -> str:
-    """Return CANVAS_REDIRECT_URI ('' means: build it from the request)."""
-    return getattr(settings, "CANVAS_REDIRECT_URI", "") or ""
-
-
-def revoke_on_unlink() -> bool:
-    """Return whether unlinking revokes the refresh token at Canvas."""
-    return bool(getattr(settings, "CANVAS_REVOKE_ON_UNLINK", True))
-
-
-def timeouts() -> tuple[float, float]:
-    """Return the (connect, read) timeouts in seconds for calls to Canvas."""
-    return (
-        float(getattr(settings, "CANVAS_CONNECT_TIMEOUT", 3.05)),
-        float(getattr(settings, "CANVAS_READ_TIMEOUT", 15.0)),
-    )
+def now() -> datetime:
+    """Return the current time: the one clock seam of canvas_oauth (tests move it)."""
+    return timezone.now()
 
 
 def encryption_keys() -> list[str]:

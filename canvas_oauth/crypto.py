@@ -7,6 +7,7 @@ the access column, fails to decrypt like a wrong key does.
 
 import json
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -93,18 +94,29 @@ def ciphertext_is_current(*, ciphertext: str) -> bool:
     return True
 
 
-def keys_problems() -> list[str]:
+@dataclass(frozen=True)
+class KeyProblem:
+    """One thing wrong with TOKEN_ENCRYPTION_KEYS: its system check id and a sentence."""
+
+    check_id: str
+    message: str
+
+
+def keys_problems() -> list[KeyProblem]:
     """Return what is wrong with TOKEN_ENCRYPTION_KEYS (never the key values)."""
     keys = conf.encryption_keys()
     if not keys:
-        return ["TOKEN_ENCRYPTION_KEYS is missing or empty."]
+        return [KeyProblem("E001", "TOKEN_ENCRYPTION_KEYS is missing or empty.")]
     problems = []
     for index, key in enumerate(keys, start=1):
         try:
             Fernet(key.encode())
         except (ValueError, TypeError):
             problems.append(
-                f"TOKEN_ENCRYPTION_KEYS key #{index} is malformed (not a urlsafe-base64 "
-                "32-byte Fernet key)."
+                KeyProblem(
+                    "E002",
+                    f"TOKEN_ENCRYPTION_KEYS key #{index} is malformed (not a urlsafe-base64 "
+                    "32-byte Fernet key).",
+                )
             )
     return problems

@@ -1,19 +1,20 @@
-"""Errors raised by canvas_oauth: one base class with a message for a person."""
+"""Errors of the Canvas link. All subclass the integration's `CanvasError`.
+
+Errors of the authorization server itself (unavailable, invalid_grant, ...)
+are `integrations.canvas.exceptions`; these are the link's own.
+"""
 
 from django.core.exceptions import SuspiciousOperation
+from django.db import models
+
+from integrations.canvas.exceptions import CanvasError
 
 
-class CanvasOAuthError(Exception):
+class CanvasOAuthError(CanvasError):
     """Base error of the Canvas link; `.message` is safe to show to a person."""
 
     default_message = "Something went wrong with your Canvas connection."
     code = "canvas_oauth_error"
-
-    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
-        self.message = message or self.default_message
-        if code:
-            self.code = code
-        super().__init__(self.message)
 
 
 class NotLinked(CanvasOAuthError):
@@ -40,44 +41,6 @@ class TokenDecryptionFailed(CanvasOAuthError):
     code = "token_decryption_failed"
 
 
-class AuthorizationServerUnavailable(CanvasOAuthError):
-    """Canvas's token endpoint failed (down, 5xx, connection error, connect timeout)."""
-
-    default_message = "Canvas is not answering right now. Please try again in a minute."
-    code = "authorization_server_unavailable"
-
-
-class RefreshOutcomeUnknown(CanvasOAuthError):
-    """A token request timed out after it was sent: Canvas may or may not have done it."""
-
-    default_message = (
-        "Canvas took too long to answer while renewing your connection. "
-        "Please try again in a minute."
-    )
-    code = "refresh_outcome_unknown"
-
-
-class InvalidGrant(CanvasOAuthError):
-    """The token endpoint answered `invalid_grant` (code or refresh token not accepted)."""
-
-    default_message = "Canvas did not accept the authorization. Please connect again."
-    code = "invalid_grant"
-
-
-class TokenRequestRejected(CanvasOAuthError):
-    """The token endpoint answered another OAuth error (4xx with an `error` code)."""
-
-    default_message = "Canvas refused the request to link your account."
-    code = "token_request_rejected"
-
-
-class TokenResponseInvalid(CanvasOAuthError):
-    """The token endpoint answered 200 with something that is not a usable token set."""
-
-    default_message = "Canvas sent an answer the portal could not use. Please try again."
-    code = "token_response_invalid"
-
-
 class IdentityAlreadyLinked(CanvasOAuthError):
     """The Canvas identity is already linked to another local user."""
 
@@ -97,9 +60,27 @@ class IdentityUnavailable(CanvasOAuthError):
     code = "identity_unavailable"
 
 
+class LinkStateProblem(models.TextChoices):
+    """Why a callback's `state` was refused (the label is the sentence a person reads)."""
+
+    MISSING = (
+        "missing",
+        ("The reply from Canvas did not say which sign-in it belongs to, so it was ignored."),
+    )
+    UNKNOWN = (
+        "unknown",
+        ("This Canvas sign-in was not started from this browser, or it was already used."),
+    )
+    EXPIRED = "expired", "This Canvas sign-in took longer than 10 minutes and expired."
+    OTHER_USER = (
+        "other_user",
+        ("This Canvas sign-in was started by another portal user, so it was refused."),
+    )
+
+
 class InvalidLinkState(SuspiciousOperation):
     """The callback's `state` is missing, unknown, expired, reused or for another user."""
 
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(f"Canvas callback refused: {reason}")
+    def __init__(self, problem: LinkStateProblem) -> None:
+        self.problem = problem
+        super().__init__(f"Canvas callback refused: {problem.value} state")

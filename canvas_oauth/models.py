@@ -66,13 +66,18 @@ class CanvasConnection(models.Model):
 
     @property
     def is_active(self) -> bool:
-        """Return whether the link can be used (tokens present, no reconnect needed)."""
-        return self.status == self.Status.ACTIVE and bool(self.refresh_token_encrypted)
+        """Return whether the link is in use (Canvas accepted it last time)."""
+        return self.status == self.Status.ACTIVE
 
     @property
     def needs_reconnect(self) -> bool:
         """Return whether the user must reconnect to Canvas."""
         return self.status == self.Status.RECONNECT_NEEDED
+
+    @property
+    def is_unlinked(self) -> bool:
+        """Return whether the row only remains for history (tokens deleted)."""
+        return self.status == self.Status.REVOKED
 
 
 class ConnectionEventQuerySet(models.QuerySet):
@@ -92,7 +97,6 @@ class ConnectionEvent(models.Model):
         REFRESH = "refresh", "Token refreshed"
         REFRESH_FAILED = "refresh_failed", "Refresh failed"
         UNLINK = "unlink", "Unlinked"
-        REVOKE_FAILED = "revoke_failed", "Revocation at Canvas failed"
         RECONNECT_REQUIRED = "reconnect_required", "Reconnect required"
         KEY_ROTATION = "key_rotation", "Tokens re-encrypted"
 

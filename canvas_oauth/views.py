@@ -11,44 +11,36 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
-from canvas_oauth import conf, services
 from canvas_oauth.exceptions import (
     CanvasOAuthError,
     InvalidLinkState,
     NotLinked,
     TokenDecryptionFailed,
 )
+from canvas_oauth.flows import connection_link, link_flow_pop, link_flow_start, next_url_clean
+from canvas_oauth.operations import connection_unlink
+from integrations.canvas.exceptions import CanvasError
+from integrations.canvas.settings import canvas_settings
 
 logger = logging.getLogger(__name__)
 
 SESSION_FAILURE_KEY = "canvas_oauth_failure"
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-STATE_MESSAGES = {
-    "no state in the callback": (
-        "The reply from Canvas did not say which sign-in it belongs to, so it was ignored."
-    ),
-    "unknown or already used state": (
-        "This Canvas sign-in was not started from this browser, or it was already used."
-    ),
-    "expired state": "This Canvas sign-in took longer than 10 minutes and expired.",
-    "state started by another user": (
-        "This Canvas sign-in was started by another portal user, so it was refused."
-    ),
-}
 
-
-def unavailable_response(request: HttpRequest, exc: CanvasOAuthError) -> HttpResponse:
+def unavailable_response(request: HttpRequest, exc: CanvasError) -> HttpResponse:
     """Render the 503 page for a token that cannot be decrypted (a configuration fault)."""
     return render(request, "canvas_oauth/unavailable.html", {"message": exc.message}, status=503)
 
 
 def _redirect_uri(request: HttpRequest) -> str:
-    return conf.redirect_uri() or request.build_absolute_uri(reverse("canvas_oauth:callback"))
+    return canvas_settings.REDIRECT_URI or request.build_absolute_uri(
+        reverse("canvas_oauth:callback")
+    )
 
 
 def _clean_next(request: HttpRequest, url: str | None) -> str:
-    return services.next_url_clean(
+    return next_url_clean(
         url=url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
 
@@ -59,7 +51,7 @@ def connect(request: HttpRequest) -> HttpResponse:
     """Start linking: send the browser to Canvas's authorization page."""
     next_url = _clean_next(request, request.GET.get("next"))
     try:
-        authorize_url = services.link_flow_start(
+        authorize_url = link_flow_start(
             session=request.session,
             user=request.user,
             next_url=next_url,
@@ -89,12 +81,12 @@ def callback(request: HttpRequest) -> HttpResponse:
 def _callback(request: HttpRequest) -> HttpResponse:
     params = request.GET
     try:
-        flow = services.link_flow_pop(
-            session=request.session, state=params.get("state"), user=request.user
-        )
+        flow = link_flow_pop(session=request.session, state=params.get("state"), user=request.user)
     except InvalidLinkState as exc:
-        logger.warning("Canvas callback refused for user id %s: %s", request.user.pk, exc.reason)
-        return _failed(request, reason="state", message=STATE_MESSAGES[exc.reason])
+        logger.warning(
+            "Canvas callback refused for user id %s: %s state", request.user.pk, exc.problem.value
+        )
+        return _failed(request, reason="state", message=exc.problem.label)
 
     code, error = params.get("code"), params.get("error")
     next_url = flow.get("next", "")
@@ -132,13 +124,13 @@ def _callback(request: HttpRequest) -> HttpResponse:
         )
 
     try:
-        connection = services.connection_link(
+        connection = connection_link(
             user=request.user,
             code=code,
             code_verifier=flow["verifier"],
             redirect_uri=flow["redirect_uri"],
         )
-    except CanvasOAuthError as exc:
+    except CanvasError as exc:
         return _failed(request, reason=exc.code, message=exc.message, next_url=next_url)
     messages.success(request, f"Linked to Canvas as {connection.canvas_staff_name}.")
     return redirect(_clean_next(request, next_url) or reverse("home"))
@@ -183,13 +175,13 @@ def disconnect(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "canvas_oauth/disconnect_confirm.html")
     try:
-        revoked = services.connection_unlink(user=request.user, actor=request.user, via_admin=False)
+        revoked = connection_unlink(user=request.user, actor=request.user, via_admin=False)
     except TokenDecryptionFailed as exc:
         return unavailable_response(request, exc)
     except NotLinked as exc:
         messages.info(request, exc.message)
         return redirect("home")
-    if revoked or not conf.revoke_on_unlink():
+    if revoked or not canvas_settings.REVOKE_ON_UNLINK:
         messages.success(request, "Your account is no longer linked to Canvas.")
     else:
         messages.warning(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django import forms
 
-from notes.exceptions import InvalidNoteId
-from notes.selectors import DEFAULT_TAB, TABS, note_id_parse
+from integrations.canvas.exceptions import InvalidNoteId
+from integrations.canvas.plugin import note_id_parse
+from notes.services import DEFAULT_TAB, TABS
 
 
 class WorklistForm(forms.Form):

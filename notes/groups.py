@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from notes.constants import ACTION_PERMISSIONS, CHECKIN, NOSHOW
+from notes.actions import ACTIONS
 
 #: Group name: the permission codenames (on notes.NoteActionAttempt) it holds.
 DEFAULT_GROUPS: dict[str, tuple[str, ...]] = {
-    "Providers": tuple(ACTION_PERMISSIONS.values()),
-    "Front desk": (ACTION_PERMISSIONS[CHECKIN], ACTION_PERMISSIONS[NOSHOW]),
+    "Providers": tuple(spec.permission for spec in ACTIONS.values()),
+    "Front desk": tuple(spec.permission for spec in ACTIONS.values() if spec.front_desk),
 }
 
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from notes.actions import PERMISSIONS, Action
+
 
 class AppendOnlyQuerySet(models.QuerySet):
     """A queryset that refuses to delete: the audit log only grows."""
@@ -30,13 +32,7 @@ class NoteActionAttempt(models.Model):
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
 
-    class Action(models.TextChoices):
-        LOCK = "lock", "Lock"
-        SIGN = "sign", "Sign"
-        LOCK_SIGN = "lock_sign", "Lock & sign"
-        UNLOCK = "unlock", "Unlock"
-        CHECKIN = "checkin", "Check in"
-        NOSHOW = "noshow", "No-show"
+    Action = Action
 
     # SET_NULL and a copy of the username: deleting a user keeps their trail.
     user = models.ForeignKey(
@@ -66,14 +62,7 @@ class NoteActionAttempt(models.Model):
         # Only "view" by default: nobody (superusers included) can be given
         # add/change/delete on the audit log.
         default_permissions = ("view",)
-        permissions = [
-            ("lock_note", "Can lock notes"),
-            ("sign_note", "Can sign notes"),
-            ("lock_sign_note", "Can lock and sign notes"),
-            ("unlock_note", "Can unlock notes"),
-            ("checkin_note", "Can check patients in"),
-            ("noshow_note", "Can mark appointments as no-show"),
-        ]
+        permissions = PERMISSIONS
         indexes = [models.Index(fields=["user", "-started_at"], name="notes_attempt_user_time")]
         constraints = [
             # The double-submit guard: one attempt in flight per user, note

@@ -1,33 +1,38 @@
-"""Writes: performing an action on a Canvas note, recorded in the audit log."""
+"""Note work through Canvas: the worklist, one note, and actions with their audit rows.
+
+Everything here reaches Canvas through `canvas_oauth.tokens.canvas_call`
+(the user's token, its single 401 -> refresh -> retry) and the
+integration's plugin client. Must not run inside a transaction: the audit
+row and a token refresh commit on their own.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import logging
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from canvas_oauth.exceptions import CanvasOAuthError
+from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired, TokenDecryptionFailed
 from canvas_oauth.selectors import connection_get
-from canvas_oauth.services import access_token_get
-from notes import conf
-from notes.client import get_client
-from notes.constants import ACTION_PERMISSIONS, ACTIONS
-from notes.exceptions import (
-    ActionNotPermitted,
-    AlreadyInProgress,
-    InvalidAction,
-    NotesError,
+from canvas_oauth.tokens import canvas_call
+from integrations.canvas.exceptions import (
+    ActionNotAllowed,
+    ActionRejected,
+    CanvasError,
     OutcomeUnknown,
-    Unauthenticated,
 )
+from integrations.canvas.plugin import STATE_LABELS, note_id_parse, plugin_client
+from notes import conf
+from notes.actions import ACTIONS, ActionSpec
+from notes.exceptions import ActionNotPermitted, AlreadyInProgress, InvalidAction
 from notes.models import NoteActionAttempt
-from notes.selectors import note_id_parse, note_with_actions
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +44,104 @@ def _now() -> datetime:
     return timezone.now()
 
 
+# -- what a user may do ---------------------------------------------------------
+
+
+def actions_permitted(*, user: AbstractBaseUser) -> list[ActionSpec]:
+    """Return the actions the user's permissions allow, in table order."""
+    return [spec for spec in ACTIONS.values() if user.has_perm(spec.perm)]
+
+
+def note_with_actions(*, user: AbstractBaseUser, note: dict[str, Any]) -> dict[str, Any]:
+    """Return the summary plus `actions`: allowed in its state AND permitted to the user."""
+    allowed = set(note.get("allowed_actions", []))
+    actions = [
+        {"name": spec.name, "label": spec.label, "confirm": spec.confirm}
+        for spec in actions_permitted(user=user)
+        if spec.name in allowed
+    ]
+    return {**note, "actions": actions}
+
+
+# -- reads ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One worklist tab: which states, whose notes, which day."""
+
+    key: str
+    label: str
+    states: tuple[str, ...] = ()
+    mine: bool = False
+    today: bool = False
+
+
+TABS: dict[str, Tab] = {
+    tab.key: tab
+    for tab in (
+        Tab("signature", "Awaiting my signature", states=("LKD",), mine=True),
+        Tab("open", "Open", states=("NEW", "ULK")),
+        Tab("today", "Today's appointments", states=("BKD", "RVT"), today=True),
+        Tab("all", "All"),
+    )
+}
+DEFAULT_TAB = "signature"
+
+
+def _today() -> date:
+    # The plugin's `date` filter is the date of service in UTC.
+    return _now().astimezone(UTC).date()
+
+
+def note_list_for_user(
+    *,
+    user: AbstractBaseUser,
+    tab: str,
+    patient: str | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
+    """Return one worklist page: `{"tab", "notes": [summary + actions], "next_cursor"}`."""
+    spec = TABS.get(tab) or TABS[DEFAULT_TAB]
+    page = canvas_call(
+        user=user,
+        call=lambda token: plugin_client().note_list(
+            access_token=token,
+            state=list(spec.states) or None,
+            provider="me" if spec.mine else None,
+            patient=(patient or "").strip()[:100] or None,
+            date=(today or _today()) if spec.today else None,
+            limit=limit or conf.page_size(),
+            cursor=cursor or None,
+        ),
+    )
+    return {
+        "tab": spec,
+        "notes": [note_with_actions(user=user, note=n) for n in page["notes"]],
+        "next_cursor": page["next_cursor"],
+    }
+
+
+def note_get_for_user(*, user: AbstractBaseUser, note_id: Any) -> dict[str, Any]:
+    """Return one note's summary plus the actions this user may take on it."""
+    note_uuid = note_id_parse(value=note_id)
+    note = canvas_call(
+        user=user,
+        call=lambda token: plugin_client().note_get(access_token=token, note_id=note_uuid),
+    )
+    return note_with_actions(user=user, note=note)
+
+
+# -- the audit row --------------------------------------------------------------
+
+
 def _error_code(exc: BaseException) -> str:
     code = getattr(exc, "code", "")
-    if isinstance(code, str) and code and code != "error":
+    if isinstance(code, str) and code:
         return code[:64]
-    # CamelCase class name -> snake_case, e.g. NotLinked -> not_linked.
+    # CamelCase class name -> snake_case, e.g. RuntimeError -> runtime_error.
     return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()[:64]
 
 
@@ -56,58 +154,48 @@ def _client_ip(value: str | None) -> str | None:
         return None
 
 
-def _attempt_start(
-    *,
-    user: AbstractBaseUser,
-    note_id,
-    action: str,
-    request_id: str,
-    client_ip: str | None,
-    now: datetime,
-) -> NoteActionAttempt:
-    """Commit a pending attempt, or a failed one (and raise) if an identical one is in flight."""
-    link = connection_get(user=user)
-    fields = {
-        "user": user,
-        "username": user.get_username(),
-        "canvas_staff_id": (getattr(link, "canvas_staff_id", "") or "")[:64],
-        "note_id": note_id,
-        "action": action,
-        "request_id": (request_id or "")[:64],
-        "client_ip": _client_ip(client_ip),
-        "started_at": now,
-    }
-    duplicate = False
-    # durable=True: the row must be committed before Canvas is called, so
-    # this refuses to run inside a caller's transaction (RuntimeError).
+def _attempt_start(*, fields: dict[str, Any], now: datetime) -> NoteActionAttempt:
+    """Commit a pending attempt, or a failed one (and raise) if an identical one is in flight.
+
+    The partial unique index allows one pending row per user, note and
+    action, so two racing requests cannot both reach Canvas. Each write is
+    a durable transaction: the row is committed before Canvas is called.
+    """
+    try:
+        with transaction.atomic(durable=True):
+            return NoteActionAttempt.objects.create(outcome=Outcome.PENDING, **fields)
+    except IntegrityError:
+        pass
     with transaction.atomic(durable=True):
-        # A pending row older than the window belongs to a request that died
+        # A pending twin older than the window belongs to a request that died
         # without finishing (a killed worker): it no longer blocks.
-        NoteActionAttempt.objects.filter(
-            user=user,
-            note_id=note_id,
-            action=action,
+        abandoned = NoteActionAttempt.objects.filter(
+            user=fields["user"],
+            note_id=fields["note_id"],
+            action=fields["action"],
             outcome=Outcome.PENDING,
             started_at__lt=now - conf.pending_window(),
         ).update(outcome=Outcome.UNKNOWN, error_code="abandoned", finished_at=now)
-        try:
-            with transaction.atomic():
-                attempt = NoteActionAttempt.objects.create(outcome=Outcome.PENDING, **fields)
-        except IntegrityError:
-            # The partial unique index saw a pending twin: record this attempt
-            # as refused without calling Canvas.
-            duplicate = True
-            attempt = NoteActionAttempt.objects.create(
-                outcome=Outcome.FAILED,
-                error_code=AlreadyInProgress.code,
-                finished_at=now,
-                duration_ms=0,
-                **fields,
-            )
-    if duplicate:
-        logger.info("Note action %s on %s by user %s: in progress", action, note_id, user.pk)
-        raise AlreadyInProgress()
-    return attempt
+        if abandoned:
+            try:
+                with transaction.atomic():
+                    return NoteActionAttempt.objects.create(outcome=Outcome.PENDING, **fields)
+            except IntegrityError:
+                pass  # another request took the place first
+        NoteActionAttempt.objects.create(
+            outcome=Outcome.FAILED,
+            error_code=AlreadyInProgress.code,
+            finished_at=now,
+            duration_ms=0,
+            **fields,
+        )
+    logger.info(
+        "Note action %s on %s by user %s: in progress",
+        fields["action"],
+        fields["note_id"],
+        fields["user"].pk,
+    )
+    raise AlreadyInProgress()
 
 
 def _attempt_finish(
@@ -116,19 +204,18 @@ def _attempt_finish(
     """Complete the pending attempt once (a single autocommitted UPDATE)."""
     finished = _now()
     duration = max(0, int((finished - attempt.started_at).total_seconds() * 1000))
-    try:
-        NoteActionAttempt.objects.filter(pk=attempt.pk, outcome=Outcome.PENDING).update(
-            outcome=outcome,
-            upstream_status=status,
-            error_code=error_code[:64],
-            finished_at=finished,
-            duration_ms=duration,
-        )
-    except Exception:  # never hide the original outcome behind a logging failure
-        logger.exception("Could not complete note action attempt %s", attempt.pk)
-        raise
+    NoteActionAttempt.objects.filter(pk=attempt.pk, outcome=Outcome.PENDING).update(
+        outcome=outcome,
+        upstream_status=status,
+        error_code=error_code[:64],
+        finished_at=finished,
+        duration_ms=duration,
+    )
     attempt.outcome, attempt.upstream_status, attempt.error_code = outcome, status, error_code
     attempt.finished_at, attempt.duration_ms = finished, duration
+
+
+# -- actions --------------------------------------------------------------------
 
 
 def note_action_perform(
@@ -138,60 +225,59 @@ def note_action_perform(
     action: str,
     request_id: str = "",
     client_ip: str | None = None,
-) -> dict[str, Any]:
-    """Perform `action` on a Canvas note for `user` and return the note's fresh summary.
+) -> dict[str, Any] | None:
+    """Perform `action` on a Canvas note for `user`; return the note's fresh summary.
 
     Validates the action, the note id and the user's permission before
-    anything else; commits a pending audit row; calls Canvas with the
-    user's token (a 401 refreshes the token once and retries once; a read
-    timeout is never retried); completes the audit row. The summary is the
-    one the action's answer carries; only a plugin that sends none costs a
-    second call to read the note again. When the action succeeded but that
-    read fails, the returned dict is `{"id": ..., "stale": True}`.
-
-    Must not run inside a transaction (RuntimeError before any call): the
-    audit row and the token refresh commit on their own. Raises NotesError
-    subclasses and canvas_oauth's CanvasOAuthError subclasses.
+    anything else; commits a pending audit row; calls Canvas through
+    `canvas_call` (a read timeout is never retried); completes the audit
+    row. The summary is the one the action's answer carries; only a plugin
+    that sends none costs a second call. Return None when the action was
+    accepted but the note could not be read again.
     """
-    if not isinstance(action, str) or action not in ACTIONS:
+    spec = ACTIONS.get(action) if isinstance(action, str) else None
+    if spec is None:
         raise InvalidAction()
     note_uuid = note_id_parse(value=note_id)
-    if not user.has_perm(f"notes.{ACTION_PERMISSIONS[action]}"):
+    if not user.has_perm(spec.perm):
         logger.warning("Refused note action %s by user %s: not permitted", action, user.pk)
         raise ActionNotPermitted()
 
+    connection = connection_get(user=user)
+    now = _now()
     attempt = _attempt_start(
-        user=user,
-        note_id=note_uuid,
-        action=action,
-        request_id=request_id,
-        client_ip=client_ip,
-        now=_now(),
+        fields={
+            "user": user,
+            "username": user.get_username(),
+            "canvas_staff_id": (getattr(connection, "canvas_staff_id", "") or "")[:64],
+            "note_id": note_uuid,
+            "action": spec.name,
+            "request_id": (request_id or "")[:64],
+            "client_ip": _client_ip(client_ip),
+            "started_at": now,
+        },
+        now=now,
     )
-    client = get_client()
+    client = plugin_client()
+    sent: list[str] = []  # the tokens the action was sent with
+
+    def send(token: str) -> dict[str, Any]:
+        sent.append(token)
+        return client.note_action(access_token=token, note_id=note_uuid, action=spec.name)
+
     # Until an outcome is known the row says "unknown": an exception we did
     # not expect (or a killed request) never leaves it pending or "failed"
     # when Canvas may have acted.
     outcome, status, code = Outcome.UNKNOWN, None, "internal_error"
-    sent = False
     try:
-        token = access_token_get(user=user)
-        try:
-            sent = True
-            result = client.note_action(access_token=token, note_id=str(note_uuid), action=action)
-        except Unauthenticated:
-            # A 401 means Canvas did nothing: refresh once, retry once.
-            sent = False
-            token = access_token_get(user=user, force_refresh=True, rejected_token=token)
-            sent = True
-            result = client.note_action(access_token=token, note_id=str(note_uuid), action=action)
+        result = canvas_call(user=user, connection=connection, call=send)
         outcome, status, code = Outcome.SUCCEEDED, 202, ""
     except OutcomeUnknown as exc:
-        outcome, status, code = Outcome.UNKNOWN, getattr(exc, "status", None), _error_code(exc)
+        outcome, status, code = Outcome.UNKNOWN, exc.status, _error_code(exc)
         raise
-    except (NotesError, CanvasOAuthError) as exc:
+    except CanvasError as exc:
         # Includes a refresh whose outcome is unknown: the action itself was not sent.
-        outcome, status, code = Outcome.FAILED, getattr(exc, "status", None), _error_code(exc)
+        outcome, status, code = Outcome.FAILED, exc.status, _error_code(exc)
         raise
     except BaseException:
         outcome = Outcome.UNKNOWN if sent else Outcome.FAILED
@@ -199,20 +285,80 @@ def note_action_perform(
     finally:
         _attempt_finish(attempt, outcome=outcome, status=status, error_code=code)
         logger.info(
-            "Note action %s on %s by user %s: %s %s",
-            action,
-            note_uuid,
-            user.pk,
-            outcome,
-            code,
+            "Note action %s on %s by user %s: %s %s", action, note_uuid, user.pk, outcome, code
         )
 
-    note = result.get("note")
-    if note is not None and note["id"] == str(note_uuid):
-        return note_with_actions(user=user, note=note)
-    try:
-        note = client.note_get(access_token=token, note_id=str(note_uuid))
-    except NotesError as exc:
-        logger.warning("Note %s: action done, fresh read failed (%s)", note_uuid, exc.code)
-        return {"id": str(note_uuid), "stale": True, "actions": []}
+    note = result["note"]
+    if note is None or note["id"] != str(note_uuid):
+        try:
+            note = client.note_get(access_token=sent[-1], note_id=note_uuid)
+        except CanvasError as exc:
+            logger.warning("Note %s: action done, fresh read failed (%s)", note_uuid, exc.code)
+            return None
     return note_with_actions(user=user, note=note)
+
+
+@dataclass(frozen=True)
+class ActionReply:
+    """What a person is shown after an action: the note as it is now, and a message."""
+
+    #: The note's summary with actions, or None when there is no fresh one to draw.
+    note: dict[str, Any] | None
+    message: str
+    #: "success", "warning" (in flight or outcome unknown) or "error".
+    level: str
+
+    @property
+    def ok(self) -> bool:
+        return self.level == "success"
+
+
+# Refusals after which the note is read again, to show it as it is now.
+_REREAD_AFTER = (ActionNotAllowed, ActionRejected, AlreadyInProgress, OutcomeUnknown)
+
+
+def _failure_message(exc: CanvasError, spec: ActionSpec | None) -> str:
+    if isinstance(exc, NotLinked):
+        return f"{exc.message} Open the worklist to connect your Canvas account."
+    if isinstance(exc, ReauthorizationRequired):
+        return f"{exc.message} Open the worklist to reconnect."
+    if isinstance(exc, ActionNotAllowed) and exc.state and spec is not None:
+        return f"This note is {STATE_LABELS.get(exc.state, exc.state)}; it can't be {spec.done}."
+    return exc.message
+
+
+def note_action_reply(
+    *,
+    user: AbstractBaseUser,
+    note_id: str,
+    action: str,
+    request_id: str = "",
+    client_ip: str | None = None,
+) -> ActionReply:
+    """Perform an action and return what to show; raise only TokenDecryptionFailed (a 503).
+
+    After a refusal for the note's state or kind, or an outcome that is not
+    known, the note is read again so the person sees it as it is now.
+    """
+    spec = ACTIONS.get(action)
+    try:
+        note = note_action_perform(
+            user=user, note_id=note_id, action=action, request_id=request_id, client_ip=client_ip
+        )
+    except (NotLinked, ReauthorizationRequired) as exc:
+        return ActionReply(note=None, message=_failure_message(exc, spec), level="error")
+    except TokenDecryptionFailed:
+        raise
+    except CanvasError as exc:
+        level = "warning" if isinstance(exc, AlreadyInProgress | OutcomeUnknown) else "error"
+        note = None
+        if isinstance(exc, _REREAD_AFTER):
+            try:
+                note = note_get_for_user(user=user, note_id=note_id)
+            except CanvasError:
+                note = None
+        return ActionReply(note=note, message=_failure_message(exc, spec), level=level)
+    message = f"Note {spec.done}."
+    if note is None:
+        message += " Canvas didn't send its new state; reload to see it."
+    return ActionReply(note=note, message=message, level="success")

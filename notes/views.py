@@ -14,34 +14,22 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from canvas_oauth.exceptions import (
-    CanvasOAuthError,
-    NotLinked,
-    ReauthorizationRequired,
-    TokenDecryptionFailed,
-)
-from notes.constants import ACTION_DONE, ACTIONS
-from notes.exceptions import (
-    ActionNotAllowed,
-    ActionRejected,
-    AlreadyInProgress,
-    InvalidNoteId,
-    NoteNotFound,
-    NotesError,
-    OutcomeUnknown,
-)
+from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired, TokenDecryptionFailed
+from integrations.canvas.exceptions import CanvasError, InvalidNoteId, NoteNotFound
+from integrations.canvas.plugin import note_id_parse
+from notes.actions import ACTIONS
 from notes.forms import OpenNoteForm, WorklistForm
-from notes.selectors import (
+from notes.selectors import attempt_list_for_user
+from notes.services import (
     TABS,
-    attempt_list_for_user,
+    ActionReply,
+    note_action_reply,
     note_get_for_user,
-    note_id_parse,
     note_list_for_user,
 )
-from notes.services import note_action_perform
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +52,7 @@ def _connect_url(next_path: str) -> str:
     return f"{base}?{urlencode({'next': next_path})}"
 
 
-def _link_problem(request: HttpRequest, exc: CanvasOAuthError) -> dict[str, Any]:
+def _link_problem(request: HttpRequest, exc: CanvasError) -> dict[str, Any]:
     """Return the template context for the Connect / Reconnect card."""
     reconnect = isinstance(exc, ReauthorizationRequired)
     return {
@@ -129,7 +117,7 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
         return _decrypt_failed(request)
     except (NotLinked, ReauthorizationRequired) as exc:
         context.update(_link_problem(request, exc))
-    except (CanvasOAuthError, NotesError) as exc:
+    except CanvasError as exc:
         context["error"] = exc.message
     if context["page"] is not None:
         base = {"tab": tab, **({"patient": patient} if patient else {})}
@@ -163,7 +151,7 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
         return _decrypt_failed(request)
     except (NotLinked, ReauthorizationRequired) as exc:
         context.update(_link_problem(request, exc))
-    except (CanvasOAuthError, NotesError) as exc:
+    except CanvasError as exc:
         context["error"] = exc.message
         if isinstance(exc, NoteNotFound):
             status = 404
@@ -172,83 +160,57 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
     return render(request, "notes/detail.html", context, status=status)
 
 
-def _note_reread(request: HttpRequest, note_id: str) -> dict[str, Any] | None:
-    """Return the note's current summary for an error row, or None if that fails too."""
-    try:
-        return note_get_for_user(user=request.user, note_id=note_id)
-    except (NotesError, CanvasOAuthError):
-        return None
-
-
 @require_POST
 @vary_on_headers("HX-Request")
 def note_action(request: HtmxHttpRequest, note_id: str, action: str) -> HttpResponse:
     """Perform an action; answer htmx with the note's row (or card) and a toast, else redirect."""
     view = "detail" if request.POST.get("view") == "detail" else "row"
-    fallback = (
-        reverse("notes:worklist")
-        if view == "row" or action not in ACTIONS
-        else reverse("notes:detail", kwargs={"note_id": note_id})
-    )
-    next_url = _safe_next(request, fallback)
-    note: dict[str, Any] | None = None
-    error = ""
-    level = "success"
     try:
-        note = note_action_perform(
+        reply = note_action_reply(
             user=request.user,
             note_id=note_id,
             action=action,
             request_id=getattr(request, "request_id", ""),
             client_ip=request.META.get("REMOTE_ADDR"),
         )
-        message = f"Note {ACTION_DONE[action]}."
-        if note.get("stale"):
-            message += " Canvas didn't send its new state; reload to see it."
     except TokenDecryptionFailed:
         return _decrypt_failed(request)
-    except (NotesError, CanvasOAuthError) as exc:
-        error = message = exc.message
-        level = "warning" if isinstance(exc, AlreadyInProgress | OutcomeUnknown) else "error"
-        if isinstance(exc, NotLinked):
-            message = error = f"{exc.message} Open the worklist to connect your Canvas account."
-        elif isinstance(exc, ReauthorizationRequired):
-            message = error = f"{exc.message} Open the worklist to reconnect."
-        # Show the note as it is now when the action was refused for its state
-        # or its outcome is unclear; for other errors the row stays as it was.
-        if isinstance(exc, ActionNotAllowed | ActionRejected | AlreadyInProgress | OutcomeUnknown):
-            note = _note_reread(request, note_id)
-
+    next_url = _safe_next(request, _action_fallback(view, note_id, action))
     if not request.htmx:
-        getattr(messages, level)(request, message)
+        getattr(messages, reply.level)(request, reply.message)
         return HttpResponseRedirect(next_url)
+    response = _action_fragment(request, reply, view=view, note_id=note_id, next_url=next_url)
+    return trigger_client_event(response, "toast", {"message": reply.message, "level": reply.level})
 
-    if note is not None and not note.get("stale"):
-        context = {"note": note, "error": error, "next_path": next_url}
-        if view == "detail":
-            template = "notes/partials/note_card.html"
-            # The page's activity list is refreshed out of band.
-            context["oob_attempts"] = attempt_list_for_user(
-                user=request.user, note_id=note_id_parse(value=note_id)
-            )[:10]
-        else:
-            template = "notes/partials/note_row.html"
-        response = render(request, template, context)
-    else:
-        # No fresh note to draw: put the message in the row's error slot and
-        # leave the rest of the row as it is.
-        response = render(request, "notes/partials/row_error.html", {"error": error or message})
+
+def _action_fallback(view: str, note_id: str, action: str) -> str:
+    if view == "row" or action not in ACTIONS:
+        return reverse("notes:worklist")
+    return reverse("notes:detail", kwargs={"note_id": note_id})
+
+
+def _action_fragment(
+    request: HtmxHttpRequest, reply: ActionReply, *, view: str, note_id: str, next_url: str
+) -> HttpResponse:
+    """Return the note's fresh row or card, or the message in the row's error slot."""
+    error = "" if reply.ok else reply.message
+    if reply.note is None:
+        # No fresh note to draw: leave the row as it is but for its error slot.
+        response = render(request, "notes/partials/row_error.html", {"error": reply.message})
         try:
-            target = f"#note-error-{note_id_parse(value=note_id)}"
+            return reswap(
+                retarget(response, f"#note-error-{note_id_parse(value=note_id)}"), "innerHTML"
+            )
         except InvalidNoteId:
-            target = None
-        if target:
-            response["HX-Retarget"] = target
-            response["HX-Reswap"] = "innerHTML"
-        else:
-            response["HX-Reswap"] = "none"
-    trigger_client_event(response, "toast", {"message": message, "level": level})
-    return response
+            return reswap(response, "none")
+    context = {"note": reply.note, "error": error, "next_path": _safe_next(request, "")}
+    if view == "row":
+        return render(request, "notes/partials/note_row.html", context)
+    # The page's activity list is refreshed out of band.
+    context["oob_attempts"] = attempt_list_for_user(user=request.user, note_id=reply.note["id"])[
+        :10
+    ]
+    return render(request, "notes/partials/note_card.html", context)
 
 
 @require_safe

@@ -203,25 +203,25 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# Canvas (see README's configuration table). Read through canvas_oauth.conf
-# and notes.conf, never at import time elsewhere, so override_settings works.
-CANVAS_BASE_URL = env.str("CANVAS_BASE_URL", default="")
-CANVAS_CLIENT_ID = env.str("CANVAS_CLIENT_ID", default="")
-CANVAS_CLIENT_SECRET = env.str("CANVAS_CLIENT_SECRET", default="")
-CANVAS_SCOPES = env.str("CANVAS_SCOPES", default="offline_access")
-CANVAS_PLUGIN_NAME = env.str("CANVAS_PLUGIN_NAME", default="note_sign_api")
-# Optional: the redirect URI registered at Canvas; by default it is built
-# from the incoming request (`https://<host>/canvas/callback/`).
-CANVAS_REDIRECT_URI = env.str("CANVAS_REDIRECT_URI", default="")
-# Revocation at unlink is best effort and can be turned off.
-CANVAS_REVOKE_ON_UNLINK = env.bool("CANVAS_REVOKE_ON_UNLINK", default=True)
-# Every call to Canvas has both timeouts (seconds).
-CANVAS_CONNECT_TIMEOUT = env.float("CANVAS_CONNECT_TIMEOUT", default=3.05)
-CANVAS_READ_TIMEOUT = env.float("CANVAS_READ_TIMEOUT", default=15.0)
+# Canvas (see README's configuration table). Unset variables are None here:
+# the defaults and the validation live in one place,
+# integrations.canvas.settings.DEFAULTS, read lazily so override_settings works.
+CANVAS_BASE_URL = env.str("CANVAS_BASE_URL", default=None)
+CANVAS_CLIENT_ID = env.str("CANVAS_CLIENT_ID", default=None)
+CANVAS_CLIENT_SECRET = env.str("CANVAS_CLIENT_SECRET", default=None)
+CANVAS_SCOPES = env.str("CANVAS_SCOPES", default=None)
+CANVAS_PLUGIN_NAME = env.str("CANVAS_PLUGIN_NAME", default=None)
+CANVAS_REDIRECT_URI = env.str("CANVAS_REDIRECT_URI", default=None)
+CANVAS_REVOKE_ON_UNLINK = env.bool("CANVAS_REVOKE_ON_UNLINK", default=None)
+CANVAS_CONNECT_TIMEOUT = env.float("CANVAS_CONNECT_TIMEOUT", default=None)
+CANVAS_READ_TIMEOUT = env.float("CANVAS_READ_TIMEOUT", default=None)
+# NOTES_HTTP_POOL_SIZE is the older name of CANVAS_HTTP_POOL_SIZE, still read.
+CANVAS_HTTP_POOL_SIZE = env.int(
+    "CANVAS_HTTP_POOL_SIZE", default=env.int("NOTES_HTTP_POOL_SIZE", default=None)
+)
 
 # Notes (read through notes.conf).
 NOTES_PAGE_SIZE = env.int("NOTES_PAGE_SIZE", default=25)
-NOTES_HTTP_POOL_SIZE = env.int("NOTES_HTTP_POOL_SIZE", default=20)
 # How long a pending action blocks an identical one (the double-submit guard);
 # unset: three times the connect + read timeouts, plus 10 s.
 NOTES_PENDING_WINDOW_SECONDS = env.float("NOTES_PENDING_WINDOW_SECONDS", default=None)

@@ -18,8 +18,8 @@ def main() -> int:
     import requests
     from django.contrib.auth import get_user_model
 
-    from canvas_oauth.services import access_token_get
-    from notes import conf as notes_conf
+    from canvas_oauth.tokens import access_token_get
+    from integrations.canvas.settings import canvas_settings
 
     user = get_user_model().objects.get(pk=int(sys.argv[1]))
     print("ready", flush=True)
@@ -32,7 +32,7 @@ def main() -> int:
     else:
         result["token_sha256"] = hashlib.sha256(token.encode()).hexdigest()
         response = requests.get(
-            notes_conf.plugin_api_url() + "me",
+            canvas_settings.plugin_api_url + "me",
             headers={"Authorization": f"Bearer {token}"},
             timeout=(3.05, 30),
         )

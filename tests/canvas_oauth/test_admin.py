@@ -4,16 +4,16 @@ import responses
 from django.contrib.auth.models import Permission
 from django.test import TestCase
 
+from canvas_oauth.events import event_record
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
-from canvas_oauth.services import event_record
-from tests.canvas_oauth.helpers import REVOKE_URL, TOKEN_URL, canvas_settings, form, token_body
 from tests.factories import make_connection, make_user
+from tests.helpers import REVOKE_URL, TOKEN_URL, form, oauth_settings, token_body
 
 CHANGELIST = "/admin/canvas_oauth/canvasconnection/"
 EVENTS = "/admin/canvas_oauth/connectionevent/"
 
 
-@canvas_settings
+@oauth_settings
 class ConnectionAdminTests(TestCase):
     @classmethod
     def setUpTestData(cls):

@@ -19,13 +19,13 @@ from django.db import connection, connections
 from django.test import TransactionTestCase, override_settings
 from django.utils import timezone
 
-from canvas_oauth import services
-from canvas_oauth.client import CanvasAuthClient
+from canvas_oauth import conf, operations, tokens
 from canvas_oauth.crypto import token_decrypt
 from canvas_oauth.models import CanvasConnection
-from tests.canvas_oauth.helpers import KEY_A, KEY_B
+from integrations.canvas.auth import AuthClient
 from tests.canvas_oauth.test_live import live_settings
 from tests.factories import make_connection, make_user
+from tests.helpers import KEY_A, KEY_B
 from tests.live import sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ class RefreshStormTests(ConcurrencyBase):
         def worker():
             try:
                 barrier.wait(timeout=30)
-                results.append(services.access_token_get(user=self.user))
+                results.append(tokens.access_token_get(user=self.user))
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
             finally:
@@ -144,7 +144,7 @@ class RefreshStormTests(ConcurrencyBase):
                     proc.kill()
         results = [json.loads(out.strip().splitlines()[-1]) for out, _err in outputs]
         self.assertEqual([r["error"] for r in results], [""] * 4, [e for _o, e in outputs])
-        self.assertTrue(all(r["ok"] for r in results), results)
+        self.assertEqual([r["ok"] for r in results], [True] * 4, results)
         self.assertEqual(len({r["token_sha256"] for r in results}), 1)
         self.assertEqual(results[0]["token_sha256"], _sha(self.stored_access()))
         self.assertEqual(self.sb.stats()["token_requests"]["refresh_token"], 1)
@@ -158,11 +158,11 @@ class RotationDuringRefreshTests(ConcurrencyBase):
         """Key rotation blocked on the row lock must not write back the old refresh token."""
         rotation_result: dict = {}
         refresh_result: dict = {}
-        real_refresh = CanvasAuthClient.token_refresh
+        real_refresh = AuthClient.token_refresh
 
         def rotate():
             try:
-                rotation_result.update(services.connections_keys_rotate())
+                rotation_result.update(operations.connections_keys_rotate())
             finally:
                 connections.close_all()
 
@@ -188,8 +188,8 @@ class RotationDuringRefreshTests(ConcurrencyBase):
             try:
                 from unittest import mock
 
-                with mock.patch.object(CanvasAuthClient, "token_refresh", refresh_holding_the_lock):
-                    refresh_result["token"] = services.access_token_get(user=self.user)
+                with mock.patch.object(AuthClient, "token_refresh", refresh_holding_the_lock):
+                    refresh_result["token"] = tokens.access_token_get(user=self.user)
             except Exception as exc:
                 refresh_result["error"] = repr(exc)
             finally:
@@ -208,7 +208,7 @@ class RotationDuringRefreshTests(ConcurrencyBase):
             later = timezone.now() + timedelta(seconds=36000)
             from unittest import mock
 
-            with mock.patch.object(services, "_now", return_value=later):
-                token = services.access_token_get(user=self.user)  # the stored refresh token works
+            with mock.patch.object(conf, "now", return_value=later):
+                token = tokens.access_token_get(user=self.user)  # the stored refresh token works
         self.assertEqual(self.sb.api("GET", "/me", token=token).status_code, 200)
         self.assertEqual(self.sb.stats()["token_requests"]["refresh_token"], 2)

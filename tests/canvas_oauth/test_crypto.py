@@ -4,18 +4,18 @@ import io
 import logging
 
 from django.core.checks import run_checks
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import SimpleTestCase, TestCase, override_settings
 
 from canvas_oauth.crypto import token_decrypt, token_encrypt
 from canvas_oauth.exceptions import TokenDecryptionFailed
-from canvas_oauth.models import CanvasConnection
-from canvas_oauth.services import access_token_get
-from tests.canvas_oauth.helpers import KEY_A, KEY_B, canvas_settings
+from canvas_oauth.models import CanvasConnection, ConnectionEvent
+from canvas_oauth.tokens import access_token_get
 from tests.factories import make_connection, make_user
+from tests.helpers import KEY_A, KEY_B, oauth_settings
 
 
-@canvas_settings
+@oauth_settings
 class TokenCryptoTests(SimpleTestCase):
     def test_round_trip_and_no_plaintext_in_ciphertext(self):
         ciphertext = token_encrypt(user_id=7, kind="access", token="at-secret-value")
@@ -78,7 +78,7 @@ class TokenKeysCheckTests(SimpleTestCase):
             self.assertEqual(self._errors(), [])
 
 
-@canvas_settings
+@oauth_settings
 class SwappedCiphertextTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -114,7 +114,7 @@ class SwappedCiphertextTests(TestCase):
             access_token_get(user=self.alice)
 
 
-@canvas_settings
+@oauth_settings
 class RotateTokenKeysCommandTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -146,16 +146,25 @@ class RotateTokenKeysCommandTests(TestCase):
             self.assertEqual(access_token_get(user=self.bob), "at-bob")
         after = dict(CanvasConnection.objects.values_list("user_id", "access_token_encrypted"))
         self.assertNotEqual(before[self.alice.pk], after[self.alice.pk])
+        # One event per rewritten row, in its user's connection log; none the second time.
+        events = ConnectionEvent.objects.filter(kind=ConnectionEvent.Kind.KEY_ROTATION)
+        self.assertEqual(sorted(e.username for e in events), ["alice", "bob"])
+        self.assertEqual({e.actor_id for e in events}, {None})
 
     def test_rows_no_key_decrypts_are_reported_and_left_alone(self):
         before = CanvasConnection.objects.get(user=self.alice).refresh_token_encrypted
         out, err = io.StringIO(), io.StringIO()
         logging.disable(logging.CRITICAL)
         try:
-            with override_settings(TOKEN_ENCRYPTION_KEYS=[KEY_B]), self.assertRaises(SystemExit):
+            with (
+                override_settings(TOKEN_ENCRYPTION_KEYS=[KEY_B]),
+                self.assertRaises(CommandError) as caught,
+            ):
                 call_command("rotate_token_keys", stdout=out, stderr=err)
         finally:
             logging.disable(logging.NOTSET)
-        self.assertIn("failed 2", out.getvalue() + err.getvalue())
+        self.assertIn("failed 2", str(caught.exception))
+        self.assertIn("keep the old keys", str(caught.exception))
+        self.assertFalse(ConnectionEvent.objects.filter(kind=ConnectionEvent.Kind.KEY_ROTATION))
         after = CanvasConnection.objects.get(user=self.alice).refresh_token_encrypted
         self.assertEqual(before, after)

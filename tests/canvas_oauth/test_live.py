@@ -7,12 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
-from canvas_oauth import services
+from canvas_oauth import conf, flows, tokens
 from canvas_oauth.crypto import token_decrypt
-from canvas_oauth.exceptions import AuthorizationServerUnavailable, ReauthorizationRequired
+from canvas_oauth.exceptions import ReauthorizationRequired
 from canvas_oauth.models import CanvasConnection
-from tests.canvas_oauth.helpers import KEY_A
+from integrations.canvas.exceptions import AuthorizationServerUnavailable
 from tests.factories import make_user
+from tests.helpers import KEY_A
 from tests.live import TEST_REDIRECT_URI, sandbox
 
 
@@ -79,7 +80,7 @@ class LiveLinkTests(TestCase):
         self.assertEqual(row.canvas_staff_name, me["staff"]["name"])
         self.assertEqual(row.canvas_user_id, str(me["user_id"]))
         self.assertEqual(self.sb.stats()["token_requests"]["authorization_code"], 1)
-        token = services.access_token_get(user=self.user)
+        token = tokens.access_token_get(user=self.user)
         self.assertEqual(self.sb.api("GET", "/me", token=token).status_code, 200)
         home = self.client.get("/")
         self.assertContains(home, f"Linked to Canvas as <strong>{me['staff']['name']}")
@@ -99,7 +100,7 @@ class LiveLinkTests(TestCase):
             )
             self.assertRedirects(response, "/", fetch_redirect_response=False)
         # The link from the older tab replaced the newer one, which was revoked.
-        token = services.access_token_get(user=self.user)
+        token = tokens.access_token_get(user=self.user)
         self.assertEqual(self.sb.api("GET", "/me", token=token).status_code, 200)
 
     def test_confidential_client_links_with_its_secret(self):
@@ -125,7 +126,7 @@ class LiveLinkTests(TestCase):
         response = self.client.get("/canvas/connect/")
         params = {k: v[0] for k, v in parse_qs(urlsplit(response["Location"]).query).items()}
         code = self.sb.authorize_code(
-            code_challenge=services.pkce_challenge(verifier="x" * 43), state=params["state"]
+            code_challenge=flows.pkce_challenge(verifier="x" * 43), state=params["state"]
         )
         response = self.client.get("/canvas/callback/", {"code": code, "state": params["state"]})
         self.assertRedirects(response, "/canvas/link-failed/", fetch_redirect_response=False)
@@ -136,8 +137,8 @@ class LiveLinkTests(TestCase):
         old_access, old_refresh = self.stored("access"), self.stored("refresh")
         self.sb.reset_stats()
         later = timezone.now() + timedelta(seconds=36000)
-        with mock.patch.object(services, "_now", return_value=later):
-            token = services.access_token_get(user=self.user)
+        with mock.patch.object(conf, "now", return_value=later):
+            token = tokens.access_token_get(user=self.user)
         self.assertNotEqual(token, old_access)
         self.assertNotEqual(self.stored("refresh"), old_refresh)
         self.assertEqual(self.sb.stats()["token_requests"]["refresh_token"], 1)
@@ -151,7 +152,7 @@ class LiveLinkTests(TestCase):
         self.link()
         self.sb.revoke_user("provider")
         with self.assertRaises(ReauthorizationRequired):
-            services.access_token_get(user=self.user, force_refresh=True)
+            tokens.access_token_get(user=self.user, force_refresh=True)
         self.assertEqual(CanvasConnection.objects.get(user=self.user).status, "reconnect_needed")
         self.assertContains(self.client.get("/"), "canvas-reconnect-banner")
 
@@ -160,7 +161,7 @@ class LiveLinkTests(TestCase):
         self.sb.set_faults(token_endpoint_down=True)
         self.addCleanup(self.sb.reset_faults)
         with self.assertRaises(AuthorizationServerUnavailable):
-            services.access_token_get(user=self.user, force_refresh=True)
+            tokens.access_token_get(user=self.user, force_refresh=True)
         self.assertEqual(CanvasConnection.objects.get(user=self.user).status, "active")
 
     def test_disconnect_revokes_at_canvas(self):

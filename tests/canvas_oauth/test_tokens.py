@@ -9,31 +9,33 @@ from django.db import transaction
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
-from canvas_oauth import services
+from canvas_oauth import conf
 from canvas_oauth.crypto import token_decrypt
 from canvas_oauth.exceptions import (
-    AuthorizationServerUnavailable,
-    CanvasOAuthError,
     NotLinked,
     ReauthorizationRequired,
-    RefreshOutcomeUnknown,
     TokenDecryptionFailed,
-    TokenResponseInvalid,
 )
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
-from canvas_oauth.services import access_token_get
-from tests.canvas_oauth.helpers import (
+from canvas_oauth.tokens import access_token_get
+from integrations.canvas.exceptions import (
+    AuthorizationServerUnavailable,
+    CanvasError,
+    RefreshOutcomeUnknown,
+    TokenResponseInvalid,
+)
+from tests.factories import make_connection, make_user
+from tests.helpers import (
     CLIENT_ID,
     KEY_B,
     TOKEN_URL,
-    canvas_settings,
     form,
+    oauth_settings,
     token_body,
 )
-from tests.factories import make_connection, make_user
 
 
-@canvas_settings
+@oauth_settings
 class AccessTokenGetTests(TestCase):
     @classmethod
     def setUpTestData(cls):
@@ -41,7 +43,7 @@ class AccessTokenGetTests(TestCase):
 
     def setUp(self):
         self.now = timezone.now()
-        patcher = mock.patch.object(services, "_now", side_effect=lambda: self.now)
+        patcher = mock.patch.object(conf, "now", side_effect=lambda: self.now)
         patcher.start()
         self.addCleanup(patcher.stop)
 
@@ -110,25 +112,6 @@ class AccessTokenGetTests(TestCase):
         with responses.RequestsMock(), self.assertRaises(ReauthorizationRequired):
             access_token_get(user=self.user)
 
-    def test_invalid_grant_after_another_worker_rotated_uses_the_new_token(self):
-        self.link(expires_in=-10)
-
-        def rotate_meanwhile(request):
-            # Another writer (not taking the lock) stored a fresh pair meanwhile.
-            row = self.row()
-            services._tokens_store(
-                connection=row,
-                tokens=services.TokenSet("at-other", "rt-other", 36000, "offline_access"),
-                now=self.now,
-            )
-            row.save()
-            return (400, {}, '{"error": "invalid_grant"}')
-
-        with responses.RequestsMock() as rsps:
-            rsps.add_callback(responses.POST, TOKEN_URL, callback=rotate_meanwhile)
-            self.assertEqual(access_token_get(user=self.user), "at-other")
-        self.assertEqual(self.row().status, "active")
-
     def test_read_timeout_is_not_retried_and_keeps_the_link(self):
         self.link(expires_in=-10)
         with responses.RequestsMock() as rsps:
@@ -191,7 +174,7 @@ class AccessTokenGetTests(TestCase):
                     rsps.post(TOKEN_URL, **kwargs)
                     with self.assertRaises(TokenResponseInvalid) as ctx:
                         access_token_get(user=self.user)
-                self.assertIsInstance(ctx.exception, CanvasOAuthError)
+                self.assertIsInstance(ctx.exception, CanvasError)
                 self.assertEqual(self.stored("access"), "at-old")
                 self.assertEqual(self.stored("refresh"), "rt-old")
                 self.assertEqual(self.row().last_error_code, "token_response_invalid")
@@ -267,3 +250,12 @@ class AccessTokenGetTests(TestCase):
             self.assertEqual(len(rsps.calls), 1)
         self.assertIn("refreshed 1, failed 0", out.getvalue())
         self.assertEqual(self.stored("access"), "at-new-1")
+
+    def test_refresh_canvas_tokens_command_fails_when_a_refresh_fails(self):
+        from django.core.management import CommandError, call_command
+
+        self.link(expires_in=10)  # too close to expiry to keep using it
+        with responses.RequestsMock() as rsps, self.assertRaises(CommandError) as caught:
+            rsps.post(TOKEN_URL, status=503, body="down")
+            call_command("refresh_canvas_tokens")
+        self.assertEqual(str(caught.exception), "refreshed 0, failed 1")

@@ -7,12 +7,14 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 
 from canvas_oauth.exceptions import ReauthorizationRequired
-from notes import exceptions, services
-from notes.client import get_client
+from integrations.canvas import exceptions
+from integrations.canvas.plugin import plugin_client
+from notes import exceptions as notes_exceptions
+from notes import services
 from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
+from tests.helpers import ensure_groups
 from tests.live import sandbox
-from tests.notes.helpers import ensure_groups
 
 
 class LiveSandboxMixin:
@@ -41,7 +43,7 @@ class LiveSandboxMixin:
     def link(cls, username, group, *, access_token=None):
         user = make_user(username, groups=(group,))
         tokens = cls.sandbox.issue_tokens(username)
-        me = get_client().me(access_token=tokens["access_token"])
+        me = plugin_client().me(access_token=tokens["access_token"])
         make_connection(
             user,
             access_token=access_token or tokens["access_token"],
@@ -99,10 +101,13 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
         with self.assertRaises(exceptions.ActionNotAllowed) as caught:
             self.perform(self.provider, note, "lock")
         self.assertEqual(caught.exception.state, "SGN")
-        self.assertEqual(caught.exception.message, "This note is Signed; it can't be locked.")
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
         attempt = NoteActionAttempt.objects.get(note_id=note["id"])
         self.assertEqual((attempt.outcome, attempt.upstream_status), ("failed", 409))
+        # What the person is told, with the note as Canvas shows it now.
+        reply = services.note_action_reply(user=self.provider, note_id=note["id"], action="lock")
+        self.assertEqual(reply.message, "This note is Signed; it can't be locked.")
+        self.assertEqual(reply.note["state"]["code"], "SGN")
 
     def test_note_type_rejection_is_422(self):
         note = self.sandbox.create_note(state="LKD", kind="encounter_nosig")
@@ -118,7 +123,7 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
     def test_front_desk_cannot_sign_and_canvas_sees_nothing(self):
         note = self.sandbox.create_note(state="LKD", kind="encounter")
         self.sandbox.reset_stats()
-        with self.assertRaises(exceptions.ActionNotPermitted):
+        with self.assertRaises(notes_exceptions.ActionNotPermitted):
             self.perform(self.frontdesk, note, "sign")
         self.assertEqual(self.sandbox.stats()["plugin_requests"], 0)
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")

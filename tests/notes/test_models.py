@@ -93,10 +93,12 @@ class NoteActionAttemptTests(TestCase):
         with self.assertRaises(IntegrityError), transaction.atomic():
             make_attempt(self.user, outcome="failed", finished_at=None)
 
-    def test_action_choices_are_the_plugin_actions_with_their_labels(self):
-        from notes.constants import ACTION_LABELS, ACTIONS
+    def test_action_choices_are_the_table_actions_with_their_labels(self):
+        from notes.actions import ACTIONS
 
-        self.assertEqual(NoteActionAttempt.Action.choices, [(a, ACTION_LABELS[a]) for a in ACTIONS])
+        self.assertEqual(
+            NoteActionAttempt.Action.choices, [(a, spec.label) for a, spec in ACTIONS.items()]
+        )
         self.assertEqual(
             make_attempt(self.user, action="lock_sign").get_action_display(), "Lock & sign"
         )

@@ -11,7 +11,7 @@ from responses import matchers
 from canvas_oauth.models import CanvasConnection
 from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
-from tests.notes.helpers import (
+from tests.helpers import (
     API,
     SETTINGS,
     TOKEN_URL,
@@ -141,7 +141,7 @@ class WorklistTests(MockedCanvasMixin, TestCase):
 
     def test_401_on_the_list_refreshes_once(self):
         self.rsps.get(API + "notes", status=401, json=error("unauthenticated"))
-        self.rsps.post(TOKEN_URL, json=token_body("at-2", "rt-2"))
+        self.rsps.post(TOKEN_URL, json=token_body(access="at-2", refresh="rt-2"))
         self.rsps.get(API + "notes", json={"notes": [], "next_cursor": None})
         response = self.client.get("/notes/")
         self.assertContains(response, "Nothing is waiting for your signature.")
@@ -491,7 +491,7 @@ class ActivityTests(TestCase):
         self.assertEqual(response.status_code, 200)
         page = response.context["page"]
         self.assertEqual(len(page.object_list), 25)
-        self.assertTrue(all(row.user_id == self.me.pk for row in page.object_list))
+        self.assertEqual({row.user_id for row in page.object_list}, {self.me.pk})
         times = [row.started_at for row in page.object_list]
         self.assertEqual(times, sorted(times, reverse=True))
         self.assertNotContains(response, str(uuid.UUID(int=7))[:13])

@@ -1,11 +1,10 @@
 """Refresh Canvas links whose access token expires soon (run it from cron)."""
 
-import sys
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from canvas_oauth.services import connections_refresh_due
+from canvas_oauth.operations import connections_refresh_due
 
 
 class Command(BaseCommand):
@@ -21,6 +20,5 @@ class Command(BaseCommand):
         counts = connections_refresh_due(within=timedelta(minutes=options["within"]))
         line = f"refreshed {counts['refreshed']}, failed {counts['failed']}"
         if counts["failed"]:
-            self.stderr.write(line)
-            sys.exit(1)
+            raise CommandError(line)
         self.stdout.write(line)

@@ -1,10 +1,8 @@
 """Re-encrypt every Canvas connection's tokens under the first TOKEN_ENCRYPTION_KEYS key."""
 
-import sys
+from django.core.management.base import BaseCommand, CommandError
 
-from django.core.management.base import BaseCommand
-
-from canvas_oauth.services import connections_keys_rotate
+from canvas_oauth.operations import connections_keys_rotate
 
 
 class Command(BaseCommand):
@@ -21,9 +19,8 @@ class Command(BaseCommand):
             f"without tokens {counts['empty']}, failed {counts['failed']}"
         )
         if counts["failed"]:
-            self.stderr.write(
+            raise CommandError(
                 line + " — some rows could not be decrypted with any key; keep the old keys "
                 "until they are fixed."
             )
-            sys.exit(1)
         self.stdout.write(line)

@@ -1,0 +1,1 @@
+"""Clients of the vendors the portal talks to, beneath every app (they import no app)."""

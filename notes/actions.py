@@ -1,0 +1,96 @@
+"""The one table of note actions in the portal.
+
+The model's choices, the permissions (and the default groups), button
+labels, confirmations and messages all derive from `ACTIONS`. The names are
+the plugin API's (docs/plugin-api.md); tests/notes/test_actions.py checks
+them against the plugin's own list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+
+
+class Action(models.TextChoices):
+    """A note action, by its plugin API name; the label is the button's."""
+
+    LOCK = "lock", "Lock"
+    SIGN = "sign", "Sign"
+    LOCK_SIGN = "lock_sign", "Lock & sign"
+    UNLOCK = "unlock", "Unlock"
+    CHECKIN = "checkin", "Check in"
+    NOSHOW = "noshow", "No-show"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What the portal knows about one action."""
+
+    action: Action
+    #: Past participle: "Note signed." / "it can't be signed".
+    done: str
+    #: Codename of the permission (on notes.NoteActionAttempt) it needs, and its name.
+    permission: str
+    permission_name: str
+    #: The question asked before it is sent ("" sends it at once).
+    confirm: str = ""
+    #: Front-desk work: the default "Front desk" group holds it.
+    front_desk: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.action.value
+
+    @property
+    def label(self) -> str:
+        return self.action.label
+
+    @property
+    def perm(self) -> str:
+        """Return the permission as `user.has_perm` takes it."""
+        return f"notes.{self.permission}"
+
+
+#: Every action, in the order a person meets them.
+ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec(Action.LOCK, "locked", "lock_note", "Can lock notes"),
+        ActionSpec(
+            Action.SIGN,
+            "signed",
+            "sign_note",
+            "Can sign notes",
+            confirm="Sign this note? A signed note can only be changed by unlocking it.",
+        ),
+        ActionSpec(
+            Action.LOCK_SIGN,
+            "locked and signed",
+            "lock_sign_note",
+            "Can lock and sign notes",
+            confirm="Lock and sign this note?",
+        ),
+        ActionSpec(
+            Action.UNLOCK,
+            "unlocked",
+            "unlock_note",
+            "Can unlock notes",
+            confirm="Unlock this note? It will need to be locked and signed again.",
+        ),
+        ActionSpec(
+            Action.CHECKIN, "checked in", "checkin_note", "Can check patients in", front_desk=True
+        ),
+        ActionSpec(
+            Action.NOSHOW,
+            "marked as no-show",
+            "noshow_note",
+            "Can mark appointments as no-show",
+            front_desk=True,
+        ),
+    )
+}
+
+#: `Meta.permissions` of notes.NoteActionAttempt.
+PERMISSIONS: list[tuple[str, str]] = [(s.permission, s.permission_name) for s in ACTIONS.values()]

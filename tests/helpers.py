@@ -1,0 +1,98 @@
+"""The one home of the tests' settings, URLs and Canvas answers (data: tests/factories.py)."""
+
+import uuid
+from urllib.parse import parse_qs
+
+from cryptography.fernet import Fernet
+from django.contrib.auth.models import Group, Permission
+from django.test import override_settings
+
+from notes.groups import groups_ensure
+
+CANVAS = "https://canvas.test"
+API = f"{CANVAS}/plugin-io/api/note_sign_api/"
+TOKEN_URL = f"{CANVAS}/auth/token/"
+REVOKE_URL = f"{CANVAS}/auth/revoke_token/"
+ME_URL = f"{API}me"
+CLIENT_ID = "portal-test-client"
+KEY_A = Fernet.generate_key().decode()
+KEY_B = Fernet.generate_key().decode()
+
+#: A Canvas instance at https://canvas.test, for tests that mock it with `responses`.
+SETTINGS = {
+    "CANVAS_BASE_URL": CANVAS,
+    "CANVAS_CLIENT_ID": CLIENT_ID,
+    "CANVAS_CLIENT_SECRET": "",
+    "CANVAS_PLUGIN_NAME": "note_sign_api",
+    "CANVAS_SCOPES": "offline_access",
+    "CANVAS_REDIRECT_URI": "",
+    "CANVAS_REVOKE_ON_UNLINK": True,
+}
+
+#: SETTINGS plus a token key of the tests' own (the linking and token tests).
+oauth_settings = override_settings(**SETTINGS, TOKEN_ENCRYPTION_KEYS=[KEY_A])
+
+
+def ensure_groups():
+    """Recreate the default groups (a TransactionTestCase flush removes migration data)."""
+    groups_ensure(group_model=Group, permission_model=Permission)
+
+
+def token_body(
+    n: int = 1,
+    *,
+    access: str | None = None,
+    refresh: str | None = None,
+    expires_in=36000,
+    scope="offline_access",
+    **extra,
+) -> dict:
+    """Return a token endpoint answer; tokens `at-new-<n>` / `rt-new-<n>` unless given.
+
+    A field set to None is left out.
+    """
+    body = {
+        "access_token": access or f"at-new-{n}",
+        "refresh_token": refresh or f"rt-new-{n}",
+        "expires_in": expires_in,
+        "token_type": "Bearer",
+        "scope": scope,
+    }
+    body.update(extra)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def form(call) -> dict[str, str]:
+    """Return a recorded `responses` call's form body as a flat dict."""
+    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
+
+
+def summary(note_id=None, state="LKD", allowed=("sign", "lock_sign", "unlock"), **extra):
+    """Return a plugin API note summary."""
+    data = {
+        "id": str(note_id or uuid.uuid4()),
+        "title": "Office visit",
+        "datetime_of_service": "2026-11-27T15:30:00Z",
+        "state": {"code": state, "label": {"LKD": "Locked", "SGN": "Signed"}.get(state, state)},
+        "note_type": {"name": "Office visit", "category": "encounter", "is_sig_required": True},
+        "patient": {"id": "p1", "name": "Ada Lovelace"},
+        "provider": {"id": "staff-provider", "name": "Dr. Provider"},
+        "allowed_actions": list(allowed),
+    }
+    data.update(extra)
+    return data
+
+
+def accepted(note_id, action, from_state="LKD", effects=("SIGN_NOTE",)):
+    """Return a plugin API 202 body (without the note's new summary)."""
+    return {
+        "note_id": str(note_id),
+        "action": action,
+        "effects": list(effects),
+        "from_state": from_state,
+    }
+
+
+def error(code, message="A sentence.", **extra):
+    """Return a plugin API error body."""
+    return {"error": {"code": code, "message": message}, **extra}
