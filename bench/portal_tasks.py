@@ -9,6 +9,8 @@ the same environment as the bench's gunicorn portal.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import os
 import re
@@ -19,8 +21,6 @@ from typing import Any
 
 def probe() -> dict[str, str]:
     """Return, per piece the scenarios need, "" if present or why it is missing."""
-    import importlib
-
     from django.urls import NoReverseMatch, reverse
 
     missing: dict[str, str] = {}
@@ -34,7 +34,7 @@ def probe() -> dict[str, str]:
 
     check(
         "access_token_get",
-        lambda: importlib.import_module("canvas_oauth.services").access_token_get,
+        lambda: importlib.import_module("canvas_oauth.tokens").access_token_get,
     )
     check("make_connection", lambda: importlib.import_module("tests.factories").make_connection)
     check(
@@ -137,13 +137,12 @@ def audit(*, since_id: int = 0) -> dict[str, Any]:
 
 def messages() -> dict[str, list[str]]:
     """Return every default message a person can be shown for a notes or link error."""
-    import inspect
-
     from canvas_oauth import exceptions as oauth_exceptions
+    from integrations.canvas import exceptions as canvas_exceptions
     from notes import exceptions as notes_exceptions
 
     found: set[str] = set()
-    for module in (notes_exceptions, oauth_exceptions):
+    for module in (canvas_exceptions, oauth_exceptions, notes_exceptions):
         for _, cls in inspect.getmembers(module, inspect.isclass):
             text = getattr(cls, "default_message", None) or getattr(cls, "message", None)
             if isinstance(text, str) and text:
@@ -218,10 +217,10 @@ def action_profile(*, username: str, note_id: str, first: str, count: int) -> di
     from django.test.utils import CaptureQueriesContext
 
     from bench.stats import summarize
-    from notes import client as notes_client
+    from integrations.canvas import plugin as canvas_plugin
 
     upstream: list[float] = []
-    original = notes_client.PluginClient._request
+    original = canvas_plugin.PluginClient._request
 
     def timed(self, *args, **kwargs):
         started = time.perf_counter()
@@ -230,7 +229,7 @@ def action_profile(*, username: str, note_id: str, first: str, count: int) -> di
         finally:
             upstream.append((time.perf_counter() - started) * 1000)
 
-    notes_client.PluginClient._request = timed
+    canvas_plugin.PluginClient._request = timed
     user = get_user_model().objects.get(username=username)
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
@@ -258,7 +257,7 @@ def action_profile(*, username: str, note_id: str, first: str, count: int) -> di
             queries.append(len(captured.captured_queries))
             shapes = _query_shapes(captured.captured_queries)
     finally:
-        notes_client.PluginClient._request = original
+        canvas_plugin.PluginClient._request = original
     own = [t - u for t, u in zip(totals, upstreams, strict=True)]
     return {
         "n": len(totals),

@@ -65,5 +65,45 @@ def ideal_rate(*, users: int, slots: int, call_seconds: float) -> float | None:
     return min(users, slots) / call_seconds
 
 
+def cpu_ms_per_action(cpu_seconds: float | None, actions: int) -> float | None:
+    """Return the CPU milliseconds one action cost: CPU seconds over a window / its actions.
+
+    `actions` counts the successful actions of the window; None when there
+    were none or the CPU time is unknown.
+    """
+    if cpu_seconds is None or actions <= 0:
+        return None
+    return round(cpu_seconds * 1000 / actions, 2)
+
+
+def cpu_ceiling(*, cores: int, cpu_ms_per_action: Iterable[float | None]) -> float | None:
+    """Return the actions per second `cores` CPUs allow when one action costs these CPU ms.
+
+    The costs are those of every process an action runs through (the portal
+    and the sandbox), summed; None if any is unknown or they sum to nothing.
+    """
+    costs = list(cpu_ms_per_action)
+    if cores <= 0 or not costs or any(c is None for c in costs) or sum(costs) <= 0:
+        return None
+    return cores * 1000 / sum(costs)
+
+
+def ratio_to_ideal(
+    rate: float, *, io_ideal: float | None, cpu_ceiling: float | None
+) -> tuple[float | None, str | None]:
+    """Return (rate / the lesser ceiling, which bound it is: "io" or "cpu").
+
+    The ideal is the I/O ideal (handler slots / per-call time) or the CPU
+    ceiling, whichever is lower; a ceiling that could not be measured is left
+    out, and (None, None) when neither could.
+    """
+    bounds = {"io": io_ideal, "cpu": cpu_ceiling}
+    known = {name: value for name, value in bounds.items() if value is not None and value > 0}
+    if not known:
+        return None, None
+    bound = min(known, key=known.__getitem__)
+    return ratio(rate, known[bound]), bound
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)

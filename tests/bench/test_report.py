@@ -31,6 +31,91 @@ class TableTests(SimpleTestCase):
         self.assertIn("[1, 2]", text)
 
 
+def _row(text, figure):
+    """Return the table line whose figure column starts with `figure`."""
+    for line in text.splitlines():
+        cells = line.split(None, 1)  # scenario, then the rest of the row
+        if len(cells) == 2 and cells[1].startswith(figure):
+            return line
+    raise AssertionError(f"no row {figure!r} in:\n{text}")
+
+
+def _throughput(**figures):
+    data = {
+        "users": 50,
+        "actions_per_s": 68.0,
+        "io_ideal_per_s": 320.0,
+        "cpu_ceiling_per_s": 80.0,
+        "ideal_bound": "cpu",
+        "ratio_to_ideal": 0.85,
+        "errors": 0,
+        "portal_cpu_ms_per_action": 5.5,
+        "sandbox_cpu_ms_per_action": 11.2,
+        "cpu_utilisation_of_all_cores": 0.93,
+        "unloaded_call_ms": {"p50": 100.0},
+        "loaded_call_ms": {"p50": 400.0, "p95": 700.0, "p99": 900.0},
+        "goals": {
+            "errors == 0": True,
+            "ratio_to_ideal >= 0.8": True,
+            "portal_cpu_ms_per_action <= 6": True,
+        },
+    }
+    data.update(figures)
+    return {"throughput": data}
+
+
+class NewFiguresTests(SimpleTestCase):
+    def test_sql_queries_per_action_is_shown_with_its_goal(self):
+        text = report.table(
+            {
+                "overhead": {
+                    "sql_queries_per_action": 9,
+                    "goals": {"sql_queries_per_action <= 7": False},
+                }
+            }
+        )
+        row = _row(text, "sql_queries_per_action")
+        self.assertIn(" 9 ", row)
+        self.assertTrue(row.rstrip().endswith("<= 7"))
+        self.assertIn("FAILS", _row(text, "GOAL sql_queries_per_action <= 7"))
+
+    def test_sql_queries_per_action_unmeasured_shows_a_dash(self):
+        text = report.table(
+            {
+                "overhead": {
+                    "sql_queries_per_action": None,
+                    "goals": {"sql_queries_per_action <= 7": None},
+                }
+            }
+        )
+        self.assertIn(" - ", _row(text, "sql_queries_per_action"))
+        self.assertTrue(_row(text, "GOAL sql_queries_per_action <= 7").endswith("-"))
+
+    def test_throughput_shows_cpu_per_action_both_ceilings_and_the_bound(self):
+        text = report.table(_throughput())
+        self.assertTrue(_row(text, "portal_cpu_ms_per_action").endswith("<= 6"))
+        self.assertIn("5.5", _row(text, "portal_cpu_ms_per_action"))
+        self.assertIn("11.2", _row(text, "sandbox_cpu_ms_per_action"))
+        self.assertIn("320.0", _row(text, "io_ideal_per_s"))
+        self.assertIn("80.0", _row(text, "cpu_ceiling_per_s"))
+        ratio_row = _row(text, "ratio_to_ideal (bound: cpu)")
+        self.assertIn("0.85", ratio_row)
+        self.assertTrue(ratio_row.endswith(">= 0.8"))
+        for goal in ("ratio_to_ideal >= 0.8", "portal_cpu_ms_per_action <= 6"):
+            with self.subTest(goal=goal):
+                self.assertTrue(_row(text, f"GOAL {goal}").endswith("holds"))
+
+    def test_failed_cpu_goal_is_shown(self):
+        text = report.table(
+            _throughput(
+                portal_cpu_ms_per_action=14.2,
+                goals={"portal_cpu_ms_per_action <= 6": False},
+            )
+        )
+        self.assertIn("14.2", _row(text, "portal_cpu_ms_per_action"))
+        self.assertTrue(_row(text, "GOAL portal_cpu_ms_per_action <= 6").endswith("FAILS"))
+
+
 class SettingsTests(SimpleTestCase):
     def test_quick_and_scenario_selection(self):
         settings = config.parse(["--quick", "--scenarios", "overhead,refresh-storm"])

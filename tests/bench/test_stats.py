@@ -1,6 +1,14 @@
 from django.test import SimpleTestCase
 
-from bench.stats import ideal_rate, percentile, ratio, summarize
+from bench.stats import (
+    cpu_ceiling,
+    cpu_ms_per_action,
+    ideal_rate,
+    percentile,
+    ratio,
+    ratio_to_ideal,
+    summarize,
+)
 
 
 class PercentileTests(SimpleTestCase):
@@ -45,3 +53,37 @@ class RatioTests(SimpleTestCase):
         self.assertEqual(ideal_rate(users=50, slots=32, call_seconds=0.1), 320)
         self.assertEqual(ideal_rate(users=10, slots=32, call_seconds=0.1), 100)
         self.assertIsNone(ideal_rate(users=50, slots=32, call_seconds=0))
+
+
+class CpuTests(SimpleTestCase):
+    def test_cpu_ms_per_action_divides_by_successful_actions(self):
+        self.assertEqual(cpu_ms_per_action(3.0, 600), 5.0)
+        self.assertEqual(cpu_ms_per_action(1.0, 3), 333.33)
+        self.assertIsNone(cpu_ms_per_action(3.0, 0))
+        self.assertIsNone(cpu_ms_per_action(None, 10))
+
+    def test_cpu_ceiling_sums_the_cost_of_every_process(self):
+        # 2 cores, 6 ms portal + 4 ms sandbox per action: 2000 ms / 10 ms.
+        self.assertEqual(cpu_ceiling(cores=2, cpu_ms_per_action=[6, 4]), 200)
+        self.assertEqual(cpu_ceiling(cores=4, cpu_ms_per_action=[10]), 400)
+
+    def test_cpu_ceiling_undefined_without_a_cost(self):
+        self.assertIsNone(cpu_ceiling(cores=2, cpu_ms_per_action=[6, None]))
+        self.assertIsNone(cpu_ceiling(cores=2, cpu_ms_per_action=[0, 0]))
+        self.assertIsNone(cpu_ceiling(cores=2, cpu_ms_per_action=[]))
+
+
+class RatioToIdealTests(SimpleTestCase):
+    def test_cpu_bound_box_is_measured_against_the_cpu_ceiling(self):
+        # 32 slots / 0.1 s = 320/s of I/O, but 2 cores / 25 ms = 80/s of CPU.
+        io = ideal_rate(users=50, slots=32, call_seconds=0.1)
+        cpu = cpu_ceiling(cores=2, cpu_ms_per_action=[14, 11])
+        self.assertEqual(ratio_to_ideal(68, io_ideal=io, cpu_ceiling=cpu), (0.85, "cpu"))
+
+    def test_io_bound_when_the_cpus_allow_more(self):
+        self.assertEqual(ratio_to_ideal(90, io_ideal=100, cpu_ceiling=400), (0.9, "io"))
+
+    def test_an_unmeasured_ceiling_is_left_out(self):
+        self.assertEqual(ratio_to_ideal(40, io_ideal=None, cpu_ceiling=80), (0.5, "cpu"))
+        self.assertEqual(ratio_to_ideal(40, io_ideal=100, cpu_ceiling=None), (0.4, "io"))
+        self.assertEqual(ratio_to_ideal(40, io_ideal=None, cpu_ceiling=None), (None, None))
