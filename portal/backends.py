@@ -44,6 +44,20 @@ class ThrottledModelBackend(ModelBackend):
             services.signin_success_record(username=username)
         return user
 
+    def get_user(self, user_id):
+        """Return the signed-in user with their Canvas connection row, in one query.
+
+        Almost every page and action needs both (the connection banner, the
+        token for Canvas); `canvas_oauth.selectors.connection_get` uses the
+        row loaded here instead of reading it again.
+        """
+        UserModel = get_user_model()
+        try:
+            user = UserModel._default_manager.select_related("canvas_connection").get(pk=user_id)
+        except UserModel.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
     def get_all_permissions(self, user_obj, obj=None) -> set[str]:
         """Return the user's permissions and their groups', read in one query.
 

@@ -43,8 +43,10 @@ def make_connection(
 
     now = now or timezone.now()
     name = user.get_username()
+    # user_id, not user: the user object does not carry the row, so code
+    # under test reads it from the database as a fresh request would.
     return CanvasConnection.objects.create(
-        user=user,
+        user_id=user.pk,
         status=status,
         canvas_user_id=canvas_user_id or f"cu-{name}",
         canvas_staff_id=staff_id or f"staff-{name}",

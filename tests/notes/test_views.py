@@ -4,7 +4,9 @@ import json
 import uuid
 
 import responses
+from django.db import connection
 from django.test import Client, TestCase, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from responses import matchers
 
@@ -282,6 +284,24 @@ class NoteActionViewTests(MockedCanvasMixin, TestCase):
         attempt = NoteActionAttempt.objects.get()
         self.assertEqual(attempt.client_ip, "10.0.0.9")
         self.assertEqual(attempt.request_id, response["X-Request-ID"])
+
+    def test_an_action_reads_each_row_once(self):
+        # The connection row comes with the user, permissions in one query, the
+        # audit row is one insert and one update; the summary rides on the 202.
+        self.rsps.post(
+            f"{API}notes/{self.note_id}/sign",
+            status=202,
+            json={**accepted(self.note_id, "sign"), "note": summary(self.note_id, state="SGN")},
+        )
+        with CaptureQueriesContext(connection) as captured:
+            response = self.client.post(self.url, {"view": "row"}, **HTMX)
+        self.assertEqual(toast(response)["level"], "success")
+        statements = [q["sql"] for q in captured.captured_queries]
+        data = [sql for sql in statements if sql.split()[0] in ("SELECT", "INSERT", "UPDATE")]
+        self.assertEqual(len(data), 5, data)
+        for table in ("django_session", "canvas_oauth_canvasconnection", "auth_permission"):
+            with self.subTest(table=table):
+                self.assertEqual(sum(f'"{table}"' in sql.split(" WHERE ")[0] for sql in data), 1)
 
     def test_htmx_success_on_the_detail_page_swaps_the_card(self):
         self.mock_success()
