@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import dataclass
+from functools import cache
 from urllib.parse import urlencode
 
 import requests
@@ -201,15 +201,7 @@ def _token_set_validate(body: dict, *, require_refresh_token: bool) -> TokenSet:
     )
 
 
-_client: AuthClient | None = None
-_client_lock = threading.Lock()
-
-
+@cache
 def auth_client() -> AuthClient:
-    """Return the process-wide client (it holds no state of its own)."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                _client = AuthClient()
-    return _client
+    """Return the process-wide client (it holds no state; the session is http's)."""
+    return AuthClient()

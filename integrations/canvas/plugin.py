@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import uuid
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -351,15 +351,7 @@ class PluginClient:
             response.close()
 
 
-_client: PluginClient | None = None
-_client_lock = threading.Lock()
-
-
+@cache
 def plugin_client() -> PluginClient:
-    """Return the process-wide client (it holds no state of its own)."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                _client = PluginClient()
-    return _client
+    """Return the process-wide client (it holds no state; the session is http's)."""
+    return PluginClient()
