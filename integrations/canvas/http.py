@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import os
 import threading
 from typing import Any
 
 import requests
 import requests.auth
+import requests.utils
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -73,8 +75,19 @@ class TransportError(Exception):
 
 
 def session_build() -> requests.Session:
-    """Return a new session with the policy above (for the process, or a test)."""
+    """Return a new session with the policy above (for the process, or a test).
+
+    The environment is read once, here, not on every call (`trust_env` off):
+    an egress proxy (HTTPS_PROXY, NO_PROXY) and a CA bundle
+    (REQUESTS_CA_BUNDLE) still apply, ~/.netrc never adds credentials, and
+    each call saves requests' scan of the environment.
+    """
     session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(canvas_settings.BASE_URL))
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        session.verify = ca_bundle
     session.cookies.set_policy(_NoCookies())
     # max_retries=0: urllib3 never resends anything behind our back.
     adapter = HTTPAdapter(

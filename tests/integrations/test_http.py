@@ -133,3 +133,35 @@ class SessionPolicyTests(SimpleTestCase):
         with self.assertRaises(http.TransportError) as caught:
             http.request("POST", self.base + "/x")
         self.assertFalse(caught.exception.sent)
+
+
+class EnvironmentReadOnceTests(SimpleTestCase):
+    def tearDown(self):
+        http.session_reset()
+
+    def test_proxy_and_ca_bundle_come_from_the_environment_once(self):
+        from unittest import mock
+
+        env = {
+            "HTTPS_PROXY": "http://egress.clinic.internal:3128",
+            "NO_PROXY": "",
+            "REQUESTS_CA_BUNDLE": "/etc/ssl/clinic.pem",
+        }
+        with (
+            mock.patch.dict("os.environ", env),
+            override_settings(CANVAS_BASE_URL="https://x.canvasmedical.com"),
+        ):
+            session = http.session_build()
+        self.assertFalse(session.trust_env)  # no per-call scan, no ~/.netrc credentials
+        self.assertEqual(session.proxies["https"], "http://egress.clinic.internal:3128")
+        self.assertEqual(session.verify, "/etc/ssl/clinic.pem")
+
+    def test_no_proxy_for_the_canvas_host_is_honoured(self):
+        from unittest import mock
+
+        env = {"HTTPS_PROXY": "http://egress:3128", "NO_PROXY": "x.canvasmedical.com"}
+        with (
+            mock.patch.dict("os.environ", env),
+            override_settings(CANVAS_BASE_URL="https://x.canvasmedical.com"),
+        ):
+            self.assertNotIn("https", http.session_build().proxies)
