@@ -119,7 +119,7 @@ class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
     """
 
     def handle_no_permission(self, request: HttpRequest, view_func) -> HttpResponse:
-        if request.headers.get("HX-Request") != "true":
+        if not request.htmx:
             return super().handle_no_permission(request, view_func)
         login_url = resolve_url(self.get_login_url(view_func))
         next_path = _htmx_current_page(request)
@@ -133,7 +133,7 @@ class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
 
 def _htmx_current_page(request: HttpRequest) -> str:
     """Return the path (and query) of the page an htmx request came from, if ours."""
-    current = request.headers.get("HX-Current-URL", "")
+    current = request.htmx.current_url or ""
     if not current or not url_has_allowed_host_and_scheme(
         current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
@@ -169,7 +169,7 @@ class HtmxErrorToastMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         if (
-            request.headers.get("HX-Request") == "true"
+            request.htmx
             and response.status_code >= 400
             and "HX-Trigger" not in response
         ):

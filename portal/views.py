@@ -50,7 +50,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         else ""
     )
     response = render(request, "403_csrf.html", {"back_url": back_url}, status=403)
-    if request.headers.get("HX-Request") == "true":
+    if getattr(request, "htmx", False):
         trigger_client_event(
             response,
             "toast",
