@@ -4,6 +4,10 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from canvas_oauth.models import CanvasConnection
 
+# The reverse side of CanvasConnection.user: its cache on a user object (which
+# may be request.user, a lazy object, hence not type(user).canvas_connection).
+_USER_RELATION = CanvasConnection._meta.get_field("user").remote_field
+
 
 def connection_get(*, user: AbstractBaseUser | AnonymousUser) -> CanvasConnection | None:
     """Return the user's Canvas connection row (any status), or None.
@@ -14,10 +18,19 @@ def connection_get(*, user: AbstractBaseUser | AnonymousUser) -> CanvasConnectio
     """
     if not getattr(user, "is_authenticated", False):
         return None
-    # The reverse relation's cache (user may be request.user, a lazy object).
-    if CanvasConnection._meta.get_field("user").remote_field.is_cached(user):
+    if _USER_RELATION.is_cached(user):
         try:
             return user.canvas_connection
         except CanvasConnection.DoesNotExist:
             return None
     return CanvasConnection.objects.filter(user_id=user.pk).first()
+
+
+def connection_loaded_replace(*, user: AbstractBaseUser, connection: CanvasConnection) -> None:
+    """Make a user that carries its row carry `connection` (a fresher copy) instead.
+
+    Called by the token code when it locks and rewrites the row, so the rest
+    of the request (the page's reconnect banner) sees what was stored.
+    """
+    if getattr(user, "is_authenticated", False) and _USER_RELATION.is_cached(user):
+        _USER_RELATION.set_cached_value(user, connection)

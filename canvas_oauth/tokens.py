@@ -20,7 +20,7 @@ from canvas_oauth.crypto import token_decrypt, token_encrypt
 from canvas_oauth.events import event_record
 from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
-from canvas_oauth.selectors import connection_get
+from canvas_oauth.selectors import connection_get, connection_loaded_replace
 from integrations.canvas.auth import TokenSet, auth_client
 from integrations.canvas.exceptions import (
     AuthorizationServerUnavailable,
@@ -140,9 +140,11 @@ def connection_refresh(
     requested_at = requested_at or conf.now()
     pending_error: CanvasError | None = None
     with transaction.atomic(durable=True):
-        connection = connection_usable(
-            CanvasConnection.objects.select_for_update().filter(user_id=user.pk).first()
-        )
+        locked = CanvasConnection.objects.select_for_update().filter(user_id=user.pk).first()
+        if locked is not None:
+            # Changed in place below: the rest of the request sees what is stored.
+            connection_loaded_replace(user=user, connection=locked)
+        connection = connection_usable(locked)
         access = token_decrypt(
             user_id=user.pk, kind="access", ciphertext=connection.access_token_encrypted
         )

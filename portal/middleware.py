@@ -168,11 +168,7 @@ class HtmxErrorToastMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if (
-            request.htmx
-            and response.status_code >= 400
-            and "HX-Trigger" not in response
-        ):
+        if request.htmx and response.status_code >= 400 and "HX-Trigger" not in response:
             message = _STATUS_TOASTS.get(response.status_code)
             if message is None:
                 message = (

@@ -148,6 +148,15 @@ class WorklistTests(MockedCanvasMixin, TestCase):
         response = self.client.get("/notes/")
         self.assertContains(response, "Nothing is waiting for your signature.")
 
+    def test_link_refused_during_the_request_shows_the_reconnect_banner(self):
+        # The row came with the user; the refresh that finds it refused
+        # rewrites it, and the same page already says so.
+        self.rsps.get(API + "notes", status=401, json=error("unauthenticated"))
+        self.rsps.post(TOKEN_URL, status=400, json={"error": "invalid_grant"})
+        response = self.client.get("/notes/")
+        self.assertContains(response, 'id="canvas-reconnect-banner"')
+        self.assertContains(response, "Reconnect to Canvas")
+
     def test_not_linked_sees_the_connect_card(self):
         make_user("newbie", groups=("Providers",))
         self.client.login(username="newbie", password=PASSWORD)
