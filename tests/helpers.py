@@ -3,6 +3,7 @@
 import uuid
 from urllib.parse import parse_qs
 
+import responses
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
 from django.test import override_settings
@@ -31,6 +32,21 @@ SETTINGS = {
 
 #: SETTINGS plus a token key of the tests' own (the linking and token tests).
 oauth_settings = override_settings(**SETTINGS, TOKEN_ENCRYPTION_KEYS=[KEY_A])
+
+
+class CanvasMockMixin:
+    """Mock Canvas at the HTTP boundary with `responses` as `self.rsps`.
+
+    Every answer registered must be asked for: the mock is stopped (and
+    asserts) before it is reset.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=True)
+        self.rsps.start()
+        self.addCleanup(self.rsps.reset)
+        self.addCleanup(self.rsps.stop)  # cleanups run last-in first-out
 
 
 def ensure_groups():

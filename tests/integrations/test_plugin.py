@@ -5,14 +5,13 @@ import threading
 import uuid
 
 import requests
-import responses
 from django.test import SimpleTestCase, override_settings
 from responses import matchers
 
 from integrations.canvas import exceptions
 from integrations.canvas.exceptions import InvalidNoteId
 from integrations.canvas.plugin import PluginClient, note_id_parse
-from tests.helpers import error, summary
+from tests.helpers import CanvasMockMixin, error, summary
 
 BASE = "https://canvas.test/plugin-io/api/note_sign_api/"
 NOTE_ID = "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6f"
@@ -24,13 +23,10 @@ NOTE_ID = "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6f"
     CANVAS_CONNECT_TIMEOUT=1.5,
     CANVAS_READ_TIMEOUT=4.0,
 )
-class PluginClientTests(SimpleTestCase):
+class PluginClientTests(CanvasMockMixin, SimpleTestCase):
     def setUp(self):
+        super().setUp()
         self.client_ = PluginClient()
-        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=True)
-        self.rsps.start()
-        self.addCleanup(self.rsps.stop)
-        self.addCleanup(self.rsps.reset)
 
     def test_me_sends_bearer_token_and_timeouts(self):
         call = self.rsps.get(
@@ -98,10 +94,13 @@ class PluginClientTests(SimpleTestCase):
         self.assertEqual(result["effects"], ["LOCK_NOTE", "SIGN_NOTE"])
         self.assertEqual(result["from_state"], "NEW")
 
-    def test_note_id_is_quoted_into_the_path(self):
-        self.rsps.get(BASE + "notes/a%2Fb%3F", status=400, json=error("invalid_note_id"))
-        with self.assertRaises(exceptions.InvalidNoteId):
-            self.client_.note_get(access_token="t", note_id="a/b?")
+    def test_a_note_id_that_is_not_a_uuid_never_leaves_the_portal(self):
+        for note_id in ["a/b?", "../me", NOTE_ID + "/sign"]:
+            with self.subTest(note_id=note_id), self.assertRaises(exceptions.InvalidNoteId):
+                self.client_.note_get(access_token="t", note_id=note_id)
+            with self.subTest(note_id=note_id), self.assertRaises(exceptions.InvalidNoteId):
+                self.client_.note_action(access_token="t", note_id=note_id, action="sign")
+        self.assertEqual(len(self.rsps.calls), 0)
 
     def test_every_contract_error_maps_to_its_exception(self):
         cases = [

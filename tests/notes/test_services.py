@@ -23,6 +23,7 @@ from tests.helpers import (
     CLIENT_ID,
     SETTINGS,
     TOKEN_URL,
+    CanvasMockMixin,
     accepted,
     ensure_groups,
     error,
@@ -38,7 +39,7 @@ def bearer(token):
 
 
 @override_settings(**SETTINGS)
-class NoteActionPerformTests(TestCase):
+class NoteActionPerformTests(CanvasMockMixin, TestCase):
     @classmethod
     def setUpTestData(cls):
         ensure_groups()
@@ -48,11 +49,8 @@ class NoteActionPerformTests(TestCase):
         make_connection(cls.frontdesk)
 
     def setUp(self):
+        super().setUp()
         self.note_id = uuid.uuid4()
-        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=True)
-        self.rsps.start()
-        self.addCleanup(self.rsps.stop)
-        self.addCleanup(self.rsps.reset)
 
     def action_url(self, action="sign"):
         return f"{API}notes/{self.note_id}/{action}"

@@ -3,7 +3,6 @@
 import json
 import uuid
 
-import responses
 from django.db import connection
 from django.test import Client, TestCase, override_settings
 from django.test.utils import CaptureQueriesContext
@@ -17,6 +16,7 @@ from tests.helpers import (
     API,
     SETTINGS,
     TOKEN_URL,
+    CanvasMockMixin,
     accepted,
     ensure_groups,
     error,
@@ -31,17 +31,8 @@ def toast(response):
     return json.loads(response["HX-Trigger"])["toast"]
 
 
-class MockedCanvasMixin:
-    def setUp(self):
-        super().setUp()
-        self.rsps = responses.RequestsMock(assert_all_requests_are_fired=True)
-        self.rsps.start()
-        self.addCleanup(self.rsps.stop)
-        self.addCleanup(self.rsps.reset)
-
-
 @override_settings(**SETTINGS, NOTES_PAGE_SIZE=25)
-class WorklistTests(MockedCanvasMixin, TestCase):
+class WorklistTests(CanvasMockMixin, TestCase):
     @classmethod
     def setUpTestData(cls):
         ensure_groups()
@@ -204,7 +195,7 @@ class WorklistTests(MockedCanvasMixin, TestCase):
 
 
 @override_settings(**SETTINGS)
-class DetailTests(MockedCanvasMixin, TestCase):
+class DetailTests(CanvasMockMixin, TestCase):
     @classmethod
     def setUpTestData(cls):
         ensure_groups()
@@ -254,7 +245,7 @@ class DetailTests(MockedCanvasMixin, TestCase):
 
 
 @override_settings(**SETTINGS)
-class NoteActionViewTests(MockedCanvasMixin, TestCase):
+class NoteActionViewTests(CanvasMockMixin, TestCase):
     @classmethod
     def setUpTestData(cls):
         ensure_groups()
