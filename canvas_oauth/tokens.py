@@ -94,7 +94,11 @@ def access_token_get(
     another worker refreshed meanwhile, that newer token is returned.
     """
     requested_at = conf.now()
-    if connection is _UNREAD or force_refresh:
+    if force_refresh:
+        # From the database, not the row the user carries: another worker
+        # may have replaced the token the caller saw refused.
+        connection = CanvasConnection.objects.filter(user_id=user.pk).first()
+    elif connection is _UNREAD:
         connection = connection_get(user=user)
     connection = connection_usable(connection)
     access = token_decrypt(

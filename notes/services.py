@@ -345,8 +345,6 @@ def note_action_reply(
         note = note_action_perform(
             user=user, note_id=note_id, action=action, request_id=request_id, client_ip=client_ip
         )
-    except (NotLinked, ReauthorizationRequired) as exc:
-        return ActionReply(note=None, message=_failure_message(exc, spec), level="error")
     except TokenDecryptionFailed:
         raise
     except CanvasError as exc:
