@@ -26,6 +26,7 @@ from integrations.canvas.exceptions import (
     ActionNotAllowed,
     ActionRejected,
     CanvasError,
+    NotNoteProvider,
     OutcomeUnknown,
 )
 from integrations.canvas.plugin import STATE_LABELS, note_id_parse, plugin_client
@@ -225,15 +226,14 @@ def note_action_perform(
     action: str,
     request_id: str = "",
     client_ip: str | None = None,
-) -> dict[str, Any] | None:
-    """Perform `action` on a Canvas note for `user`; return the note's fresh summary.
+) -> Accepted:
+    """Ask Canvas to perform `action` on a note for `user`; return what it accepted.
 
     Validates the action, the note id and the user's permission before
     anything else; commits a pending audit row; calls Canvas through
     `canvas_call` (a read timeout is never retried); completes the audit
-    row. The summary is the one the action's answer carries; only a plugin
-    that sends none costs a second call. Return None when the action was
-    accepted but the note could not be read again.
+    row; then reads the note again, since Canvas applies an accepted
+    action's effects after answering.
     """
     spec = ACTIONS.get(action) if isinstance(action, str) else None
     if spec is None:
@@ -270,7 +270,7 @@ def note_action_perform(
     # when Canvas may have acted.
     outcome, status, code = Outcome.UNKNOWN, None, "internal_error"
     try:
-        result = canvas_call(user=user, connection=connection, call=send)
+        accepted = canvas_call(user=user, connection=connection, call=send)
         outcome, status, code = Outcome.SUCCEEDED, 202, ""
     except OutcomeUnknown as exc:
         outcome, status, code = Outcome.UNKNOWN, exc.status, _error_code(exc)
@@ -288,14 +288,35 @@ def note_action_perform(
             "Note action %s on %s by user %s: %s %s", action, note_uuid, user.pk, outcome, code
         )
 
-    note = result["note"]
-    if note is None or note["id"] != str(note_uuid):
-        try:
-            note = client.note_get(access_token=sent[-1], note_id=note_uuid)
-        except CanvasError as exc:
-            logger.warning("Note %s: action done, fresh read failed (%s)", note_uuid, exc.code)
-            return None
-    return note_with_actions(user=user, note=note)
+    # A 202 is "accepted": only reading the note shows what Canvas did.
+    try:
+        note = client.note_get(access_token=sent[-1], note_id=note_uuid)
+    except CanvasError as exc:
+        logger.warning("Note %s: action accepted, fresh read failed (%s)", note_uuid, exc.code)
+        note = None
+    return Accepted(
+        note=note_with_actions(user=user, note=note) if note is not None else None,
+        expected_state=accepted["expected_state"],
+    )
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """An action Canvas accepted (202), and the note as read right after."""
+
+    #: The note's summary with actions, or None when it could not be read.
+    note: dict[str, Any] | None
+    #: `{"code", "label"}` of the state Canvas said the note will reach, if it said.
+    expected_state: dict[str, str] | None
+
+    @property
+    def applied(self) -> bool:
+        """Return whether the note already shows the expected state."""
+        return (
+            self.note is not None
+            and self.expected_state is not None
+            and self.note["state"]["code"] == self.expected_state["code"]
+        )
 
 
 @dataclass(frozen=True)
@@ -314,7 +335,13 @@ class ActionReply:
 
 
 # Refusals after which the note is read again, to show it as it is now.
-_REREAD_AFTER = (ActionNotAllowed, ActionRejected, AlreadyInProgress, OutcomeUnknown)
+_REREAD_AFTER = (
+    ActionNotAllowed,
+    ActionRejected,
+    AlreadyInProgress,
+    NotNoteProvider,
+    OutcomeUnknown,
+)
 
 
 def _failure_message(exc: CanvasError, spec: ActionSpec | None) -> str:
@@ -322,7 +349,8 @@ def _failure_message(exc: CanvasError, spec: ActionSpec | None) -> str:
         return f"{exc.message} Open the worklist to connect your Canvas account."
     if isinstance(exc, ReauthorizationRequired):
         return f"{exc.message} Open the worklist to reconnect."
-    if isinstance(exc, ActionNotAllowed) and exc.state and spec is not None:
+    # (AlreadySigned is an ActionNotAllowed with its own sentence.)
+    if type(exc) is ActionNotAllowed and exc.state and spec is not None:
         return f"This note is {STATE_LABELS.get(exc.state, exc.state)}; it can't be {spec.done}."
     return exc.message
 
@@ -342,7 +370,7 @@ def note_action_reply(
     """
     spec = ACTIONS.get(action)
     try:
-        note = note_action_perform(
+        accepted = note_action_perform(
             user=user, note_id=note_id, action=action, request_id=request_id, client_ip=client_ip
         )
     except TokenDecryptionFailed:
@@ -356,7 +384,19 @@ def note_action_reply(
             except CanvasError:
                 note = None
         return ActionReply(note=note, message=_failure_message(exc, spec), level=level)
-    message = f"Note {spec.done}."
-    if note is None:
-        message += " Canvas didn't send its new state; reload to see it."
-    return ActionReply(note=note, message=message, level="success")
+    return ActionReply(
+        note=accepted.note, message=_accepted_message(accepted, spec), level="success"
+    )
+
+
+def _accepted_message(accepted: Accepted, spec: ActionSpec) -> str:
+    """Say what Canvas has shown: done, or accepted and not applied yet."""
+    if accepted.applied:
+        return f"Note {spec.done}."
+    if accepted.note is None:
+        return f"Canvas accepted: {spec.label.lower()}. Reload to see the note."
+    expected = accepted.expected_state["label"] if accepted.expected_state else "its new state"
+    return (
+        f"Canvas accepted: {spec.label.lower()}. The note will show {expected} "
+        "once Canvas applies it."
+    )

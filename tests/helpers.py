@@ -99,13 +99,27 @@ def summary(note_id=None, state="LKD", allowed=("sign", "lock_sign", "unlock"), 
     return data
 
 
+#: The state each action leads to (on an encounter note), for `accepted`.
+EXPECTED = {
+    "lock": ("LKD", "Locked"),
+    "sign": ("SGN", "Signed"),
+    "lock_sign": ("SGN", "Signed"),
+    "unlock": ("ULK", "Unlocked"),
+    "checkin": ("CVD", "Checked in"),
+    "noshow": ("NSW", "No show"),
+}
+
+
 def accepted(note_id, action, from_state="LKD", effects=("SIGN_NOTE",)):
-    """Return a plugin API 202 body (without the note's new summary)."""
+    """Return a plugin API 202 body (contract v2: accepted, with the expected state)."""
+    code, label = EXPECTED[action]
     return {
         "note_id": str(note_id),
         "action": action,
         "effects": list(effects),
         "from_state": from_state,
+        "expected_state": {"code": code, "label": label},
+        "accepted_at": "2026-11-30T10:00:00+00:00",
     }
 
 

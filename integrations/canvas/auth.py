@@ -80,8 +80,16 @@ class AuthClient:
         return self._token_request(data, require_refresh_token=True)
 
     def token_refresh(self, *, refresh_token: str) -> TokenSet:
-        """Trade a refresh token for a new token set (never retried)."""
-        data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        """Trade a refresh token for a new token set (never retried).
+
+        The scope is sent too: Canvas documents that a refresh without it
+        may fail with `invalid_scope`.
+        """
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "scope": " ".join(canvas_settings.SCOPES),
+        }
         return self._token_request(data, require_refresh_token=False)
 
     def token_revoke(self, *, token: str, token_type_hint: str = "refresh_token") -> None:  # noqa: S107

@@ -122,6 +122,16 @@ class Forbidden(CanvasError):
     code = "forbidden"
 
 
+class NotNoteProvider(Forbidden):
+    """403 not_note_provider: only the note's provider or supervising provider may do this."""
+
+    default_message = (
+        "Only the note's provider or its supervising provider can sign, lock and sign, "
+        "or unlock it."
+    )
+    code = "not_note_provider"
+
+
 class InvalidNoteId(CanvasError):
     """400, or caught before any call: the note id is not a UUID."""
 
@@ -147,6 +157,13 @@ class ActionNotAllowed(CanvasError):
     def __init__(self, message: str | None = None, *, state: str = "", **kwargs) -> None:
         self.state = state
         super().__init__(message, **kwargs)
+
+
+class AlreadySigned(ActionNotAllowed):
+    """409 already_signed: this user signed the note since it was last locked."""
+
+    default_message = "You have already signed this note."
+    code = "already_signed"
 
 
 class ActionRejected(CanvasError):

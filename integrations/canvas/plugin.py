@@ -24,10 +24,12 @@ from integrations.canvas import http
 from integrations.canvas.exceptions import (
     ActionNotAllowed,
     ActionRejected,
+    AlreadySigned,
     CanvasUnavailable,
     Forbidden,
     InvalidNoteId,
     NoteNotFound,
+    NotNoteProvider,
     OutcomeUnknown,
     RateLimited,
     Unauthenticated,
@@ -127,11 +129,13 @@ def _raise_for_status(response: requests.Response, *, is_action: bool) -> None:
     if status == 401:
         raise Unauthenticated(**kwargs)
     if status == 403:
-        raise Forbidden(**kwargs)
+        raise NotNoteProvider(**kwargs) if code == NotNoteProvider.code else Forbidden(**kwargs)
     if status == 404:
         raise NoteNotFound(**kwargs)
     if status == 409:
         state = _state_of(body)
+        if code == AlreadySigned.code:
+            raise AlreadySigned(state=state, **kwargs)
         raise ActionNotAllowed(state_not_allowed_message(state), state=state, **kwargs)
     if status == 422:
         raise ActionRejected(upstream_message or None, **kwargs)
@@ -171,39 +175,37 @@ def _named(value: Any) -> dict[str, str]:
     }
 
 
-def _summary_or_none(data: Any) -> dict[str, Any] | None:
-    """Return the summary an action's answer carries, or None when it has none usable.
-
-    The action itself was accepted either way: an unreadable summary only
-    means the caller reads the note again.
-    """
-    if data is None:
+def _when(value: Any) -> datetime | None:
+    """Return an ISO date-time with its offset as an aware datetime, else None."""
+    if not isinstance(value, str) or not value:
         return None
     try:
-        return summary_parse(data)
-    except CanvasUnavailable:
+        parsed = parse_datetime(value)
+    except ValueError:
         return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _state(value: Any) -> dict[str, str]:
+    """Return `{"code", "label"}` of a state object, or raise CanvasUnavailable."""
+    if not isinstance(value, dict) or not isinstance(value.get("code"), str):
+        raise CanvasUnavailable(_UNREADABLE)
+    code = value["code"]
+    return {
+        "code": code,
+        "label": _text(value.get("label"), required=False) or STATE_LABELS.get(code, code),
+    }
 
 
 def summary_parse(data: Any) -> dict[str, Any]:
     """Return a note summary with the shape the portal relies on, or raise CanvasUnavailable."""
     if not isinstance(data, dict):
         raise CanvasUnavailable(_UNREADABLE)
-    state = data.get("state")
-    if not isinstance(state, dict) or not isinstance(state.get("code"), str):
-        raise CanvasUnavailable(_UNREADABLE)
-    code = state["code"]
+    state = _state(data.get("state"))
     note_type = data.get("note_type") or {}
     allowed = data.get("allowed_actions") or []
     if not isinstance(note_type, dict) or not isinstance(allowed, list):
         raise CanvasUnavailable(_UNREADABLE)
-    raw_dos = data.get("datetime_of_service")
-    dos: datetime | None = None
-    if isinstance(raw_dos, str) and raw_dos:
-        try:
-            dos = parse_datetime(raw_dos)
-        except ValueError:
-            dos = None
     try:
         # The id goes into the portal's URLs: only a real UUID is accepted.
         note_id = str(uuid.UUID(_text(data.get("id"))))
@@ -212,10 +214,11 @@ def summary_parse(data: Any) -> dict[str, Any]:
     return {
         "id": note_id,
         "title": _text(data.get("title"), required=False),
-        "datetime_of_service": dos,
+        "datetime_of_service": _when(data.get("datetime_of_service")),
         "state": {
-            "code": code,
-            "label": _text(state.get("label"), required=False) or STATE_LABELS.get(code, code),
+            **state,
+            "changed_at": _when(data["state"].get("changed_at")),
+            "changed_by": _text(data["state"].get("changed_by"), required=False),
         },
         "note_type": {
             "name": _text(note_type.get("name"), required=False),
@@ -224,6 +227,9 @@ def summary_parse(data: Any) -> dict[str, Any]:
         },
         "patient": _named(data.get("patient")),
         "provider": _named(data.get("provider")),
+        "supervising_provider": (
+            _named(data["supervising_provider"]) if data.get("supervising_provider") else None
+        ),
         # As sent; the portal keeps the actions it knows.
         "allowed_actions": [a for a in allowed if isinstance(a, str)],
     }
@@ -255,6 +261,7 @@ class PluginClient:
         self,
         *,
         access_token: str,
+        queue: str | None = None,
         state: list[str] | None = None,
         provider: str | None = None,
         patient: str | None = None,
@@ -262,8 +269,14 @@ class PluginClient:
         limit: int = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        """Return `{"notes": [summary, ...], "next_cursor": str | None}`."""
+        """Return `{"notes": [summary, ...], "next_cursor": str | None, "count": int | None}`.
+
+        `count` is the total matching (contract v2), None from a plugin that
+        does not send it.
+        """
         params: dict[str, str] = {"limit": str(int(limit))}
+        if queue:
+            params["queue"] = queue
         if state:
             params["state"] = ",".join(state)
         if provider:
@@ -280,9 +293,13 @@ class PluginClient:
         next_cursor = data.get("next_cursor")
         if next_cursor is not None and not isinstance(next_cursor, str):
             raise CanvasUnavailable(_UNREADABLE)
+        count = data.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise CanvasUnavailable(_UNREADABLE)
         return {
             "notes": [summary_parse(item) for item in data["notes"]],
             "next_cursor": next_cursor or None,
+            "count": count,
         }
 
     def note_get(self, *, access_token: str, note_id: Any) -> dict[str, Any]:
@@ -290,12 +307,32 @@ class PluginClient:
         path = f"notes/{note_id_parse(value=note_id)}"
         return summary_parse(self._request("GET", path, access_token=access_token))
 
-    def note_action(self, *, access_token: str, note_id: Any, action: str) -> dict[str, Any]:
-        """Perform `action`; return `{"note_id", "action", "effects", "from_state", "note"}`.
+    def note_history(
+        self, *, access_token: str, note_id: Any, since: datetime | None = None
+    ) -> dict[str, Any]:
+        """Return `{"history": [{"state", "at", "by"}, ...], "as_of"}`, oldest first."""
+        path = f"notes/{note_id_parse(value=note_id)}/history"
+        params = {"since": since.isoformat()} if since is not None else None
+        data = self._request("GET", path, access_token=access_token, params=params)
+        if not isinstance(data, dict) or not isinstance(data.get("history"), list):
+            raise CanvasUnavailable(_UNREADABLE)
+        history = []
+        for item in data["history"]:
+            at = _when(item.get("at")) if isinstance(item, dict) else None
+            if at is None or not isinstance(item.get("state"), str):
+                raise CanvasUnavailable(_UNREADABLE)
+            history.append(
+                {"state": item["state"], "at": at, "by": _text(item.get("by"), required=False)}
+            )
+        return {"history": history, "as_of": _when(data.get("as_of"))}
 
-        `note` is the note's summary after the action when the plugin sends
-        one (see docs/plugin-api.md), else None. Never resent: a read
-        timeout raises OutcomeUnknown.
+    def note_action(self, *, access_token: str, note_id: Any, action: str) -> dict[str, Any]:
+        """Ask Canvas to perform `action`; return what it accepted.
+
+        `{"note_id", "action", "effects", "from_state", "expected_state":
+        {"code", "label"} | None, "accepted_at": datetime | None}`. A 202
+        means accepted, not done: Canvas applies the effects after answering
+        and may refuse them. Never resent: a read timeout raises OutcomeUnknown.
         """
         if not isinstance(action, str) or not _ACTION_RE.fullmatch(action):
             raise ValueError(f"not an action name: {action!r}")
@@ -304,15 +341,21 @@ class PluginClient:
         data = self._request("POST", path, access_token=access_token)
         if not isinstance(data, dict):
             raise OutcomeUnknown(_UNREADABLE)
-        effects = data.get("effects") or []
+        effects = data.get("effects")
+        try:
+            expected = _state(data["expected_state"]) if data.get("expected_state") else None
+        except CanvasUnavailable:
+            expected = None  # accepted all the same: only the prediction is unreadable
+        from_state = data.get("from_state")
         return {
-            "note_id": _text(data.get("note_id"), required=False) or str(note_uuid),
-            "action": _text(data.get("action"), required=False) or action,
+            "note_id": str(note_uuid),
+            "action": action,
             "effects": [e for e in effects if isinstance(e, str)]
             if isinstance(effects, list)
             else [],
-            "from_state": _text(data.get("from_state"), required=False),
-            "note": _summary_or_none(data.get("note")),
+            "from_state": from_state if isinstance(from_state, str) else "",
+            "expected_state": expected,
+            "accepted_at": _when(data.get("accepted_at")),
         }
 
     # -- plumbing ---------------------------------------------------------

@@ -77,7 +77,12 @@ class AccessTokenGetTests(TestCase):
             sent = form(rsps.calls[0])
         self.assertEqual(
             sent,
-            {"grant_type": "refresh_token", "refresh_token": "rt-old", "client_id": CLIENT_ID},
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": "rt-old",
+                "client_id": CLIENT_ID,
+                "scope": "offline_access",  # Canvas: a refresh without it may be refused
+            },
         )
         row = self.row()
         self.assertEqual(self.stored("refresh"), "rt-new-1")

@@ -3,6 +3,7 @@
 import socket
 import threading
 import uuid
+from datetime import UTC, datetime
 
 import requests
 from django.test import SimpleTestCase, override_settings
@@ -141,6 +142,75 @@ class PluginClientTests(CanvasMockMixin, SimpleTestCase):
         self.assertEqual(
             caught.exception.message, "This note is Signed; that action isn't allowed."
         )
+
+    def test_the_signer_rule_and_a_second_signature_have_their_own_errors(self):
+        cases = [
+            (403, "not_note_provider", exceptions.NotNoteProvider, exceptions.Forbidden),
+            (409, "already_signed", exceptions.AlreadySigned, exceptions.ActionNotAllowed),
+        ]
+        for status, code, error_class, base in cases:
+            with self.subTest(code=code):
+                self.rsps.reset()
+                self.rsps.post(
+                    BASE + f"notes/{NOTE_ID}/sign", status=status, json=error(code, state="SGN")
+                )
+                with self.assertRaises(error_class) as caught:
+                    self.client_.note_action(access_token="t", note_id=NOTE_ID, action="sign")
+                self.assertIsInstance(caught.exception, base)
+                self.assertEqual((caught.exception.code, caught.exception.status), (code, status))
+
+    def test_a_202_is_what_canvas_accepted(self):
+        self.rsps.post(
+            BASE + f"notes/{NOTE_ID}/lock_sign",
+            status=202,
+            json={
+                "note_id": NOTE_ID,
+                "action": "lock_sign",
+                "effects": ["LOCK_NOTE", "SIGN_NOTE"],
+                "from_state": "NEW",
+                "expected_state": {"code": "SGN", "label": "Signed"},
+                "accepted_at": "2026-11-30T10:00:00.123456+00:00",
+            },
+        )
+        result = self.client_.note_action(access_token="t", note_id=NOTE_ID, action="lock_sign")
+        self.assertEqual(result["expected_state"], {"code": "SGN", "label": "Signed"})
+        self.assertEqual(result["effects"], ["LOCK_NOTE", "SIGN_NOTE"])
+        self.assertEqual(result["accepted_at"].isoformat(), "2026-11-30T10:00:00.123456+00:00")
+        self.assertNotIn("note", result)
+
+    def test_history_and_v2_summary_fields(self):
+        self.rsps.get(
+            BASE + f"notes/{NOTE_ID}/history",
+            match=[matchers.query_param_matcher({"since": "2026-11-30T09:00:00+00:00"})],
+            json={
+                "history": [
+                    {"state": "LKD", "at": "2026-11-30T09:01:00+00:00", "by": "s1"},
+                    {"state": "SGN", "at": "2026-11-30T09:02:00+00:00", "by": None},
+                ],
+                "as_of": "2026-11-30T09:05:00+00:00",
+            },
+        )
+        since = datetime(2026, 11, 30, 9, tzinfo=UTC)
+        history = self.client_.note_history(access_token="t", note_id=NOTE_ID, since=since)
+        self.assertEqual(
+            [(h["state"], h["at"].minute, h["by"]) for h in history["history"]],
+            [("LKD", 1, "s1"), ("SGN", 2, "")],
+        )
+        body = summary(NOTE_ID, supervising_provider={"id": "s9", "name": "Riley Chen"})
+        body["state"].update(changed_at="2026-11-30T09:02:00+00:00", changed_by="s1")
+        self.rsps.get(BASE + f"notes/{NOTE_ID}", json=body)
+        note = self.client_.note_get(access_token="t", note_id=NOTE_ID)
+        self.assertEqual(note["state"]["changed_by"], "s1")
+        self.assertEqual(note["state"]["changed_at"].hour, 9)
+        self.assertEqual(note["supervising_provider"], {"id": "s9", "name": "Riley Chen"})
+
+    def test_unreadable_history_is_unavailable(self):
+        for body in [{"history": "x"}, {"history": [{"state": "LKD", "at": "yesterday"}]}]:
+            with self.subTest(body=body):
+                self.rsps.reset()
+                self.rsps.get(BASE + f"notes/{NOTE_ID}/history", json=body)
+                with self.assertRaises(exceptions.CanvasUnavailable):
+                    self.client_.note_history(access_token="t", note_id=NOTE_ID)
 
     def test_422_keeps_the_upstream_sentence(self):
         self.rsps.post(

@@ -364,6 +364,46 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
         self.assertEqual(response["HX-Retarget"], f"#note-error-{self.note_id}")
         self.assertEqual(len(self.rsps.calls), 0)
 
+    def test_an_accepted_action_not_applied_yet_is_not_called_done(self):
+        self.rsps.post(
+            f"{API}notes/{self.note_id}/sign", status=202, json=accepted(self.note_id, "sign")
+        )
+        self.rsps.get(f"{API}notes/{self.note_id}", json=summary(self.note_id, state="LKD"))
+        response = self.client.post(self.url, {"view": "row"}, **HTMX)
+        self.assertEqual(
+            toast(response)["message"],
+            "Canvas accepted: sign. The note will show Signed once Canvas applies it.",
+        )
+        self.assertContains(response, "badge-LKD")
+        self.assertNotContains(response, "Note signed.")
+
+    def test_someone_elses_note_and_a_second_signature_are_explained(self):
+        cases = [
+            (403, "not_note_provider", "Only the note's provider or its supervising provider"),
+            (409, "already_signed", "You have already signed this note."),
+        ]
+        for status, code, words in cases:
+            with self.subTest(code=code):
+                self.rsps.reset()
+                self.rsps.post(
+                    f"{API}notes/{self.note_id}/sign",
+                    status=status,
+                    json=error(code, state="SGN"),
+                )
+                # Drawn again as Canvas shows it: without the refused button.
+                self.rsps.get(
+                    f"{API}notes/{self.note_id}",
+                    json=summary(self.note_id, state="SGN", allowed=[]),
+                )
+                response = self.client.post(self.url, {"view": "row"}, **HTMX)
+                self.assertIn(words, toast(response)["message"])
+                self.assertEqual(toast(response)["level"], "error")
+                self.assertNotContains(response, f"/notes/{self.note_id}/sign/")
+                self.assertEqual(
+                    NoteActionAttempt.objects.filter(error_code=code).get().upstream_status,
+                    status,
+                )
+
     def test_409_shows_the_current_state_and_says_why(self):
         self.rsps.post(
             f"{API}notes/{self.note_id}/lock",
