@@ -5,6 +5,8 @@ from every form, list and detail page.
 """
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -54,6 +56,13 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ("refresh_now", "revoke_and_unlink", "require_reconnect")
     ordering = ("user__username",)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        """Refuse filters on the ciphertexts (`?refresh_token_encrypted__startswith=` would
+        leak them a character at a time)."""
+        if lookup.split("__")[0] in SECRET_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -139,3 +148,31 @@ class ConnectionEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # append-only, even for superusers
+
+
+User = get_user_model()
+
+
+@admin.action(description="Deactivate and revoke their Canvas links", permissions=["change"])
+def deactivate_and_unlink(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    """Deactivate the selected users; their Canvas links are revoked and removed on save."""
+    done = 0
+    for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
+        user.is_active = False
+        user.save(update_fields=["is_active"])  # canvas_oauth.signals unlinks after commit
+        done += 1
+    modeladmin.message_user(
+        request,
+        f"{done} user(s) deactivated; their Canvas links are revoked and removed.",
+        messages.SUCCESS,
+    )
+
+
+# Django's user admin, plus the action above.
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    actions = [*UserAdmin.actions, deactivate_and_unlink]

@@ -8,4 +8,4 @@ class CanvasOAuthConfig(AppConfig):
     verbose_name = "Canvas connections"
 
     def ready(self) -> None:
-        from canvas_oauth import checks  # noqa: F401  (registers the system checks)
+        from canvas_oauth import checks, signals  # noqa: F401  (registers checks, receivers)

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_variables
 
 from canvas_oauth import conf
 from canvas_oauth.crypto import token_decrypt
@@ -65,6 +66,7 @@ def next_url_clean(*, url: str | None, allowed_hosts: set[str], require_https: b
 
 
 # -- link flows (kept in the session) -----------------------------------------
+@sensitive_variables()
 def link_flow_start(
     *, session: Any, user: AbstractBaseUser, next_url: str, redirect_uri: str
 ) -> str:
@@ -110,6 +112,7 @@ def _flows_live(*, session: Any, now: float) -> dict[str, dict]:
     }
 
 
+@sensitive_variables()
 def link_flow_pop(*, session: Any, state: str | None, user: AbstractBaseUser) -> dict:
     """Remove and return the pending flow of `state`; raise InvalidLinkState if unusable.
 
@@ -136,6 +139,7 @@ def link_flow_pop(*, session: Any, state: str | None, user: AbstractBaseUser) ->
 
 
 # -- linking ------------------------------------------------------------------
+@sensitive_variables()
 def connection_link(
     *, user: AbstractBaseUser, code: str, code_verifier: str, redirect_uri: str
 ) -> CanvasConnection:
@@ -179,17 +183,20 @@ def connection_link(
             connection = (
                 CanvasConnection.objects.select_for_update().filter(user_id=user.pk).first()
             )
+            previous_staff_id = ""
             if connection is None:
                 connection = CanvasConnection(user_id=user.pk)
-            elif connection.refresh_token_encrypted:
-                try:
+            else:
+                previous_staff_id = connection.canvas_staff_id
+                if connection.refresh_token_encrypted:
+                    # A row no key decrypts (a key fault: TokenDecryptionFailed,
+                    # an ALERT, a 503) is never overwritten: its refresh token
+                    # could not be revoked, and the keys must be fixed first.
                     previous_refresh = token_decrypt(
                         user_id=user.pk,
                         kind="refresh",
                         ciphertext=connection.refresh_token_encrypted,
                     )
-                except TokenDecryptionFailed:
-                    previous_refresh = None
             connection.status = CanvasConnection.Status.ACTIVE
             connection.canvas_user_id = user_id
             connection.canvas_staff_id = staff_id
@@ -204,8 +211,18 @@ def connection_link(
                 kind=ConnectionEvent.Kind.LINK,
                 actor=user,
                 canvas_staff_id=staff_id,
-                detail=f"Linked to Canvas staff {staff_name}"[:300],
+                detail=(
+                    f"Linked to Canvas staff {staff_name}"
+                    + (
+                        f" (previously staff {previous_staff_id})"
+                        if previous_staff_id and previous_staff_id != staff_id
+                        else ""
+                    )
+                )[:300],
             )
+    except TokenDecryptionFailed:
+        token_revoke_quietly(token=tokens.refresh_token)
+        raise
     except (IdentityAlreadyLinked, IntegrityError):
         logger.warning("Canvas link refused: identity already linked to another user")
         token_revoke_quietly(token=tokens.refresh_token)
@@ -223,6 +240,7 @@ def connection_link(
     return connection
 
 
+@sensitive_variables()
 def _identity_fetch(*, access_token: str) -> tuple[str, str, str]:
     """Return (canvas user id, staff id, staff name) from the plugin's GET /me."""
     try:

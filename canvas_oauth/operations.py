@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from canvas_oauth import conf
 from canvas_oauth.crypto import ciphertext_is_current, ciphertext_rotate, token_decrypt
@@ -20,6 +21,7 @@ from integrations.canvas.settings import canvas_settings
 logger = logging.getLogger(__name__)
 
 
+@sensitive_variables()
 def connection_unlink(
     *, user: AbstractBaseUser, actor: AbstractBaseUser | None, via_admin: bool = False
 ) -> bool:
@@ -133,6 +135,7 @@ def connections_refresh_due(*, within: timedelta) -> dict[str, int]:
     due = CanvasConnection.objects.filter(
         status=CanvasConnection.Status.ACTIVE,
         access_expires_at__lte=conf.now() + within,
+        user__is_active=True,  # a deactivated user's link is not kept alive
     ).select_related("user")
     for connection in due.order_by("access_expires_at"):
         try:

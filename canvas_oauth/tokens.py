@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from canvas_oauth import conf
 from canvas_oauth.crypto import token_decrypt, token_encrypt
@@ -36,6 +37,7 @@ T = TypeVar("T")
 _UNREAD = object()
 
 
+@sensitive_variables()
 def canvas_call(
     *,
     user: AbstractBaseUser,
@@ -74,11 +76,26 @@ def connection_usable(connection: CanvasConnection | None) -> CanvasConnection:
     return connection
 
 
+def refresh_margin(connection: CanvasConnection) -> timedelta:
+    """Return how long before expiry the access token is renewed.
+
+    Five minutes, or half the token's lifetime when that is shorter: a
+    token that lives five minutes or less would otherwise be refreshed on
+    every call.
+    """
+    issued = max(filter(None, (connection.linked_at, connection.last_refreshed_at)), default=None)
+    if connection.access_expires_at is None or issued is None:
+        return conf.REFRESH_MARGIN
+    half_life = (connection.access_expires_at - issued) / 2
+    return max(timedelta(0), min(conf.REFRESH_MARGIN, half_life))
+
+
 def _fresh_enough(connection: CanvasConnection, *, now: datetime, margin: timedelta) -> bool:
     expires = connection.access_expires_at
     return expires is not None and expires > now + margin
 
 
+@sensitive_variables()
 def access_token_get(
     *,
     user: AbstractBaseUser,
@@ -105,7 +122,7 @@ def access_token_get(
         user_id=user.pk, kind="access", ciphertext=connection.access_token_encrypted
     )
     if not force_refresh and _fresh_enough(
-        connection, now=requested_at, margin=conf.REFRESH_MARGIN
+        connection, now=requested_at, margin=refresh_margin(connection)
     ):
         return access
     if (
@@ -120,6 +137,7 @@ def access_token_get(
     )
 
 
+@sensitive_variables()
 def connection_refresh(
     *,
     user: AbstractBaseUser,
@@ -140,7 +158,6 @@ def connection_refresh(
     refresh token is committed before the access token is returned. A read
     timeout records the error and raises RefreshOutcomeUnknown, never retried.
     """
-    margin = conf.REFRESH_MARGIN if margin is None else margin
     requested_at = requested_at or conf.now()
     pending_error: CanvasError | None = None
     with transaction.atomic(durable=True):
@@ -153,6 +170,7 @@ def connection_refresh(
             user_id=user.pk, kind="access", ciphertext=connection.access_token_encrypted
         )
         now = conf.now()
+        margin = refresh_margin(connection) if margin is None else margin
         if not force and _fresh_enough(connection, now=now, margin=margin):
             return access  # another worker refreshed while this one waited for the lock
         if force and _fresh_enough(connection, now=now, margin=timedelta(0)):
@@ -213,6 +231,7 @@ def connection_refresh(
     raise pending_error
 
 
+@sensitive_variables()
 def tokens_store(*, connection: CanvasConnection, tokens: TokenSet, now: datetime) -> None:
     """Put an encrypted token set on `connection` (not saved)."""
     connection.access_token_encrypted = token_encrypt(
@@ -228,6 +247,7 @@ def tokens_store(*, connection: CanvasConnection, tokens: TokenSet, now: datetim
     connection.last_error_message = ""
 
 
+@sensitive_variables()
 def token_revoke_quietly(*, token: str | None) -> bool:
     """Revoke a refresh token at Canvas; return whether it worked. Never raises."""
     if not token:

@@ -1,7 +1,6 @@
 """Linking pages: connect, callback, link failed, disconnect."""
 
 import logging
-import re
 
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
@@ -9,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_safe
 
 from canvas_oauth.exceptions import (
@@ -19,13 +19,12 @@ from canvas_oauth.exceptions import (
 )
 from canvas_oauth.flows import connection_link, link_flow_pop, link_flow_start, next_url_clean
 from canvas_oauth.operations import connection_unlink
-from integrations.canvas.exceptions import CanvasError
+from integrations.canvas.exceptions import CanvasError, upstream_code
 from integrations.canvas.settings import canvas_settings
 
 logger = logging.getLogger(__name__)
 
 SESSION_FAILURE_KEY = "canvas_oauth_failure"
-_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def unavailable_response(request: HttpRequest, exc: CanvasError) -> HttpResponse:
@@ -78,6 +77,7 @@ def callback(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@sensitive_variables()
 def _callback(request: HttpRequest) -> HttpResponse:
     params = request.GET
     try:
@@ -113,7 +113,7 @@ def _callback(request: HttpRequest) -> HttpResponse:
                 detail=description,
                 next_url=next_url,
             )
-        code_text = error if _ERROR_CODE.match(error) else "unknown"
+        code_text = upstream_code(error)
         logger.warning("Canvas callback error %s", code_text)
         return _failed(
             request,
@@ -130,6 +130,8 @@ def _callback(request: HttpRequest) -> HttpResponse:
             code_verifier=flow["verifier"],
             redirect_uri=flow["redirect_uri"],
         )
+    except TokenDecryptionFailed as exc:
+        return unavailable_response(request, exc)
     except CanvasError as exc:
         return _failed(request, reason=exc.code, message=exc.message, next_url=next_url)
     messages.success(request, f"Linked to Canvas as {connection.canvas_staff_name}.")

@@ -59,5 +59,6 @@ def make_connection(
         ),
         access_expires_at=now + timedelta(seconds=expires_in),
         scope=scope,
-        linked_at=now,
+        # Issued with Canvas's 36000 s lifetime: `expires_in` is what is left of it.
+        linked_at=now + timedelta(seconds=expires_in - 36000),
     )

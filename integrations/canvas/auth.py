@@ -16,6 +16,7 @@ from functools import cache
 from urllib.parse import urlencode
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from integrations.canvas import http
 from integrations.canvas.exceptions import (
@@ -25,13 +26,22 @@ from integrations.canvas.exceptions import (
     TokenProblem,
     TokenRequestRejected,
     TokenResponseInvalid,
+    upstream_code,
 )
 from integrations.canvas.settings import canvas_settings
 
 logger = logging.getLogger(__name__)
 
 MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
-_ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+#: RFC 6750's b64token, at a sane length: nothing else is stored or sent as a header.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,4096}=*", re.ASCII)
+MAX_TOKEN_LENGTH = 4096
+
+
+def _is_token(value: object) -> bool:
+    return (
+        isinstance(value, str) and len(value) <= MAX_TOKEN_LENGTH and bool(_TOKEN.fullmatch(value))
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -69,6 +79,7 @@ class AuthClient:
         }
         return f"{canvas_settings.auth_url}authorize/?{urlencode(params)}"
 
+    @sensitive_variables()
     def token_exchange(self, *, code: str, code_verifier: str, redirect_uri: str) -> TokenSet:
         """Exchange an authorization code (once; never retried) for a token set."""
         data = {
@@ -79,6 +90,7 @@ class AuthClient:
         }
         return self._token_request(data, require_refresh_token=True)
 
+    @sensitive_variables()
     def token_refresh(self, *, refresh_token: str) -> TokenSet:
         """Trade a refresh token for a new token set (never retried).
 
@@ -92,6 +104,7 @@ class AuthClient:
         }
         return self._token_request(data, require_refresh_token=False)
 
+    @sensitive_variables()
     def token_revoke(self, *, token: str, token_type_hint: str = "refresh_token") -> None:  # noqa: S107
         """Revoke a token (RFC 7009); raise AuthorizationServerUnavailable on failure."""
         data = {"token": token, "token_type_hint": token_type_hint, **self._client_auth()}
@@ -116,6 +129,7 @@ class AuthClient:
             auth["client_secret"] = canvas_settings.CLIENT_SECRET
         return auth
 
+    @sensitive_variables()
     def _token_request(self, data: dict[str, str], *, require_refresh_token: bool) -> TokenSet:
         grant = data["grant_type"]
         try:
@@ -134,8 +148,29 @@ class AuthClient:
             raise AuthorizationServerUnavailable() from None
         try:
             return _token_response_parse(response, require_refresh_token=require_refresh_token)
+        except TokenResponseInvalid:
+            self._revoke_issued(response)
+            raise
         finally:
             response.close()
+
+    @sensitive_variables()
+    def _revoke_issued(self, response: requests.Response) -> None:
+        """Revoke a well-formed refresh token in a refused token response (best effort).
+
+        Canvas issued it even though the portal will not store the answer;
+        left alone it would stay valid forever.
+        """
+        try:
+            refresh_token = response.json().get("refresh_token")
+        except (ValueError, AttributeError):
+            return
+        if not _is_token(refresh_token):
+            return
+        try:
+            self.token_revoke(token=refresh_token)
+        except AuthorizationServerUnavailable:
+            logger.warning("Canvas token revocation after a refused token response failed")
 
 
 def _token_response_parse(response: requests.Response, *, require_refresh_token: bool) -> TokenSet:
@@ -155,7 +190,7 @@ def _token_response_parse(response: requests.Response, *, require_refresh_token:
                 f"Canvas answered {status} to the token request.", status=status
             )
         # Only a plain OAuth error code reaches logs and pages.
-        error = error if _ERROR_CODE.match(error) else "unrecognised_error"
+        error = upstream_code(error)
         logger.warning("Canvas token endpoint answered %s %s", status, error)
         if error == "invalid_grant":
             raise InvalidGrant(status=status)
@@ -177,8 +212,10 @@ def _token_set_validate(body: dict, *, require_refresh_token: bool) -> TokenSet:
     access_token = body.get("access_token")
     if not isinstance(access_token, str) or not access_token.strip():
         raise _invalid(TokenProblem.NO_ACCESS_TOKEN)
+    if not _is_token(access_token):
+        raise _invalid(TokenProblem.MALFORMED_ACCESS_TOKEN)
     refresh_token = body.get("refresh_token")
-    if refresh_token is not None and (not isinstance(refresh_token, str) or not refresh_token):
+    if refresh_token is not None and not _is_token(refresh_token):
         raise _invalid(TokenProblem.MALFORMED_REFRESH_TOKEN)
     if require_refresh_token and refresh_token is None:
         raise _invalid(TokenProblem.NO_REFRESH_TOKEN)

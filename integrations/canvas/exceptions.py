@@ -9,6 +9,22 @@ too, so a view catches one base.
 from __future__ import annotations
 
 import enum
+import re
+
+#: The only shape of error code taken from Canvas; anything else is UPSTREAM_ERROR.
+_UPSTREAM_CODE = re.compile(r"[a-z0-9_]{1,64}", re.ASCII)
+UPSTREAM_ERROR = "upstream_error"
+
+
+def upstream_code(value: object) -> str:
+    """Return `value` if it is a plain snake_case code, else "upstream_error".
+
+    A code from Canvas reaches logs, pages and the audit table: a newline or
+    markup in it must not (a forged log line, an injected cell).
+    """
+    if isinstance(value, str) and _UPSTREAM_CODE.fullmatch(value):
+        return value
+    return UPSTREAM_ERROR
 
 
 class CanvasError(Exception):
@@ -67,6 +83,7 @@ class TokenProblem(enum.Enum):
 
     NOT_JSON = "it is not JSON"
     NO_ACCESS_TOKEN = "no access token"
+    MALFORMED_ACCESS_TOKEN = "the access token is not a token (RFC 6750 characters, at most 4096)"
     MALFORMED_REFRESH_TOKEN = "the refresh token is malformed"
     NO_REFRESH_TOKEN = "no refresh token (ask for the offline_access scope)"
     NOT_BEARER = "the token type is not Bearer"

@@ -33,6 +33,7 @@ from integrations.canvas.exceptions import (
     OutcomeUnknown,
     RateLimited,
     Unauthenticated,
+    upstream_code,
 )
 from integrations.canvas.settings import canvas_settings
 
@@ -66,6 +67,7 @@ _UNREADABLE = "Canvas sent an answer the portal doesn't understand. Please try a
 # Canonical 8-4-4-4-12 hex only (ASCII, no braces or urn: prefix).
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 _ACTION_RE = re.compile(r"[a-z_]{1,32}", re.ASCII)
+_STATE_RE = re.compile(r"[A-Z]{2,4}", re.ASCII)
 
 
 def note_id_parse(*, value: Any) -> uuid.UUID:
@@ -102,7 +104,7 @@ def _error_body(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
     error = body.get("error")
     if not isinstance(error, dict):
         return "", "", body
-    code = error.get("code") if isinstance(error.get("code"), str) else ""
+    code = upstream_code(error["code"]) if "code" in error else ""
     message = error.get("message") if isinstance(error.get("message"), str) else ""
     return code, message[:_MAX_UPSTREAM_MESSAGE].strip(), body
 
@@ -113,7 +115,7 @@ def _state_of(body: dict[str, Any]) -> str:
         state = body["error"].get("state")
     if isinstance(state, dict):
         state = state.get("code")
-    return state if isinstance(state, str) and len(state) <= 8 else ""
+    return state if isinstance(state, str) and _STATE_RE.fullmatch(state) else ""
 
 
 def _raise_for_status(response: requests.Response, *, is_action: bool) -> None:

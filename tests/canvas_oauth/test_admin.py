@@ -1,6 +1,9 @@
 """Admin: read-only connections with actions; an append-only event log."""
 
+import io
+
 import responses
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import TestCase
 
@@ -48,6 +51,14 @@ class ConnectionAdminTests(TestCase):
                 found = self.client.get(CHANGELIST, {"q": query})
                 self.assertContains(found, "Dr. Pat Provider")
                 self.assertNotContains(found, "Sam Desk")
+
+    def test_no_filter_on_a_ciphertext(self):
+        for field in ("refresh_token_encrypted", "access_token_encrypted"):
+            for lookup in ("", "__startswith", "__contains", "__regex"):
+                with self.subTest(lookup=field + lookup):
+                    response = self.client.get(CHANGELIST, {field + lookup: "g"})
+                    self.assertEqual(response.status_code, 400)
+        self.assertEqual(self.client.get(CHANGELIST, {"status": "active"}).status_code, 200)
 
     def test_nothing_editable_no_add_no_delete(self):
         self.assertEqual(self.client.get(CHANGELIST + "add/").status_code, 403)
@@ -161,3 +172,53 @@ class ConnectionEventLogTests(TestCase):
         pat.delete()
         event = ConnectionEvent.objects.get(username="pat")
         self.assertIsNone(event.user_id)
+
+
+@oauth_settings
+class DeactivatedUserTests(TestCase):
+    """A deactivated user's Canvas grant does not live on."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.admin = make_user("root", is_staff=True, is_superuser=True)
+
+    def setUp(self):
+        self.pat = make_user("pat")
+        make_connection(self.pat, refresh_token="rt-pat", expires_in=60)
+
+    def test_deactivating_revokes_and_unlinks_after_the_commit(self):
+        with responses.RequestsMock() as rsps, self.captureOnCommitCallbacks(execute=True):
+            revoke = rsps.post(REVOKE_URL)
+            self.pat.is_active = False
+            self.pat.save()
+        self.assertEqual(form(revoke.calls[0])["token"], "rt-pat")
+        row = CanvasConnection.objects.get(user=self.pat)
+        self.assertEqual((row.status, row.refresh_token_encrypted), ("revoked", ""))
+
+    def test_other_saves_do_not_touch_the_link(self):
+        with responses.RequestsMock(), self.captureOnCommitCallbacks(execute=True) as hooks:
+            self.pat.first_name = "Pat"
+            self.pat.save()
+            self.pat.save(update_fields=["last_login"])
+        self.assertEqual(hooks, [])
+        self.assertEqual(CanvasConnection.objects.get(user=self.pat).status, "active")
+
+    def test_the_admin_action_deactivates_and_unlinks(self):
+        self.client.force_login(self.admin)
+        with responses.RequestsMock() as rsps, self.captureOnCommitCallbacks(execute=True):
+            rsps.post(REVOKE_URL)
+            response = self.client.post(
+                "/admin/auth/user/",
+                {"action": "deactivate_and_unlink", "_selected_action": [self.pat.pk]},
+            )
+        self.assertEqual(response.status_code, 302)
+        self.pat.refresh_from_db()
+        self.assertFalse(self.pat.is_active)
+        self.assertEqual(CanvasConnection.objects.get(user=self.pat).status, "revoked")
+
+    def test_the_refresh_cron_skips_inactive_users(self):
+        from django.core.management import call_command
+
+        get_user_model().objects.filter(pk=self.pat.pk).update(is_active=False)  # no signal
+        with responses.RequestsMock():  # no refresh is attempted
+            call_command("refresh_canvas_tokens", stdout=io.StringIO())

@@ -309,7 +309,7 @@ class CallbackTests(FlowMixin, TestCase):
         self.assertFalse(CanvasConnection.objects.filter(user=self.user).exists())
 
     def test_other_error_codes(self):
-        for error, shown in [("server_error", "server_error"), ("<x>", "unknown")]:
+        for error, shown in [("server_error", "server_error"), ("<x>", "upstream_error")]:
             with self.subTest(error=error):
                 state = self.start()["state"]
                 text = self.failure_text(self.callback(state=state, error=error))
@@ -330,7 +330,7 @@ class CallbackTests(FlowMixin, TestCase):
             ),
             "400 odd error code": (
                 {"status": 400, "json": {"error": "bad\ncode <b>"}},
-                "unrecognised_error",
+                "upstream_error",
             ),
             "400 invalid_client": (
                 {"status": 401, "json": {"error": "invalid_client"}},
@@ -345,16 +345,30 @@ class CallbackTests(FlowMixin, TestCase):
             "negative expires_in": ({"json": token_body(expires_in=-1)}, "expires_in"),
             "string expires_in": ({"json": token_body(expires_in="36000")}, "expires_in"),
             "narrower scope": ({"json": token_body(scope="patient/*.read")}, "fewer permissions"),
+            "huge access token": ({"json": token_body(access="a" * 2_000_000)}, "not a token"),
+            "non-latin-1 access token": ({"json": token_body(access="at-\u20ac")}, "not a token"),
+            "refresh token with a space": (
+                {"json": token_body(refresh="rt new", access="at-ok")},
+                "refresh token is malformed",
+            ),
             "connect timeout": ({"body": requests.ConnectTimeout()}, "not answering"),
             "read timeout": ({"body": requests.ReadTimeout()}, "too long"),
         }
         for name, (kwargs, expected) in cases.items():
             with self.subTest(name):
                 state = self.start()["state"]
-                with responses.RequestsMock() as rsps:
-                    rsps.post(TOKEN_URL, **kwargs)
+                with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+                    token = rsps.post(TOKEN_URL, **kwargs)
+                    revoke = rsps.post(REVOKE_URL)
                     response = self.callback(code="c", state=state)
-                    self.assertEqual(len(rsps.calls), 1)
+                self.assertEqual(token.call_count, 1)  # never retried
+                # A refused 200 that still issued a (well-formed) refresh token:
+                # it is revoked.
+                issued = kwargs.get("json", {}).get("refresh_token")
+                issued = issued if issued and " " not in issued else None
+                self.assertEqual(revoke.call_count, 1 if issued else 0)
+                if issued:
+                    self.assertEqual(form(revoke.calls[0])["token"], issued)
                 self.assertIn(expected, self.failure_text(response))
                 self.assertFalse(CanvasConnection.objects.filter(user=self.user).exists())
 
@@ -406,6 +420,40 @@ class CallbackTests(FlowMixin, TestCase):
             self.callback(code="c", state=state)
             self.assertEqual(form(rsps.calls[2])["token"], "rt-previous")
         self.assertEqual(CanvasConnection.objects.get(user=self.user).status, "active")
+
+    def test_relinking_over_a_row_no_key_decrypts_overwrites_nothing(self):
+        from cryptography.fernet import Fernet
+
+        with override_settings(TOKEN_ENCRYPTION_KEYS=[Fernet.generate_key().decode()]):
+            make_connection(self.user, refresh_token="rt-lost-key", staff_id="staff-old")
+        before = CanvasConnection.objects.get(user=self.user)
+        state = self.start()["state"]
+        with (
+            responses.RequestsMock() as rsps,
+            self.assertLogs("canvas_oauth.crypto", "ERROR") as logs,
+        ):
+            self.ok_mocks(rsps)
+            revoke = rsps.post(REVOKE_URL)
+            response = self.callback(code="c", state=state)
+        self.assertEqual(response.status_code, 503)
+        self.assertIn("ALERT", "\n".join(logs.output))
+        after = CanvasConnection.objects.get(user=self.user)
+        self.assertEqual(after.refresh_token_encrypted, before.refresh_token_encrypted)
+        self.assertEqual(after.canvas_staff_id, "staff-old")
+        # The tokens just issued are not kept, so they are revoked.
+        self.assertEqual(form(revoke.calls[0])["token"], "rt-new-1")
+        self.assertFalse(ConnectionEvent.objects.filter(user=self.user, kind="link").exists())
+
+    def test_relinking_to_another_canvas_identity_names_the_previous_one(self):
+        make_connection(self.user, staff_id="staff-before", status="reconnect_needed")
+        state = self.start()["state"]
+        with responses.RequestsMock() as rsps:
+            self.ok_mocks(rsps)
+            rsps.post(REVOKE_URL)
+            self.callback(code="c", state=state)
+        event = ConnectionEvent.objects.get(user=self.user, kind="link")
+        self.assertEqual(event.canvas_staff_id, "staff-1")
+        self.assertIn("(previously staff staff-before)", event.detail)
 
     def test_next_is_checked_again_when_used(self):
         for bad in [
@@ -645,3 +693,35 @@ class SignedInAsAnotherUserTests(FlowMixin, TestCase):
             text = self.failure_text(self.callback(code="c", state=state))
         self.assertIn("not started from this browser", text)
         self.assertFalse(CanvasConnection.objects.exists())
+
+
+@oauth_settings
+class ErrorReportTests(TestCase):
+    """An error report (the 500 e-mail, Sentry) never holds the code, verifier or tokens."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.user = make_user("pat")
+
+    def test_a_crash_in_the_middle_of_linking_reports_no_secret(self):
+        import sys
+
+        from django.views.debug import ExceptionReporter
+
+        def crash(request):
+            raise RuntimeError("bug in the middle of the exchange")
+
+        with responses.RequestsMock() as rsps:
+            rsps.add_callback("POST", TOKEN_URL, callback=crash)
+            try:
+                flows.connection_link(
+                    user=self.user,
+                    code="code-SECRET-42",
+                    code_verifier="verifier-SECRET-" + "v" * 40,
+                    redirect_uri="https://portal.test/canvas/callback/",
+                )
+            except RuntimeError:
+                report = ExceptionReporter(None, *sys.exc_info()).get_traceback_text()
+        self.assertIn("bug in the middle of the exchange", report)
+        self.assertNotIn("code-SECRET-42", report)
+        self.assertNotIn("verifier-SECRET", report)

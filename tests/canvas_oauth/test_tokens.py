@@ -59,6 +59,18 @@ class AccessTokenGetTests(TestCase):
         field = row.access_token_encrypted if kind == "access" else row.refresh_token_encrypted
         return token_decrypt(user_id=self.user.pk, kind=kind, ciphertext=field)
 
+    def test_a_short_lived_token_is_renewed_at_half_its_life_not_on_every_call(self):
+        self.link(expires_in=240)
+        # Issued just now with a 4-minute lifetime: the 5-minute margin would always refresh.
+        CanvasConnection.objects.filter(user=self.user).update(linked_at=self.now)
+        with responses.RequestsMock() as rsps:
+            self.assertEqual(access_token_get(user=self.user), "at-old")
+            self.assertEqual(len(rsps.calls), 0)
+        self.now += timedelta(seconds=130)  # past half its life
+        with responses.RequestsMock() as rsps:
+            rsps.post(TOKEN_URL, json=token_body(1, expires_in=240))
+            self.assertEqual(access_token_get(user=self.user), "at-new-1")
+
     def test_fresh_token_is_returned_without_calling_canvas(self):
         self.link(expires_in=3600)
         with responses.RequestsMock():  # any HTTP call would fail

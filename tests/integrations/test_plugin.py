@@ -212,6 +212,25 @@ class PluginClientTests(CanvasMockMixin, SimpleTestCase):
                 with self.assertRaises(exceptions.CanvasUnavailable):
                     self.client_.note_history(access_token="t", note_id=NOTE_ID)
 
+    def test_only_plain_codes_and_states_are_taken_from_canvas(self):
+        # A code or state with a newline or markup would forge a log line or
+        # land in the audit table: anything but [a-z0-9_] is upstream_error.
+        for code, state in [("bad\ncode", "LKD\nX"), ("<b>x</b>", "lkd"), ("a" * 65, "TOOLONG")]:
+            with self.subTest(code=code):
+                self.rsps.reset()
+                self.rsps.post(
+                    BASE + f"notes/{NOTE_ID}/lock", status=409, json=error(code, state=state)
+                )
+                with self.assertRaises(exceptions.ActionNotAllowed) as caught:
+                    self.client_.note_action(access_token="t", note_id=NOTE_ID, action="lock")
+                self.assertEqual(
+                    (caught.exception.code, caught.exception.state),
+                    (
+                        "upstream_error",
+                        "",
+                    ),
+                )
+
     def test_422_keeps_the_upstream_sentence(self):
         self.rsps.post(
             BASE + f"notes/{NOTE_ID}/sign",

@@ -1,0 +1,55 @@
+"""Signal receivers: a deactivated user's Canvas link does not outlive the account."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+from canvas_oauth.exceptions import CanvasOAuthError
+from canvas_oauth.models import CanvasConnection
+from canvas_oauth.operations import connection_unlink
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="canvas_oauth.user_was_active")
+def user_was_active(sender, instance, update_fields=None, **kwargs) -> None:
+    """Remember whether a saved user was active, when the save may change that."""
+    if instance.pk is None or (update_fields is not None and "is_active" not in update_fields):
+        return  # e.g. the last_login update at every sign-in: no extra query
+    instance._canvas_was_active = sender._default_manager.filter(
+        pk=instance.pk, is_active=True
+    ).exists()
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="canvas_oauth.user_deactivated")
+def user_deactivated(sender, instance, created=False, **kwargs) -> None:
+    """Unlink and revoke the Canvas link of a user who was just deactivated.
+
+    After the commit (the revocation calls Canvas, and unlinking runs in its
+    own transaction), from wherever the deactivation came: the admin's
+    form, its action, a script.
+    """
+    if created or instance.is_active or not getattr(instance, "_canvas_was_active", False):
+        return
+    instance._canvas_was_active = False
+
+    def unlink() -> None:
+        linked = (
+            CanvasConnection.objects.filter(user_id=instance.pk)
+            .exclude(status=CanvasConnection.Status.REVOKED)
+            .exists()
+        )
+        if not linked:
+            return
+        try:
+            connection_unlink(user=instance, actor=None, via_admin=False)
+        except CanvasOAuthError as exc:
+            # A key fault: the link stays and the refresh cron skips inactive users.
+            logger.error("Could not unlink deactivated user id %s: %s", instance.pk, exc.code)
+        else:
+            logger.info("Canvas link of deactivated user id %s removed", instance.pk)
+
+    transaction.on_commit(unlink)
