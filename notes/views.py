@@ -171,7 +171,7 @@ def note_action(request: HtmxHttpRequest, note_id: str, action: str) -> HttpResp
             note_id=note_id,
             action=action,
             request_id=getattr(request, "request_id", ""),
-            client_ip=request.META.get("REMOTE_ADDR"),
+            client_ip=getattr(request, "client_ip", None),
         )
     except TokenDecryptionFailed:
         return _decrypt_failed(request)

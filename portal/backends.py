@@ -6,14 +6,15 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
-from portal import services
+from portal import proxy, services
 
 
 class ThrottledModelBackend(ModelBackend):
     """Check username and password like ModelBackend, unless throttled.
 
     Every sign-in form (the portal's and the admin's) goes through
-    `authenticate(request, ...)`, so throttling lives here. A refused
+    `authenticate(request, ...)`, so throttling lives here. The attempt is
+    counted before the password is checked (see portal.services). A refused
     attempt raises PermissionDenied, which makes `authenticate()` return
     None without asking any other backend; the sign-in form reads
     `request.signin_refusal` to tell the person how long to wait.
@@ -26,22 +27,19 @@ class ThrottledModelBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if request is None or username is None or password is None:
             return super().authenticate(request, username, password, **kwargs)
-        address = services.client_address(request)
-        request_id = getattr(request, "request_id", "")
-        refusal = services.signin_throttle_check(username=username, address=address)
-        if refusal is not None:
-            services.signin_refusal_record(
-                username=username, address=address, refusal=refusal, request_id=request_id
-            )
-            request.signin_refusal = refusal
+        address = getattr(request, "client_ip", None) or proxy.client_ip(request)
+        attempt = services.signin_attempt_reserve(
+            username=username, address=address, request_id=getattr(request, "request_id", "")
+        )
+        if isinstance(attempt, services.SignInRefusal):
+            request.signin_refusal = attempt
             raise PermissionDenied("sign-in throttled")
+        # Counted as a failure already: parallel attempts cannot all get here.
         user = super().authenticate(request, username, password, **kwargs)
         if user is None:
-            request.signin_refusal = services.signin_failure_record(
-                username=username, address=address, request_id=request_id
-            )
+            request.signin_refusal = services.signin_attempt_failed(attempt=attempt)
         else:
-            services.signin_success_record(username=username)
+            services.signin_attempt_succeeded(attempt=attempt)
         return user
 
     def get_user(self, user_id):

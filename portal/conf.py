@@ -1,6 +1,7 @@
 """Read the portal's own settings lazily, so `override_settings` works in tests."""
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 def _int(name: str, default: int) -> int:
@@ -40,3 +41,17 @@ def login_slowdown_after() -> int:
 def login_slowdown_seconds() -> int:
     """Return the wait after the first slowed failure (it grows with each one)."""
     return _int("LOGIN_SLOWDOWN_SECONDS", 5)
+
+
+def trusted_proxy_count() -> int:
+    """Return how many reverse proxies in front of the portal append to X-Forwarded-For.
+
+    0 means none: the socket's address is the client's, and no forwarded
+    header (X-Forwarded-For, X-Request-ID) is believed.
+    """
+    value = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXY_COUNT must be a whole number, 0 or more (got {value!r})."
+        )
+    return value

@@ -1,7 +1,6 @@
 """Project-wide middleware."""
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from portal import conf
+from portal import conf, proxy
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +25,30 @@ SESSION_SEEN_KEY = "_portal_seen_at"
 #: How finely (seconds) the last activity is recorded; well under any idle limit.
 SEEN_RESOLUTION = 30
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+class ClientIPMiddleware:
+    """Set `request.client_ip`: the client's address as `portal.proxy.client_ip` reads it.
+
+    Apps (the audit log) read the attribute, so they need not import the
+    portal; sign-in throttling and the logs use the same function.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.client_ip = proxy.client_ip(request)
+        return self.get_response(request)
 
 
 class RequestIDMiddleware:
     """Give every request an id (`request.request_id`) and echo it back.
 
-    A well-formed `X-Request-ID` from a trusted proxy is kept so one id
-    follows a request through the proxy, the portal and the audit log;
-    anything else is replaced with a fresh UUID.
+    A well-formed `X-Request-ID` is kept only when a trusted proxy stands in
+    front (`TRUSTED_PROXY_COUNT`), so one id follows a request through the
+    proxy, the portal and the audit log; a client reaching the portal
+    directly cannot choose the id that lands in audit rows. Anything else is
+    replaced with a fresh UUID.
     """
 
     header = "X-Request-ID"
@@ -43,11 +57,37 @@ class RequestIDMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get(self.header, "")
-        request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = proxy.forwarded_request_id(request) or uuid.uuid4().hex
         response = self.get_response(request)
         response[self.header] = request.request_id
         return response
+
+
+class NoStoreWhenSignedInMiddleware:
+    """Mark every response to a signed-in user `Cache-Control: no-store, private`.
+
+    Pages show patient names: neither a shared cache nor the browser may
+    keep them, so Back after sign-out on a shared workstation asks the
+    server again and lands on the sign-in page. A response counts if the
+    user was signed in when the request arrived or is when it leaves (the
+    sign-in response itself). Static files are answered by WhiteNoise before
+    this runs and stay cacheable.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        signed_in = _signed_in(request)
+        response = self.get_response(request)
+        if signed_in or _signed_in(request):
+            patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+def _signed_in(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
 
 
 def _now() -> float:

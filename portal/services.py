@@ -6,6 +6,13 @@ username (half `LOGIN_ADDRESS_FAILURE_LIMIT` for an address) each further
 attempt must wait a little longer; at `LOGIN_FAILURE_LIMIT` failures for a
 username (or `LOGIN_ADDRESS_FAILURE_LIMIT` from an address) sign-in is
 refused for `LOGIN_LOCKOUT_SECONDS`. Failures older than that are forgotten.
+
+An attempt is counted as a failure before its password is checked
+(`signin_attempt_reserve`, under a row lock) and given back if the
+password was right (`signin_attempt_succeeded`): parallel guesses cannot
+all pass the check before any of them is counted, so no more than the
+limit ever reach the password check.
+
 Every failure, refusal and lock-out is logged at WARNING (never the
 password) and kept as a `SignInEvent` row admins can read.
 """
@@ -14,8 +21,7 @@ import datetime
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.http import HttpRequest
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from portal import conf
@@ -35,6 +41,22 @@ class SignInRefusal:
 
     reason: str  # "locked" or "slowed"
     retry_after: int
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """A sign-in attempt already counted as a failure, its password not yet checked."""
+
+    username: str
+    address: str | None
+    request_id: str
+    at: datetime.datetime
+    # The username's failures with this one, forgotten if the password was
+    # right (those counted after it, still being checked, stay).
+    username_failures: int
+    # The address row's last failure time before this attempt was counted,
+    # put back if the password was right (so a success slows nobody).
+    address_last_failure_at: datetime.datetime | None
 
 
 def _username_key(username: str) -> str:
@@ -68,6 +90,11 @@ def _refusal_for(row: SignInThrottle, now: datetime.datetime) -> SignInRefusal |
         return None
     if row.locked_until is not None:
         return SignInRefusal("locked", _ceil_seconds(row.locked_until - now))
+    if row.failures >= _limits()[row.scope]:
+        # The limit is reached by attempts whose passwords are still being
+        # checked: refuse as if locked (the lock is set when they fail).
+        lockout = datetime.timedelta(seconds=conf.login_lockout_seconds())
+        return SignInRefusal("locked", _ceil_seconds(row.last_failure_at + lockout - now))
     after = _slowdown_after(row.scope)
     if row.failures < after:
         return None
@@ -102,41 +129,100 @@ def _strongest(refusals: list[SignInRefusal | None]) -> SignInRefusal | None:
     return max(found, key=lambda r: (r.reason == "locked", r.retry_after))
 
 
-def client_address(request: HttpRequest) -> str | None:
-    """Return the client's IP address as the server (or a trusted proxy) saw it."""
-    from django.conf import settings
+def _locked_row(*, scope: str, key: str, now: datetime.datetime) -> SignInThrottle:
+    """Return the throttle row for `scope` and `key`, locked until the transaction ends.
 
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        # Behind our TLS proxy: the last X-Forwarded-For entry is the one the
-        # proxy itself appended; anything before it came from the client.
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded.strip():
-            return forwarded.split(",")[-1].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    The row is created if missing (INSERT ... ON CONFLICT DO NOTHING, so
+    parallel first attempts do not collide). A concurrent success may delete
+    it between the insert and the lock: then insert again.
+    """
+    for _ in range(10):
+        SignInThrottle.objects.bulk_create(
+            [
+                SignInThrottle(
+                    scope=scope, key=key, failures=0, first_failure_at=now, last_failure_at=now
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        row = SignInThrottle.objects.select_for_update().filter(scope=scope, key=key).first()
+        if row is not None:
+            return row
+    raise DatabaseError(f"Sign-in throttle row {scope} {key!r} kept disappearing")
 
 
-def signin_throttle_check(
-    *, username: str, address: str | None, now: datetime.datetime | None = None
-) -> SignInRefusal | None:
-    """Return a refusal if this username or address must wait, else None."""
+def _count_failure(row: SignInThrottle, now: datetime.datetime) -> None:
+    if row.failures and _is_stale(row, now):
+        row.failures = 0
+        row.locked_until = None
+        row.first_failure_at = now
+    row.failures += 1
+    row.last_failure_at = now
+
+
+def signin_attempt_reserve(
+    *,
+    username: str,
+    address: str | None,
+    request_id: str = "",
+    now: datetime.datetime | None = None,
+) -> SignInAttempt | SignInRefusal:
+    """Count a sign-in attempt as a failure before its password is checked, or refuse it.
+
+    The username's and the address's rows are locked (in that order, so two
+    attempts never wait for each other crosswise) while the refusal is
+    decided and the attempt counted: an attempt that is not refused has its
+    place within the limit. A refusal is logged and kept as an event.
+    """
     now = now or _now()
-    keys = _keys(username=username, address=address)
-    rows = [
-        row for scope, key in keys for row in SignInThrottle.objects.filter(scope=scope, key=key)
-    ]
-    return _strongest([_refusal_for(row, now) for row in rows])
+    request_id = request_id[:64]
+    with transaction.atomic():
+        rows = [
+            _locked_row(scope=scope, key=key, now=now)
+            for scope, key in _keys(username=username, address=address)
+        ]
+        refusal = _strongest([_refusal_for(row, now) for row in rows])
+        if refusal is not None:
+            for row in rows:
+                if row.failures == 0:  # made just now: leave no empty row behind
+                    row.delete()
+            _refusal_record(
+                username=username,
+                address=address,
+                refusal=refusal,
+                request_id=request_id,
+                now=now,
+            )
+            return refusal
+        address_last_failure_at = None
+        for row in rows:
+            if row.scope == SignInThrottle.Scope.ADDRESS:
+                address_last_failure_at = row.last_failure_at
+            _count_failure(row, now)
+            if row.scope == SignInThrottle.Scope.USERNAME:
+                username_failures = row.failures
+            row.save(
+                update_fields=["failures", "first_failure_at", "last_failure_at", "locked_until"]
+            )
+    return SignInAttempt(
+        username=username,
+        address=address,
+        request_id=request_id,
+        at=now,
+        username_failures=username_failures,
+        address_last_failure_at=address_last_failure_at,
+    )
 
 
-def signin_refusal_record(
+def _refusal_record(
     *,
     username: str,
     address: str | None,
     refusal: SignInRefusal,
-    request_id: str = "",
-    now: datetime.datetime | None = None,
+    request_id: str,
+    now: datetime.datetime,
 ) -> None:
     """Log and keep a sign-in attempt refused without checking the password."""
-    now = now or _now()
     logger.warning(
         "Sign-in refused (%s, retry in %ss) for username %r from %s",
         refusal.reason,
@@ -150,36 +236,32 @@ def signin_refusal_record(
         username=username[:150],
         address=address,
         detail=f"{refusal.reason}, retry in {refusal.retry_after}s",
-        request_id=request_id[:64],
+        request_id=request_id,
     )
 
 
-def signin_failure_record(
-    *,
-    username: str,
-    address: str | None,
-    request_id: str = "",
-    now: datetime.datetime | None = None,
+def signin_attempt_failed(
+    *, attempt: SignInAttempt, now: datetime.datetime | None = None
 ) -> SignInRefusal | None:
-    """Count a failed sign-in; return the refusal the next attempt will meet, if any."""
+    """Record a wrong password; return the refusal the next attempt will meet, if any.
+
+    The failure was counted when the attempt was reserved; here the
+    username or address is locked out if it reached its limit, and the
+    failure is logged and kept. A row deleted meanwhile (a parallel attempt
+    with the right password forgets the username's failures, an admin lifts
+    a lock) is made again with this failure in it.
+    """
     now = now or _now()
     limits = _limits()
     lockout = datetime.timedelta(seconds=conf.login_lockout_seconds())
+    username, address = attempt.username, attempt.address
     rows = []
     with transaction.atomic():
         for scope, key in _keys(username=username, address=address):
-            SignInThrottle.objects.get_or_create(
-                scope=scope,
-                key=key,
-                defaults={"first_failure_at": now, "last_failure_at": now},
-            )
-            row = SignInThrottle.objects.select_for_update().get(scope=scope, key=key)
-            if row.failures and _is_stale(row, now):
-                row.failures = 0
-                row.locked_until = None
-                row.first_failure_at = now
-            row.failures += 1
-            row.last_failure_at = now
+            row = SignInThrottle.objects.select_for_update().filter(scope=scope, key=key).first()
+            if row is None:
+                row = _locked_row(scope=scope, key=key, now=now)
+                _count_failure(row, now)
             if row.failures >= limits[scope] and row.locked_until is None:
                 row.locked_until = now + lockout
                 logger.warning(
@@ -195,9 +277,11 @@ def signin_failure_record(
                     username=username[:150],
                     address=address,
                     detail=f"{scope} locked after {row.failures} failures",
-                    request_id=request_id[:64],
+                    request_id=attempt.request_id,
                 )
-            row.save()
+            row.save(
+                update_fields=["failures", "first_failure_at", "last_failure_at", "locked_until"]
+            )
             rows.append(row)
         logger.warning(
             "Sign-in failed for username %r from %s (%s failure(s) for this username)",
@@ -211,13 +295,35 @@ def signin_failure_record(
             username=username[:150],
             address=address,
             detail=f"failure {rows[0].failures} of {limits[SignInThrottle.Scope.USERNAME]}",
-            request_id=request_id[:64],
+            request_id=attempt.request_id,
         )
     return _strongest([_refusal_for(row, now) for row in rows])
 
 
-def signin_success_record(*, username: str) -> None:
-    """Forget a username's failures after it signs in (its address keeps counting)."""
-    SignInThrottle.objects.filter(
-        scope=SignInThrottle.Scope.USERNAME, key=_username_key(username)
-    ).delete()
+def signin_attempt_succeeded(*, attempt: SignInAttempt) -> None:
+    """Forget the username's failures and give the address back the attempt it counted.
+
+    Attempts counted after this one and still being checked keep their
+    places (they are failures if their passwords are wrong); a lock they
+    set while this one was counted with them is lifted if they no longer
+    reach the limit. An address keeps its other failures: one person's
+    success does not clear a clinic's NAT. Rows deleted meanwhile are fine.
+    """
+    limits = _limits()
+    with transaction.atomic():
+        for scope, key in _keys(username=attempt.username, address=attempt.address):
+            row = SignInThrottle.objects.select_for_update().filter(scope=scope, key=key).first()
+            if row is None:
+                continue
+            if scope == SignInThrottle.Scope.USERNAME:
+                row.failures = max(row.failures - attempt.username_failures, 0)
+            else:
+                row.failures = max(row.failures - 1, 0)
+                if row.last_failure_at == attempt.at:
+                    row.last_failure_at = attempt.address_last_failure_at
+            if row.failures == 0:
+                row.delete()
+                continue
+            if row.failures < limits[scope]:
+                row.locked_until = None
+            row.save(update_fields=["failures", "last_failure_at", "locked_until"])

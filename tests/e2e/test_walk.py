@@ -15,7 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.test import SimpleTestCase
 
-from tests.e2e.harness import DEMO_PASSWORD, Browser, Servers, chromium_missing_reason
+from tests.e2e.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEMO_PASSWORD,
+    Browser,
+    Servers,
+    chromium_missing_reason,
+)
 
 
 def _require_chromium() -> None:
@@ -136,6 +143,34 @@ class SignInWalkTests(E2ETestCase):
         self.browser.shot(page, "05-signed-out")
         page.goto(self.url("/"))
         page.wait_for_url(re.compile(r"/accounts/login/"))
+        page.context.close()
+        self.assertNoProblems()
+
+    def test_back_after_sign_out_shows_the_sign_in_page(self):
+        # A shared workstation: the next person presses Back after sign-out.
+        # Playwright turns Chromium's back/forward cache off; a real browser
+        # has it on, and it would show the page again unless it was no-store.
+        browser = self.browser.browser.browser_type.launch(
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            ignore_default_args=["--disable-back-forward-cache"],
+        )
+        self.addCleanup(browser.close)
+        page = browser.new_context().new_page()
+        page.set_default_timeout(15_000)
+        statuses: list[str] = []
+        page.on("response", lambda r: statuses.append(f"{r.status} {r.url}"))
+        self.sign_in(page, "frontdesk")
+        page.goto(self.url("/notes/activity/"))
+        self.assertIn("activity", page.locator("h1").inner_text().lower())
+        self.sign_out(page)
+        # "commit": a page restored from the back/forward cache fires no load.
+        page.go_back(wait_until="commit")
+        self.assertRegex(page.url, r"/accounts/login/\?next=/notes/activity/")
+        page.get_by_role("button", name="Sign in").wait_for()
+        self.browser.shot(page, "05b-back-after-sign-out")
+        self.assertEqual([s for s in statuses if s.startswith("5")], [])
         page.context.close()
         self.assertNoProblems()
 

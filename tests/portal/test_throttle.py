@@ -8,6 +8,7 @@ from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from portal import services
 from portal.models import SignInEvent, SignInThrottle
 from tests.factories import PASSWORD, make_user
 
@@ -181,7 +182,7 @@ class SignInThrottleTests(TestCase):
         response = self.attempt(username="boss", password=PASSWORD, url="/admin/login/")
         self.assertContains(response, LOCKED)
 
-    @override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"))
+    @override_settings(TRUSTED_PROXY_COUNT=1)
     def test_behind_the_proxy_the_last_forwarded_address_counts(self):
         self.client.post(
             reverse("login"),
@@ -190,6 +191,63 @@ class SignInThrottleTests(TestCase):
             HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9",
         )
         self.assertEqual(SignInEvent.objects.get().address, "203.0.113.9")
+
+    def test_a_success_gives_the_address_its_attempt_back(self):
+        # Every attempt is counted before its password is checked; a right
+        # password must not leave a failure against the clinic's address.
+        for name in ["amy", "bob"]:
+            self.attempt(username=name, address="10.0.0.80")
+        before = SignInThrottle.objects.get(scope="address", key="10.0.0.80")
+        self.clock.advance(30)
+        self.assertRedirects(
+            self.attempt(password=PASSWORD, address="10.0.0.80"), "/", fetch_redirect_response=False
+        )
+        after = SignInThrottle.objects.get(scope="address", key="10.0.0.80")
+        self.assertEqual(after.failures, 2)
+        self.assertEqual(after.last_failure_at, before.last_failure_at)
+        self.client.post(reverse("logout"))
+        self.attempt(password=PASSWORD, address="10.0.0.81")
+        self.assertFalse(SignInThrottle.objects.filter(key="10.0.0.81").exists())
+
+    def test_a_refused_attempt_leaves_no_empty_rows(self):
+        self.fail_times(5)
+        self.attempt(address="10.0.0.90")
+        self.assertFalse(SignInThrottle.objects.filter(key="10.0.0.90").exists())
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=5, LOGIN_SLOWDOWN_AFTER=10, LOGIN_LOCKOUT_SECONDS=900)
+class SignInReservationTests(TestCase):
+    """The service steps one by one, as parallel requests interleave them."""
+
+    def reserve(self, username="pat", address="10.0.0.1"):
+        return services.signin_attempt_reserve(username=username, address=address, now=T0)
+
+    def test_attempts_in_flight_count_against_the_limit(self):
+        attempts = [self.reserve() for _ in range(5)]
+        self.assertTrue(all(isinstance(a, services.SignInAttempt) for a in attempts))
+        refusal = self.reserve()
+        self.assertEqual(refusal, services.SignInRefusal("locked", 900))
+        self.assertEqual(SignInEvent.objects.get().kind, "refused")
+        for attempt in attempts:
+            services.signin_attempt_failed(attempt=attempt, now=T0)
+        row = SignInThrottle.objects.get(scope="username")
+        self.assertEqual((row.failures, row.locked_until), (5, T0 + datetime.timedelta(minutes=15)))
+        self.assertEqual(SignInEvent.objects.filter(kind="lockout").count(), 1)
+
+    def test_a_failure_after_a_parallel_success_is_still_recorded(self):
+        wrong, right = self.reserve(), self.reserve()
+        services.signin_attempt_succeeded(attempt=right)  # deletes the username's row
+        self.assertFalse(SignInThrottle.objects.filter(scope="username").exists())
+        services.signin_attempt_failed(attempt=wrong, now=T0)
+        self.assertEqual(SignInThrottle.objects.get(scope="username").failures, 1)
+        self.assertEqual(SignInThrottle.objects.get(scope="address").failures, 1)
+        self.assertEqual(SignInEvent.objects.get().kind, "failure")
+
+    def test_a_success_after_an_admin_lifted_the_lock_is_fine(self):
+        attempt = self.reserve()
+        SignInThrottle.objects.all().delete()
+        services.signin_attempt_succeeded(attempt=attempt)
+        self.assertFalse(SignInThrottle.objects.exists())
 
 
 class SignInAdminTests(TestCase):
