@@ -8,7 +8,7 @@ PLUGIN_VENV := canvas_plugin/.venv
 PLUGIN_STAMP := $(PLUGIN_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-portal test-plugin e2e lint format bench lock clean
+.PHONY: help run test test-portal test-plugin plugin-release e2e lint format bench lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,10 +39,15 @@ $(PLUGIN_STAMP): canvas_plugin/requirements.txt
 	$(PLUGIN_VENV)/bin/python -m pip install --quiet -r canvas_plugin/requirements.txt
 	touch $@
 
-test-plugin: $(PLUGIN_STAMP) ## Test and validate the Canvas plugin in its own environment
+test-plugin: $(PLUGIN_STAMP) ## Test and validate the Canvas plugin, and its release as acme__note_sign_api
 	cd canvas_plugin && .venv/bin/pytest
 	cd canvas_plugin && .venv/bin/canvas validate-manifest note_sign_api
 	cd canvas_plugin && .venv/bin/canvas validate note_sign_api
+	$(MAKE) --no-print-directory plugin-release PREFIX=acme
+
+plugin-release: $(PLUGIN_STAMP) ## Write dist/<PREFIX>__note_sign_api for `canvas deploy` (PREFIX=<org prefix>)
+	@test -n "$(PREFIX)" || { echo "usage: make plugin-release PREFIX=<your org's plugin prefix>" >&2; exit 2; }
+	$(PLUGIN_VENV)/bin/python scripts/plugin_release.py '$(PREFIX)'
 
 lint: $(STAMP) ## Check style with ruff
 	$(BIN)/ruff check .
@@ -59,5 +64,5 @@ lock: $(STAMP) ## Re-resolve the locks after editing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --quiet --generate-hashes --python-version 3.11
 	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --quiet --generate-hashes --python-version 3.11
 
-clean: ## Remove the virtualenvs and local state (keeps .env)
-	rm -rf $(VENV) $(PLUGIN_VENV) var
+clean: ## Remove the virtualenvs, local state and releases (keeps .env)
+	rm -rf $(VENV) $(PLUGIN_VENV) var dist

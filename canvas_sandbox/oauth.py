@@ -1,11 +1,14 @@
-"""The sandbox's OAuth pieces: an S256-only server and a race-safe token endpoint."""
+"""The sandbox's OAuth pieces: an S256-only server, Canvas's `launch` and `scope` rules,
+and a race-safe token endpoint."""
 
 import hashlib
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from oauth2_provider.models import get_grant_model, get_refresh_token_model
-from oauth2_provider.views import TokenView
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_application_model, get_grant_model, get_refresh_token_model
+from oauth2_provider.views import AuthorizationView, TokenView
+from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2 import Server
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
 
@@ -41,6 +44,18 @@ class SerializedTokenView(TokenView):
         """Lock the presented code or refresh token, then let DOT answer."""
         form = request.content_type == "application/x-www-form-urlencoded"
         grant_type = request.POST.get("grant_type") if form else None
+        if grant_type == "refresh_token" and not request.POST.get("scope", "").strip():
+            # Canvas: a refresh must send `scope` or may fail with invalid_scope.
+            # Stock DOT (RFC 6749 6: scope optional) keeps the old scope, so the
+            # check is here, before anything touches the token (it stays usable).
+            return JsonResponse(
+                {
+                    "error": "invalid_scope",
+                    "error_description": "A refresh must send the scope it was granted.",
+                },
+                status=400,
+                headers={"Cache-Control": "no-store"},
+            )
         if grant_type == "refresh_token":
             model, field, value = get_refresh_token_model(), "token_checksum", "refresh_token"
         elif grant_type == "authorization_code":
@@ -53,3 +68,30 @@ class SerializedTokenView(TokenView):
         with transaction.atomic():
             list(model.objects.select_for_update().filter(**{field: key}).values_list("pk"))
             return super().post(request, *args, **kwargs)
+
+
+class LaunchAuthorizationView(AuthorizationView):
+    """DOT's authorization endpoint, refusing a request without Canvas's `launch` parameter.
+
+    Canvas requires `launch` for staff authorization. Once the client and the
+    redirect URI are known good (DOT's own validation, so an unknown client
+    still gets an error page and never a redirect), a missing `launch`
+    redirects back with `error=access_denied`, as a refusal does in OAuth.
+    """
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """Refuse a request without `launch`; otherwise let DOT show the consent page."""
+        if request.GET.get("launch", "").strip():
+            return super().get(request, *args, **kwargs)
+        try:
+            _scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        application = get_application_model().objects.get(client_id=credentials["client_id"])
+        params = [
+            ("error", "access_denied"),
+            ("error_description", "Staff authorization needs the launch parameter."),
+        ]
+        if credentials.get("state"):
+            params.append(("state", credentials["state"]))
+        return self.redirect(add_params_to_uri(credentials["redirect_uri"], params), application)

@@ -186,7 +186,12 @@ SANDBOX_FAULT_DEFAULTS = {
     "token_endpoint_down": env.bool("SANDBOX_FAULT_TOKEN_DOWN", default=False),
     "html_instead_of_json": env.bool("SANDBOX_FAULT_HTML", default=False),
     "seed": env.int("SANDBOX_FAULT_SEED", default=1),
+    "effect_reject_rate": env.float("SANDBOX_FAULT_EFFECT_REJECT_RATE", default=0.0),
+    # Not a fault but shared the same way: how long after the 202 effects land.
+    "effect_delay_ms": env.int("SANDBOX_EFFECT_DELAY_MS", default=0),
 }
+# The plugin variable `signing_policy`: "provider" (default) or "any_staff".
+SANDBOX_SIGNING_POLICY = env.str("SANDBOX_SIGNING_POLICY", default="provider")
 
 LOGGING = {
     "version": 1,

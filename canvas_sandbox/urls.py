@@ -3,13 +3,13 @@
 from django.urls import include, path, re_path
 from oauth2_provider import views as oauth_views
 
-from canvas_sandbox.clinic import pages
+from canvas_sandbox.clinic import api, pages
 from canvas_sandbox.clinic.urls import control_patterns, page_patterns, plugin_patterns
-from canvas_sandbox.oauth import SerializedTokenView
+from canvas_sandbox.oauth import LaunchAuthorizationView, SerializedTokenView
 
 oauth_patterns = (
     [
-        path("authorize/", oauth_views.AuthorizationView.as_view(), name="authorize"),
+        path("authorize/", LaunchAuthorizationView.as_view(), name="authorize"),
         path("token/", SerializedTokenView.as_view(), name="token"),
         path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
     ],
@@ -19,6 +19,8 @@ oauth_patterns = (
 urlpatterns = [
     path("auth/", include(oauth_patterns)),
     path("plugin-io/api/note_sign_api/", include(plugin_patterns)),
+    # Any other plugin name or path under /plugin-io/: the plugin runner's empty 404.
+    re_path(r"^plugin-io/", api.not_found),
     path("sandbox/control/", include(control_patterns)),
     path("", include(page_patterns)),
     # Everything else: a friendly 404 page instead of DEBUG's URL listing.

@@ -46,9 +46,12 @@ def main() -> int:
     run("-m", "canvas_sandbox", "seed")
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Canvas applies a plugin's effects after the answer: let a person see the
+    # note change a moment after the 202 (tests keep the default 0).
+    sandbox_env = {"SANDBOX_EFFECT_DELAY_MS": "400", **env}
     procs = [
         subprocess.Popen(
-            [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=env
+            [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=sandbox_env
         ),
         subprocess.Popen([PY, "manage.py", "runserver", "127.0.0.1:8000"], cwd=ROOT, env=env),
     ]

@@ -41,6 +41,8 @@ DEMO_PASSWORD = "canvas-demo"
 TEST_REDIRECT_URI = "http://testserver/canvas/callback/"
 PLUGIN_PATH = "/plugin-io/api/note_sign_api"
 TIMEOUT = (3.05, 30)
+#: The `launch` parameter Canvas requires for staff authorization (the portal sends this).
+LAUNCH = "e30="
 
 
 class SandboxError(RuntimeError):
@@ -357,12 +359,13 @@ class LiveSandbox:
         client_id: str | None = None,
         code_challenge_method: str | None = "S256",
         allow: bool = True,
+        launch: str | None = LAUNCH,
     ) -> str:
         """Sign in and answer the consent page over HTTP; return the final redirect URL.
 
-        Omitted challenge/method parameters are left out of the request (to
-        test refusals). The returned URL is the client's redirect URI with
-        `code` and `state`, or with `error` when the server refused.
+        Omitted challenge/method/launch parameters (None) are left out of the
+        request (to test refusals). The returned URL is the client's redirect
+        URI with `code` and `state`, or with `error` when the server refused.
         """
         params = {
             "response_type": "code",
@@ -371,6 +374,8 @@ class LiveSandbox:
             "scope": scope,
             "state": state,
         }
+        if launch is not None:
+            params["launch"] = launch
         if code_challenge is not None:
             params["code_challenge"] = code_challenge
         if code_challenge_method is not None:
@@ -474,14 +479,24 @@ class LiveSandbox:
         return self.http.post(self.token_url, data=data, timeout=TIMEOUT)
 
     def refresh(
-        self, refresh_token: str, *, client_id: str | None = None, client_secret: str | None = None
+        self,
+        refresh_token: str,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        scope: str | None = "offline_access",
     ) -> requests.Response:
-        """POST the refresh_token grant to /auth/token/ and return the response."""
+        """POST the refresh_token grant to /auth/token/ and return the response.
+
+        `scope` is sent as Canvas requires (None leaves it out: invalid_scope).
+        """
         data = {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": client_id or self.client_id,
         }
+        if scope is not None:
+            data["scope"] = scope
         if client_secret is not None:
             data["client_secret"] = client_secret
         return self.http.post(self.token_url, data=data, timeout=TIMEOUT)
@@ -513,19 +528,54 @@ class LiveSandbox:
         return self.control("POST", "tokens", body)
 
     def create_note(
-        self, *, state: str, kind: str, provider: str = "provider", **kw: Any
+        self, *, state: str, kind: str | None = None, provider: str = "provider", **kw: Any
     ) -> dict[str, Any]:
-        """Create a note (kind: encounter, encounter_nosig, appointment, letter); return it."""
-        return self.control(
-            "POST", "notes", {"state": state, "kind": kind, "provider": provider, **kw}
-        )
+        """Create a note and return its summary.
+
+        kind: encounter, encounter_nosig, appointment, inpatient, data, letter,
+        message; or, without kind, category= and is_sig_required= (any
+        category). `kw`: supervising_provider (username; "" for none; default
+        the provider's supervisor), patient, date, title, veto.
+        """
+        body = {"state": state, "provider": provider, **kw}
+        if kind is not None:
+            body["kind"] = kind
+        return self.control("POST", "notes", body)
 
     def note(self, note_id: str) -> dict[str, Any]:
-        """Return a note's summary (no token needed)."""
+        """Return a note's summary (no token needed; due effects land first)."""
         return self.control("GET", f"notes/{note_id}")
 
+    def history(self, note_id: str) -> list[dict[str, Any]]:
+        """Return a note's state history, oldest first: {"state", "action", "actor", "at"}."""
+        return self.control("GET", f"notes/{note_id}/history")["history"]
+
+    def effects(self, note_id: str) -> list[dict[str, Any]]:
+        """Return the effects accepted for a note and their status (pending, applied, ...)."""
+        return self.control("GET", f"notes/{note_id}/effects")["effects"]
+
+    def veto(self, note_id: str, veto: bool = True) -> dict[str, Any]:
+        """Make Canvas refuse (or stop refusing) lock and sign effects on a note."""
+        return self.control("POST", f"notes/{note_id}/veto", {"veto": veto})
+
+    def wait_for_state(self, note_id: str, code: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Poll the note until it is in `code` (delayed effects); return it or raise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            note = self.note(note_id)
+            if note["state"]["code"] == code or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)  # bounded polling for a delayed effect
+        if note["state"]["code"] != code:
+            raise SandboxError(f"note {note_id} is {note['state']['code']}, not {code}")
+        return note
+
     def set_faults(self, **kw: Any) -> dict[str, Any]:
-        """Replace the fault settings (missing keys: 0/false/503/1); return them."""
+        """Replace the fault settings and return them.
+
+        Missing keys: 0/false/503/1, and effect_delay_ms the environment's
+        SANDBOX_EFFECT_DELAY_MS. Also effect_reject_rate (0..1).
+        """
         return self.control("POST", "faults", kw)
 
     def reset_faults(self) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from canvas_sdk.test_utils.factories import (
     PatientFactory,
     StaffFactory,
 )
-from canvas_sdk.v1.data.note import CurrentNoteStateEvent
+from canvas_sdk.v1.data.note import CurrentNoteStateEvent, NoteStateChangeEvent
 
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,10 @@ KINDS = {
     "encounter": ("encounter", True),
     "encounter_nosig": ("encounter", False),
     "appointment": ("appointment", True),
+    "inpatient": ("inpatient", True),
+    "data": ("data", True),
     "letter": ("letter", False),
+    "message": ("message", False),
 }
 
 
@@ -39,20 +42,51 @@ def make_staff(*, active: bool = True, first_name: str = "Ada", last_name: str =
     return StaffFactory(user=user, active=active, first_name=first_name, last_name=last_name)
 
 
-def make_note(*, state: str = "NEW", kind: str = "encounter", provider=None, patient=None, **kw):
-    """Create a note of `kind` whose current state is `state`."""
-    category, is_sig_required = KINDS[kind]
-    note_type = NoteTypeFactory(
-        name=f"{kind.title()} note", category=category, is_sig_required=is_sig_required
-    )
+def note_type(kind: str = "encounter", *, category: str = "", is_sig_required=None):
+    """Create a note type of `kind` (or of an explicit category and signature rule)."""
+    default_category, default_sig = KINDS.get(kind, (kind, True))
+    category = category or default_category
+    sig = default_sig if is_sig_required is None else is_sig_required
+    return NoteTypeFactory(name=f"{category.title()} note", category=category, is_sig_required=sig)
+
+
+def make_note(
+    *,
+    state: str = "NEW",
+    kind: str = "encounter",
+    provider=None,
+    patient=None,
+    supervising_provider=None,
+    note_type_version=None,
+    by=None,
+    **kw,
+):
+    """Create a note of `kind` whose current state is `state`, recorded as changed `by` staff."""
     note = NoteFactory(
-        note_type_version=note_type,
+        note_type_version=note_type_version or note_type(kind),
         provider=provider or make_staff(),
         patient=patient or PatientFactory(),
+        supervising_provider=supervising_provider,
         **kw,
     )
+    # NoteFactory records the note's creation (NEW, by the provider's user) itself.
     CurrentNoteStateEvent.objects.create(note=note, state=state)
+    if state != "NEW":
+        NoteStateChangeEvent.objects.create(
+            note=note, state=state, originator=by.user if by is not None else None
+        )
     return note
+
+
+def change_state(note, state: str, *, by=None, at=None):
+    """Record a state change of `note` (as Canvas does once it applies an effect)."""
+    event = NoteStateChangeEvent.objects.create(
+        note=note, state=state, originator=by.user if by is not None else None
+    )
+    if at is not None:
+        NoteStateChangeEvent.objects.filter(dbid=event.dbid).update(created=at)
+    CurrentNoteStateEvent.objects.filter(note=note).update(state=state)
+    return event
 
 
 def event(

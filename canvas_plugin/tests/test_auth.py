@@ -1,4 +1,9 @@
-"""Who gets past NoteApi's authentication pass, and what everyone else is told."""
+"""Who gets past NoteApi's authentication pass, and what everyone else is told.
+
+The authentication pass only says yes (a bearer token Canvas resolved to a user) or
+no (401): a user who is not active staff gets past it and is refused with a 403 in
+the request pass, before any route runs.
+"""
 
 from canvas_sdk.test_utils.factories import CanvasUserFactory, PatientFactory
 from django.test import TestCase
@@ -28,6 +33,8 @@ ROUTES = [
     ("POST", "/notes/{id}/unlock"),
     ("POST", "/notes/{id}/checkin"),
     ("POST", "/notes/{id}/noshow"),
+    ("GET", "/notes/{id}/history"),
+    ("GET", "/notes/counts"),
 ]
 
 
@@ -44,7 +51,7 @@ class NoteApiAuthenticationTests(TestCase):
         cls.staff_flag_without_record = CanvasUserFactory(is_staff=True)
         cls.note = make_note(state="NEW", provider=cls.staff)
 
-    def check(self, *, headers, actor, status, body):
+    def check(self, *, headers, actor, status, body, passes=1):
         for method, path in ROUTES:
             with self.subTest(method=method, path=path):
                 reply = call(
@@ -54,7 +61,7 @@ class NoteApiAuthenticationTests(TestCase):
                     headers=headers,
                     actor=actor,
                 )
-                self.assertEqual(reply.passes, 1, "the route must not run")
+                self.assertEqual(reply.passes, passes)
                 self.assertEqual(reply.status, status)
                 self.assertEqual(reply.json(), body)
                 self.assertEqual(reply.effects, [])
@@ -88,6 +95,7 @@ class NoteApiAuthenticationTests(TestCase):
             actor=str(self.patient_user.dbid),
             status=403,
             body=FORBIDDEN,
+            passes=2,
         )
 
     def test_inactive_staff_is_forbidden(self):
@@ -96,6 +104,7 @@ class NoteApiAuthenticationTests(TestCase):
             actor=str(self.inactive.user.dbid),
             status=403,
             body=FORBIDDEN,
+            passes=2,
         )
 
     def test_staff_flag_without_staff_record_is_forbidden(self):
@@ -104,6 +113,7 @@ class NoteApiAuthenticationTests(TestCase):
             actor=str(self.staff_flag_without_record.dbid),
             status=403,
             body=FORBIDDEN,
+            passes=2,
         )
 
     def test_scheme_is_case_insensitive_and_active_staff_passes(self):
@@ -116,14 +126,20 @@ class NoteApiAuthenticationTests(TestCase):
         self.assertEqual(reply.passes, 2)
         self.assertEqual(reply.status, 200)
 
-    def test_request_pass_alone_cannot_be_used_by_a_non_staff_actor(self):
-        # authenticate() is what SimpleAPI itself calls; it must refuse on its own too.
+    def test_authenticate_only_says_whether_canvas_knows_the_user(self):
+        # authenticate() is what SimpleAPI itself calls: yes for any Canvas user, no otherwise.
         from canvas_sdk.events import EventType
         from canvas_sdk.handlers.simple_api import BearerCredentials
 
         from .helpers import event
 
-        for actor in ("", str(self.patient_user.dbid), str(self.inactive.user.dbid)):
+        for actor, accepted in (
+            ("", False),
+            ("987654", False),
+            (str(self.patient_user.dbid), True),
+            (str(self.inactive.user.dbid), True),
+            (str(self.staff.user.dbid), True),
+        ):
             with self.subTest(actor=actor):
                 handler = self.api(
                     event(
@@ -133,7 +149,7 @@ class NoteApiAuthenticationTests(TestCase):
                         actor=actor,
                     )
                 )
-                self.assertFalse(handler.authenticate(BearerCredentials(handler.request)))
+                self.assertIs(handler.authenticate(BearerCredentials(handler.request)), accepted)
 
     def test_request_pass_refuses_on_its_own(self):
         from canvas_sdk.events import EventType

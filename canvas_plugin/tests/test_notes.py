@@ -5,11 +5,14 @@ import uuid
 from urllib.parse import urlencode
 
 from canvas_sdk.test_utils.factories import PatientFactory
+from canvas_sdk.v1.data.note import NoteStateChangeEvent
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from note_sign_api import transitions
 from note_sign_api.handlers.api import NoteApi
 
-from .helpers import bearer, call, make_note, make_staff
+from .helpers import bearer, call, change_state, make_note, make_staff
 
 UTC = dt.UTC
 
@@ -44,25 +47,31 @@ class NoteDetailTests(TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.staff = make_staff(first_name="Grace", last_name="Hopper")
+        cls.supervisor = make_staff(first_name="Edsger", last_name="Dijkstra")
         cls.patient = PatientFactory(first_name="Alan", last_name="Turing")
         cls.note = make_note(
-            state="LKD",
+            state="NEW",
             provider=cls.staff,
+            supervising_provider=cls.supervisor,
             patient=cls.patient,
             title="Follow-up",
             datetime_of_service=at(3, 14),
         )
+        cls.locked = change_state(cls.note, "LKD", by=cls.staff)
 
     def test_summary(self):
         reply = call(self.api, path=f"/notes/{self.note.id}", **bearer(self.staff))
         self.assertEqual(reply.status, 200)
+        body = reply.json()
+        changed_at = dt.datetime.fromisoformat(body["state"].pop("changed_at"))
+        self.assertEqual(changed_at, self.locked.created)
         self.assertEqual(
-            reply.json(),
+            body,
             {
                 "id": str(self.note.id),
                 "title": "Follow-up",
                 "datetime_of_service": "2026-11-03T14:00:00+00:00",
-                "state": {"code": "LKD", "label": "Locked"},
+                "state": {"code": "LKD", "label": "Locked", "changed_by": str(self.staff.id)},
                 "note_type": {
                     "name": "Encounter note",
                     "category": "encounter",
@@ -70,9 +79,21 @@ class NoteDetailTests(TestCase):
                 },
                 "patient": {"id": str(self.patient.id), "name": "Alan Turing"},
                 "provider": {"id": str(self.staff.id), "name": "Grace Hopper"},
+                "supervising_provider": {"id": str(self.supervisor.id), "name": "Edsger Dijkstra"},
                 "allowed_actions": ["sign", "lock_sign", "unlock"],
             },
         )
+
+    def test_allowed_actions_are_the_callers(self):
+        other = make_staff(first_name="Frank", last_name="Desk")
+        reply = call(self.api, path=f"/notes/{self.note.id}", **bearer(other))
+        self.assertEqual(reply.json()["allowed_actions"], [])
+        unsupervised = make_note(state="NEW", provider=self.staff)
+        body = call(self.api, path=f"/notes/{unsupervised.id}", **bearer(other)).json()
+        self.assertIsNone(body["supervising_provider"])
+        self.assertEqual(body["allowed_actions"], ["lock"])
+        # NoteFactory records the creation (NEW) as the provider's.
+        self.assertEqual(body["state"]["changed_by"], str(self.staff.id))
 
     def test_bad_and_unknown_ids(self):
         for note_id, status, code in [
@@ -131,19 +152,36 @@ class NoteListTests(TestCase):
     def test_order_is_date_desc_then_id(self):
         self.assertEqual(self.ids(), self.expected(self.notes + self.tied))
 
-    def test_summaries_carry_allowed_actions(self):
+    def test_summaries_carry_the_callers_allowed_actions(self):
         reply = call(self.api, path="/notes", **bearer(self.me))
         for summary in reply.json()["notes"]:
             with self.subTest(note=summary["id"]):
                 note_type = summary["note_type"]
+                facts = transitions.NoteFacts(
+                    category=note_type["category"],
+                    is_sig_required=note_type["is_sig_required"],
+                    state=summary["state"]["code"],
+                    provider_id=summary["provider"]["id"],
+                )
                 self.assertEqual(
                     summary["allowed_actions"],
-                    transitions.allowed_actions(
-                        summary["state"]["code"],
-                        category=note_type["category"],
-                        is_sig_required=note_type["is_sig_required"],
-                    ),
+                    transitions.allowed_actions(facts, caller_id=str(self.me.id)),
                 )
+
+    def test_count_is_the_total_matching(self):
+        reply = call(self.api, path="/notes", query_string="limit=2", **bearer(self.me))
+        self.assertEqual(len(reply.json()["notes"]), 2)
+        self.assertEqual(reply.json()["count"], len(self.notes + self.tied))
+        reply = call(self.api, path="/notes", query_string="limit=1&provider=me", **bearer(self.me))
+        self.assertEqual(reply.json()["count"], 5)
+        cursor = reply.json()["next_cursor"]
+        reply = call(
+            self.api,
+            path="/notes",
+            query_string=urlencode({"provider": "me", "limit": 1, "cursor": cursor}),
+            **bearer(self.me),
+        )
+        self.assertEqual(reply.json()["count"], 5)
 
     def test_state_filter(self):
         lkd = [n for n in self.notes if n.current_state.state == "LKD"]
@@ -244,3 +282,220 @@ class NoteListTests(TestCase):
                 )
                 self.assertEqual(reply.status, 400)
                 self.assertEqual(reply.json()["error"]["code"], "invalid_cursor")
+
+
+class NoteListFilterTests(TestCase):
+    """Categories, the clinic's day (`from`/`to`) and the to-sign queue."""
+
+    api = NoteApi
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.me = make_staff(first_name="Riley", last_name="Chen")
+        cls.np = make_staff(first_name="Jordan", last_name="Park")
+        cls.other = make_staff(first_name="Ana", last_name="Silva")
+        mine = {"provider": cls.me}
+        cls.open_mine = make_note(state="NEW", datetime_of_service=at(1), **mine)
+        cls.locked_mine = make_note(state="LKD", datetime_of_service=at(2), **mine)
+        cls.signed_mine = make_note(state="SGN", datetime_of_service=at(3), **mine)
+        cls.nosig_mine = make_note(state="LKD", kind="encounter_nosig", **mine)
+        cls.data_mine = make_note(state="LKD", kind="data", datetime_of_service=at(4), **mine)
+        cls.letter_mine = make_note(state="NEW", kind="letter", **mine)
+        cls.inpatient_mine = make_note(state="NEW", kind="inpatient", **mine)
+        cls.booked_mine = make_note(state="BKD", kind="appointment", **mine)
+        cls.noshow_mine = make_note(state="NSW", kind="appointment", **mine)
+        cls.locked_theirs = make_note(state="LKD", provider=cls.other)
+        # The nurse practitioner's notes that Chen supervises.
+        supervised = {"provider": cls.np, "supervising_provider": cls.me}
+        cls.to_cosign = make_note(state="LKD", by=cls.np, **supervised)
+        change_state(cls.to_cosign, "SGN", by=cls.np)
+        cls.cosigned = make_note(state="LKD", by=cls.np, **supervised)
+        change_state(cls.cosigned, "SGN", by=cls.np)
+        change_state(cls.cosigned, "SGN", by=cls.me)
+        cls.np_locked = make_note(state="LKD", **supervised)
+
+    def ids(self, staff=None, **params) -> set[str]:
+        reply = call(
+            self.api, path="/notes", query_string=urlencode(params), **bearer(staff or self.me)
+        )
+        self.assertEqual(reply.status, 200, reply.raw)
+        body = reply.json()
+        self.assertEqual(body["count"], len(body["notes"]))
+        return {note["id"] for note in body["notes"]}
+
+    def test_categories_that_accept_no_action_are_left_out_unless_asked(self):
+        everything = self.ids(limit=100)
+        self.assertNotIn(str(self.data_mine.id), everything)
+        self.assertNotIn(str(self.letter_mine.id), everything)
+        self.assertIn(str(self.inpatient_mine.id), everything)
+        self.assertEqual(self.ids(category="data"), {str(self.data_mine.id)})
+        self.assertEqual(
+            self.ids(category="data,letter"), {str(self.data_mine.id), str(self.letter_mine.id)}
+        )
+
+    def test_from_to_is_the_clinics_day(self):
+        # 2026-11-02 in UTC-5 runs from 05:00 UTC on the 2nd to 05:00 UTC on the 3rd.
+        day = {"from": "2026-11-02T00:00:00-05:00", "to": "2026-11-03T00:00:00-05:00"}
+        self.assertEqual(self.ids(**day), {str(self.locked_mine.id)})
+        self.assertEqual(
+            self.ids(**{"from": "2026-11-01T09:00:00+00:00", "to": "2026-11-02T09:00:00Z"}),
+            {str(self.open_mine.id)},
+        )
+        # An unencoded "+" arrives as a space; a naive time is UTC; an unreadable bound is ignored.
+        reply = call(
+            self.api,
+            path="/notes",
+            query_string="from=2026-11-03T00:00:00+00:00&to=2026-11-03T23:00:00+00:00",
+            **bearer(self.me),
+        )
+        self.assertEqual({n["id"] for n in reply.json()["notes"]}, {str(self.signed_mine.id)})
+        self.assertEqual(
+            self.ids(**{"from": "2026-11-02T00:00:00", "to": "2026-11-03"}),
+            {str(self.locked_mine.id)},
+        )
+        self.assertEqual(self.ids(to="tomorrow"), self.ids())
+
+    def test_queue_to_sign(self):
+        expected = {
+            str(note.id)
+            for note in (
+                self.open_mine,  # lock & sign
+                self.locked_mine,  # sign
+                self.inpatient_mine,  # lock & sign
+                self.noshow_mine,  # an appointment note locks from NSW: lock & sign
+                self.to_cosign,  # co-sign
+            )
+        }
+        self.assertEqual(self.ids(queue="to_sign"), expected)
+        self.assertEqual(self.ids(self.np, queue="to_sign"), {str(self.np_locked.id)})
+        self.assertEqual(self.ids(self.other, queue="to_sign"), {str(self.locked_theirs.id)})
+
+    def test_queue_matches_to_sign_action_for_every_note(self):
+        reply = call(self.api, path="/notes", query_string="limit=100", **bearer(self.me))
+        queue = self.ids(queue="to_sign")
+        for summary in reply.json()["notes"]:
+            with self.subTest(note=summary["id"], summary=summary):
+                expected_in_queue = bool(
+                    {"sign", "lock_sign"} & set(summary["allowed_actions"])
+                ) and (summary["provider"]["id"] == str(self.me.id)) != (
+                    summary["state"]["code"] == "SGN"
+                )
+                self.assertEqual(summary["id"] in queue, expected_in_queue, summary)
+
+    def test_unknown_queue_is_ignored(self):
+        self.assertEqual(self.ids(queue="mine"), self.ids())
+
+    def test_counts(self):
+        params = {
+            "day_start": "2026-11-02T00:00:00-05:00",
+            "day_end": "2026-11-03T00:00:00-05:00",
+            "overdue_before": "2026-11-02T00:00:00+00:00",
+        }
+        make_note(
+            state="BKD", kind="appointment", provider=self.other, datetime_of_service=at(2, 15)
+        )
+        reply = call(
+            self.api, path="/notes/counts", query_string=urlencode(params), **bearer(self.me)
+        )
+        self.assertEqual(reply.status, 200, reply.raw)
+        counts = reply.json()
+        self.assertEqual(counts["to_sign"], len(self.ids(queue="to_sign")))
+        overdue = self.ids(queue="to_sign", to=params["overdue_before"])
+        self.assertEqual(counts["overdue"], len(overdue))
+        self.assertEqual(counts["open"], len(self.ids(state="NEW,ULK", provider="me")))
+        today = self.ids(**{"from": params["day_start"], "to": params["day_end"]})
+        self.assertEqual(counts["today"], len(today))
+        self.assertEqual(counts, {"to_sign": 5, "overdue": 1, "open": 2, "today": 2})
+        reply = call(self.api, path="/notes/counts", **bearer(self.me))
+        self.assertEqual(reply.json(), {"to_sign": 5, "overdue": 0, "open": 2, "today": 0})
+
+
+class NoteListQueryTests(TestCase):
+    """GET /notes reads only what a summary needs, in a fixed number of queries."""
+
+    api = NoteApi
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.me = make_staff()
+        cls.supervisor = make_staff(first_name="Sam", last_name="Okafor")
+
+    def list_queries(self, n: int) -> list[str]:
+        for _ in range(n):
+            make_note(state="LKD", provider=self.me, supervising_provider=self.supervisor)
+        with CaptureQueriesContext(connection) as queries:
+            reply = call(self.api, path="/notes", **bearer(self.me))
+        self.assertEqual(len(reply.json()["notes"]), reply.json()["count"])
+        return [query["sql"] for query in queries.captured_queries]
+
+    def test_query_count_does_not_grow_with_the_page(self):
+        self.assertEqual(len(self.list_queries(2)), len(self.list_queries(20)))
+
+    def test_selects_only_the_columns_a_summary_needs(self):
+        queries = self.list_queries(3)
+        page = [sql for sql in queries if "LIMIT" in sql and "canvas_sdk_data_api_note_001" in sql]
+        self.assertEqual(len(page), 1, queries)
+        select = page[0].lower()
+        for column in (
+            "social_security_number",
+            "birth_date",
+            "npi_number",
+            "tax_id",
+            '"body"',
+            "body_content",
+            "billing_note",
+            "email",
+            "phone_number",
+            "place_of_service",
+        ):
+            with self.subTest(column=column):
+                self.assertNotIn(column, select)
+        for column in ("first_name", "last_name", '"title"', "datetime_of_service", "category"):
+            self.assertIn(column, select)
+
+
+class NoteHistoryTests(TestCase):
+    api = NoteApi
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.me = make_staff()
+        cls.note = make_note(state="NEW", provider=cls.me)
+        NoteStateChangeEvent.objects.filter(note=cls.note).update(created=at(3, 9))
+        change_state(cls.note, "LKD", by=cls.me, at=at(3, 10))
+        change_state(cls.note, "SGN", by=cls.me, at=at(3, 11))
+        change_state(cls.note, "ULK", at=at(3, 12))
+
+    def history(self, **params):
+        reply = call(
+            self.api,
+            path=f"/notes/{self.note.id}/history",
+            query_string=urlencode(params),
+            **bearer(self.me),
+        )
+        self.assertEqual(reply.status, 200, reply.raw)
+        return reply.json()
+
+    def test_history_oldest_first_with_who_and_when(self):
+        before = dt.datetime.now(UTC)
+        body = self.history()
+        self.assertEqual(
+            body["history"],
+            [
+                {"state": "NEW", "at": "2026-11-03T09:00:00+00:00", "by": str(self.me.id)},
+                {"state": "LKD", "at": "2026-11-03T10:00:00+00:00", "by": str(self.me.id)},
+                {"state": "SGN", "at": "2026-11-03T11:00:00+00:00", "by": str(self.me.id)},
+                {"state": "ULK", "at": "2026-11-03T12:00:00+00:00", "by": None},
+            ],
+        )
+        self.assertLessEqual(before, dt.datetime.fromisoformat(body["as_of"]))
+
+    def test_since_is_inclusive_and_unreadable_since_is_ignored(self):
+        states = [e["state"] for e in self.history(since="2026-11-03T11:00:00Z")["history"]]
+        self.assertEqual(states, ["SGN", "ULK"])
+        self.assertEqual(len(self.history(since="yesterday")["history"]), 4)
+
+    def test_bad_and_unknown_ids(self):
+        for note_id, status in (("nope", 400), (str(uuid.uuid4()), 404)):
+            reply = call(self.api, path=f"/notes/{note_id}/history", **bearer(self.me))
+            self.assertEqual(reply.status, status)

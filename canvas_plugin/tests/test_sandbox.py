@@ -14,7 +14,7 @@ from unittest import mock
 
 from plugin_runner.plugin_runner import sandbox_plugin_handlers
 
-from . import test_actions, test_application, test_auth, test_notes
+from . import test_actions, test_application, test_auth, test_contract, test_notes, test_signers
 from .helpers import PLUGIN_ROOT
 
 PACKAGE = PLUGIN_ROOT / "note_sign_api"
@@ -66,6 +66,10 @@ SandboxedNoteApiAuthenticationTests = with_sandboxed(
 SandboxedMeTests = with_sandboxed(test_notes.MeTests, api="NoteApi")
 SandboxedNoteDetailTests = with_sandboxed(test_notes.NoteDetailTests, api="NoteApi")
 SandboxedNoteListTests = with_sandboxed(test_notes.NoteListTests, api="NoteApi")
+SandboxedNoteListFilterTests = with_sandboxed(test_notes.NoteListFilterTests, api="NoteApi")
+SandboxedNoteHistoryTests = with_sandboxed(test_notes.NoteHistoryTests, api="NoteApi")
+SandboxedContractCaseTests = with_sandboxed(test_contract.ContractCaseTests, api="NoteApi")
+SandboxedSignerRuleTests = with_sandboxed(test_signers.SignerRuleTests, api="NoteApi")
 SandboxedApplicationTests = with_sandboxed(
     test_application.ApplicationTests, application="NoteSignApplication"
 )

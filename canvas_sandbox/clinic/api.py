@@ -1,7 +1,11 @@
-"""The note_sign_api plugin endpoints, imitated (DESIGN.md's contract).
+"""The note_sign_api plugin endpoints, imitated (DESIGN.md's contract, version 2).
 
 Thin views: authenticate the bearer token, call one selector or service,
-answer JSON. Every error is the contract's `{"error": {...}}` body.
+answer JSON. Checks run in the contract's order: 401 (the authentication
+pass comes first, as on Canvas), 403 forbidden, 400 invalid_note_id, 404,
+then the note rules (transitions.refusal). Every error is the contract's
+`{"error": {...}}` body; an unknown path or method gets the plugin
+runner's empty 404.
 """
 
 from __future__ import annotations
@@ -13,14 +17,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from note_sign_api import transitions
 
 from canvas_sandbox.clinic import conf, selectors, services
-from canvas_sandbox.clinic.exceptions import (
-    EndpointNotFound,
-    MethodNotAllowed,
-    SandboxError,
-)
+from canvas_sandbox.clinic.exceptions import SandboxError
 from canvas_sandbox.clinic.models import Staff
 
 View = Callable[..., HttpResponse]
@@ -32,12 +31,13 @@ def _json(data: dict[str, Any], status: int = 200) -> JsonResponse:
     return response
 
 
-def plugin_endpoint(*methods: str, note_id: bool = False) -> Callable[[View], View]:
-    """Wrap a plugin view: method check, id validation, bearer auth, error bodies.
+def _empty_404() -> HttpResponse:
+    """What Canvas's plugin runner answers when no route matches: 404, no body."""
+    return HttpResponse(status=404, content_type="text/plain")
 
-    The note id (when the URL has one) is validated before the token, so a
-    malformed id answers 400 whatever the token.
-    """
+
+def plugin_endpoint(*methods: str, note_id: bool = False) -> Callable[[View], View]:
+    """Wrap a plugin view: route method, due effects, bearer auth, id validation, errors."""
 
     def decorate(view: View) -> View:
         # Bearer-token API, like Canvas's: no cookies are read, so there is
@@ -45,21 +45,20 @@ def plugin_endpoint(*methods: str, note_id: bool = False) -> Callable[[View], Vi
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                return _empty_404()
             try:
-                if request.method not in methods:
-                    raise MethodNotAllowed()
-                if note_id:
-                    selectors.note_id_validate(note_id=kwargs["note_id"])
+                services.effects_apply_due()
                 actor = selectors.staff_from_authorization(
                     header=request.headers.get("Authorization", "")
                 )
+                if note_id:
+                    selectors.note_id_validate(note_id=kwargs["note_id"])
                 return view(request, actor=actor, **kwargs)
             except SandboxError as error:
                 response = _json(error.body(), status=error.status)
                 if error.status == 401:
                     response["WWW-Authenticate"] = 'Bearer realm="canvas-sandbox"'
-                if error.status == 405:
-                    response["Allow"] = ", ".join(methods)
                 return response
 
         return wrapper
@@ -75,42 +74,67 @@ def me(request: HttpRequest, *, actor: Staff) -> HttpResponse:
 
 @plugin_endpoint("GET")
 def note_list(request: HttpRequest, *, actor: Staff) -> HttpResponse:
-    """Answer `GET /notes`: one page of summaries and `next_cursor`."""
+    """Answer `GET /notes`: one page of summaries, `next_cursor` and `count`."""
     params = request.GET
     return _json(
         selectors.note_list(
             actor=actor,
+            queue=params.get("queue"),
             state=params.get("state"),
+            category=params.get("category"),
             provider=params.get("provider"),
             patient=params.get("patient"),
             date=params.get("date"),
+            start=params.get("from"),
+            end=params.get("to"),
             limit=params.get("limit"),
             cursor=params.get("cursor"),
         )
     )
 
 
+@plugin_endpoint("GET")
+def note_counts(request: HttpRequest, *, actor: Staff) -> HttpResponse:
+    """Answer `GET /notes/counts`: every tab's count for the caller."""
+    params = request.GET
+    return _json(
+        selectors.note_counts(
+            actor=actor,
+            day_start=params.get("day_start"),
+            day_end=params.get("day_end"),
+            overdue_before=params.get("overdue_before"),
+        )
+    )
+
+
 @plugin_endpoint("GET", note_id=True)
 def note_detail(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
-    """Answer `GET /notes/<id>`: the note's summary."""
-    return _json(selectors.note_summary(note=selectors.note_get(note_id=note_id)))
+    """Answer `GET /notes/<id>`: the note's summary for this caller."""
+    return _json(selectors.note_summary(note=selectors.note_get(note_id=note_id), caller=actor))
+
+
+@plugin_endpoint("GET", note_id=True)
+def note_history(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
+    """Answer `GET /notes/<id>/history?since=`: the state changes, oldest first."""
+    note = selectors.note_get(note_id=note_id)
+    return _json(selectors.note_history_api(note=note, since=request.GET.get("since")))
 
 
 @plugin_endpoint("POST", note_id=True)
 def note_action(request: HttpRequest, *, actor: Staff, note_id: str, action: str) -> HttpResponse:
-    """Answer `POST /notes/<id>/<action>`: 202 with the effects, or 404/409/422."""
-    if action not in transitions.ACTIONS:
-        raise EndpointNotFound()
-    result = services.note_action_perform(note_id=note_id, action=action, actor=actor)
+    """Answer `POST /notes/<id>/<action>`: 202 accepted (effects land later), or a refusal."""
+    result = services.note_action_accept(note_id=note_id, action=action, actor=actor)
     return _json(result, status=202)
 
 
 @csrf_exempt
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
-    """Answer any other path under the plugin prefix with a JSON 404."""
-    return _json(EndpointNotFound().body(), status=404)
+    """Answer any other path under the plugin prefix as the plugin runner does."""
+    return _empty_404()
 
 
 def app(request: HttpRequest) -> HttpResponse:
     """Serve the page the Canvas Application opens: a launcher to the portal."""
+    if request.method != "GET":
+        return _empty_404()
     return render(request, "sandbox/app.html", {"portal_url": conf.portal_url()})

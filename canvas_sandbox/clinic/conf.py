@@ -28,3 +28,8 @@ def fault_defaults() -> dict[str, Any]:
 def access_token_lifetime() -> int:
     """Return the access-token lifetime in seconds (SANDBOX_ACCESS_TOKEN_LIFETIME)."""
     return int(settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"])
+
+
+def signing_policy() -> str:
+    """Return the plugin variable `signing_policy` (SANDBOX_SIGNING_POLICY)."""
+    return str(settings.SANDBOX_SIGNING_POLICY)

@@ -39,6 +39,8 @@ def control_endpoint(*methods: str) -> Callable[[View], View]:
                     raise EndpointNotFound()
                 if request.method not in methods:
                     raise MethodNotAllowed()
+                # Reads here see what a plugin request would: every due effect landed.
+                services.effects_apply_due()
                 data: Any = {}
                 if request.method == "POST" and request.body:
                     try:
@@ -57,6 +59,13 @@ def control_endpoint(*methods: str) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+def _flag(data: dict[str, Any], key: str, *, default: bool = False) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ControlError(f"{key} must be true or false.")
+    return value
 
 
 def _text(data: dict[str, Any], key: str, *, required: bool = True) -> str | None:
@@ -116,13 +125,21 @@ def revoke(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
 @control_endpoint("POST")
 def notes(request: HttpRequest, *, data: dict[str, Any]) -> HttpResponse:
     """Create a note in a given state and kind; answer 201 with its summary."""
+    supervising = data.get("supervising_provider")
+    if supervising is not None and not isinstance(supervising, str):
+        raise ControlError('supervising_provider must be a username, or "" for none.')
+    category = _text(data, "category", required=False)
     note = services.note_create(
         state=_text(data, "state"),
-        kind=_text(data, "kind"),
+        kind=_text(data, "kind", required=category is None),
+        category=category,
+        is_sig_required=_flag(data, "is_sig_required", default=True),
         provider=_text(data, "provider", required=False) or "provider",
+        supervising_provider=supervising.strip() if supervising is not None else None,
         patient=_text(data, "patient", required=False),
         date=_text(data, "date", required=False),
         title=_text(data, "title", required=False),
+        veto=_flag(data, "veto"),
     )
     return JsonResponse(selectors.note_summary(note=note), status=201)
 
@@ -137,6 +154,24 @@ def note_detail(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> 
 def note_history(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> dict[str, Any]:
     """Return a note's state history (every state it entered, oldest first)."""
     return {"history": selectors.note_history(note_id=note_id)}
+
+
+@control_endpoint("GET")
+def note_effects(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> dict[str, Any]:
+    """Return every effect accepted for a note and its status (pending, applied, ...)."""
+    return {"effects": selectors.note_effects(note_id=note_id)}
+
+
+@control_endpoint("GET", "POST")
+def note_veto(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> dict[str, Any]:
+    """GET: whether the note vetoes lock and sign. POST `{"veto": bool}`: set it."""
+    if request.method == "POST":
+        if "veto" not in data:
+            raise ControlError("veto must be true or false.")
+        note = services.note_veto_set(note_id=note_id, veto=_flag(data, "veto"))
+    else:
+        note = selectors.note_get(note_id=note_id)
+    return {"note_id": str(note.pk), "veto": note.veto}
 
 
 @csrf_exempt

@@ -81,27 +81,23 @@ class MethodNotAllowed(SandboxError):
     message = "This endpoint does not accept this HTTP method."
 
 
-class ActionNotAllowed(SandboxError):
-    """The note's state forbids the action (the 409 rule); the body adds the state."""
+class ActionRefused(SandboxError):
+    """transitions.refusal's answer: 403 not_note_provider, 422 action_rejected,
+    409 action_not_allowed or already_signed (the 409s add the note's state)."""
 
-    status = 409
-    code = "action_not_allowed"
-
-    def __init__(self, message: str, *, state: str) -> None:
-        """Remember the state the note is in."""
-        self.state = state
-        super().__init__(message)
+    def __init__(self, refusal: Any) -> None:
+        """Take status, code, message and state from a transitions.Refusal."""
+        self.status = refusal.status
+        self.code = refusal.code
+        self.state = refusal.state
+        super().__init__(refusal.message)
 
     def body(self) -> dict[str, Any]:
-        """Return the error body with the note's current state code."""
-        return {**super().body(), "state": self.state}
-
-
-class ActionRejected(SandboxError):
-    """The note's type forbids the action (the 422 rule, the SDK's validation)."""
-
-    status = 422
-    code = "action_rejected"
+        """Return the error body, with the note's state code for a 409."""
+        body = super().body()
+        if self.status == 409:
+            body["state"] = self.state
+        return body
 
 
 class ControlError(SandboxError):

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from note_sign_api import transitions
 
 
@@ -11,8 +12,13 @@ class Staff(models.Model):
     """One Canvas staff member, signed in through a sandbox Django user."""
 
     ROLE_PROVIDER = "provider"
+    ROLE_NURSE_PRACTITIONER = "nurse_practitioner"
     ROLE_FRONT_DESK = "frontdesk"
-    ROLE_CHOICES = [(ROLE_PROVIDER, "Provider"), (ROLE_FRONT_DESK, "Front desk")]
+    ROLE_CHOICES = [
+        (ROLE_PROVIDER, "Provider"),
+        (ROLE_NURSE_PRACTITIONER, "Nurse practitioner"),
+        (ROLE_FRONT_DESK, "Front desk"),
+    ]
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
@@ -22,6 +28,10 @@ class Staff(models.Model):
     last_name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=20, blank=True)
     role = models.CharField(max_length=20, choices=ROLE_CHOICES, default=ROLE_PROVIDER)
+    #: The provider who supervises this staff member's notes (co-signs them), if any.
+    supervisor = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="supervisees"
+    )
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -32,7 +42,12 @@ class Staff(models.Model):
 
     @property
     def name(self) -> str:
-        """Return the display name Canvas shows, e.g. "Dr. Riley Chen"."""
+        """Return the name as the plugin gives it: first and last name, no prefix."""
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def display_name(self) -> str:
+        """Return the name with its prefix, e.g. "Dr. Riley Chen" (the sandbox's pages)."""
         return " ".join(part for part in (self.prefix, self.first_name, self.last_name) if part)
 
 
@@ -57,18 +72,13 @@ class Patient(models.Model):
 
 
 class NoteType(models.Model):
-    """One kind of note (encounter, phone call, appointment, letter)."""
+    """One kind of note; `is_sig_required` defaults to True, as the SDK's NoteType does."""
 
-    CATEGORY_CHOICES = [
-        ("encounter", "Encounter"),
-        (transitions.APPOINTMENT, "Appointment"),
-        (transitions.LETTER, "Letter"),
-        (transitions.MESSAGE, "Message"),
-    ]
+    CATEGORY_CHOICES = [(category, category.title()) for category in transitions.CATEGORIES]
 
     name = models.CharField(max_length=100, unique=True)
     category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
-    is_sig_required = models.BooleanField(default=False)
+    is_sig_required = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
@@ -86,9 +96,15 @@ class Note(models.Model):
     note_type = models.ForeignKey(NoteType, on_delete=models.PROTECT, related_name="notes")
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="notes")
     provider = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="notes")
+    supervising_provider = models.ForeignKey(
+        Staff, on_delete=models.PROTECT, null=True, blank=True, related_name="supervised_notes"
+    )
     title = models.CharField(max_length=200)
     datetime_of_service = models.DateTimeField()
     state = models.CharField(max_length=3, choices=STATE_CHOICES, default="NEW")
+    #: A fault: lock and sign effects are refused when Canvas applies them (like
+    #: another plugin's NOTE_STATE_CHANGE_EVENT_PRE_CREATE validator).
+    veto = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -102,19 +118,52 @@ class Note(models.Model):
 
 
 class NoteStateEvent(models.Model):
-    """One state a note entered (its state history), and who or what moved it."""
+    """One state a note entered (its state history), who moved it and when it landed."""
 
     note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="state_events")
     state = models.CharField(max_length=3, choices=Note.STATE_CHOICES)
     action = models.CharField(max_length=20, blank=True)
     actor = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    #: When the state change landed: an applied effect's due time, not when a
+    #: request happened to apply it.
+    created = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created", "id"]
 
     def __str__(self) -> str:
         return f"{self.note_id} -> {self.state}"
+
+
+class PendingEffect(models.Model):
+    """One effect of an accepted action, applied to its note when due (as Canvas does later).
+
+    `fate` is decided at acceptance ("reject": the effect_reject_rate fault,
+    it silently never lands); `status` says what happened when it was due.
+    """
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    REFUSED = "refused"  # the documented transition rules refused it at that moment
+    VETOED = "vetoed"  # the note's veto (a pre-create validator) refused it
+    REJECTED = "rejected"  # the effect_reject_rate fault: silently dropped
+    STATUS_CHOICES = [(s, s) for s in (PENDING, APPLIED, REFUSED, VETOED, REJECTED)]
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="pending_effects")
+    effect = models.CharField(max_length=20)
+    action = models.CharField(max_length=20)
+    actor = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True)
+    accepted_at = models.DateTimeField()
+    due_at = models.DateTimeField()
+    fate = models.CharField(max_length=10, blank=True)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=PENDING)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.effect} on {self.note_id} ({self.status})"
 
 
 class FaultConfig(models.Model):
@@ -130,6 +179,10 @@ class FaultConfig(models.Model):
     token_endpoint_down = models.BooleanField(default=False)
     html_instead_of_json = models.BooleanField(default=False)
     seed = models.IntegerField(default=1)
+    #: This share of accepted actions never lands (their effects are dropped silently).
+    effect_reject_rate = models.FloatField(default=0.0)
+    #: How long after the 202 an action's effects land (SANDBOX_EFFECT_DELAY_MS).
+    effect_delay_ms = models.PositiveIntegerField(default=0)
     counter = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:

@@ -15,15 +15,17 @@ from canvas_sandbox.clinic.middleware import error_response
 from canvas_sandbox.clinic.models import Staff
 
 ENDPOINTS = [
-    ("GET", "/auth/authorize/", "OAuth authorization (PKCE S256 required)"),
-    ("POST", "/auth/token/", "OAuth token: authorization_code and refresh_token grants"),
+    ("GET", "/auth/authorize/", "OAuth authorization (PKCE S256 and `launch` required)"),
+    ("POST", "/auth/token/", "OAuth token: authorization_code and refresh_token (with scope)"),
     ("POST", "/auth/revoke_token/", "OAuth token revocation (RFC 7009)"),
     ("GET", "/plugin-io/api/note_sign_api/me", "The token's staff member"),
-    ("GET", "/plugin-io/api/note_sign_api/notes", "Notes: state, provider, patient, date, limit"),
+    ("GET", "/plugin-io/api/note_sign_api/notes", "Notes: queue, state, provider, patient, ..."),
+    ("GET", "/plugin-io/api/note_sign_api/notes/counts", "Every worklist tab's count"),
     ("GET", "/plugin-io/api/note_sign_api/notes/<id>", "One note's summary"),
-    ("POST", "/plugin-io/api/note_sign_api/notes/<id>/<action>", "lock, sign, lock_sign, ..."),
+    ("GET", "/plugin-io/api/note_sign_api/notes/<id>/history", "Its state changes"),
+    ("POST", "/plugin-io/api/note_sign_api/notes/<id>/<action>", "202 accepted; lands later"),
     ("GET", "/plugin-io/api/note_sign_api/app", "The Canvas Application launcher"),
-    ("GET/POST", "/sandbox/control/...", "Control API: faults, stats, tokens, notes"),
+    ("GET/POST", "/sandbox/control/...", "Control API: faults, stats, tokens, notes, veto"),
 ]
 
 

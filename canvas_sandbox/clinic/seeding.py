@@ -53,6 +53,12 @@ STAFF = [
     StaffSpec("inactive", "Dr.", "Morgan", "Hale", active=False),
     StaffSpec("patientuser", "", "Pat", "Ient", is_staff_member=False),
 ]
+#: Added with contract v2, from a generator of their own so the keys above stay put.
+STAFF_V2 = [
+    StaffSpec("nurse", "", "Avery", "Brooks", role=Staff.ROLE_NURSE_PRACTITIONER),
+]
+#: Who supervises whom (co-signs their notes).
+SUPERVISORS = {"nurse": "provider"}
 
 FIRST_NAMES = [
     "Ava", "Ben", "Chloe", "Diego", "Elena", "Farah", "Gus", "Hana", "Ivan", "Jade",
@@ -90,13 +96,26 @@ def seed_clinic(*, now: dt.datetime | None = None) -> dict[str, int]:
         patients = _seed_patients(rng, added)
         _seed_notes(rng, added, staff=staff, patients=patients, now=now)
         _seed_todays_appointments(added, staff=staff, patients=patients, now=now)
+        _seed_v2_notes(added, staff=staff, patients=patients, now=now)
     return added
 
 
 def _seed_staff(rng: random.Random, added: dict[str, int]) -> dict[str, Staff]:
+    staff = _seed_staff_specs(rng, added, STAFF)
+    staff.update(_seed_staff_specs(random.Random(20270101), added, STAFF_V2))  # noqa: S311
+    for username, supervisor in SUPERVISORS.items():
+        if staff[username].supervisor_id is None:
+            staff[username].supervisor = staff[supervisor]
+            staff[username].save(update_fields=["supervisor"])
+    return staff
+
+
+def _seed_staff_specs(
+    rng: random.Random, added: dict[str, int], specs: list[StaffSpec]
+) -> dict[str, Staff]:
     users = get_user_model().objects
     staff: dict[str, Staff] = {}
-    for spec in STAFF:
+    for spec in specs:
         key = f"{rng.getrandbits(128):032x}"
         user = users.filter(username=spec.username).first()
         if user is None:
@@ -246,6 +265,60 @@ def _seed_todays_appointments(
         added["notes"] += 1
 
 
+#: Contract v2's notes: (kind, provider, state, history after creation as (state, by)).
+#: The nurse practitioner's notes are supervised by `provider`; "SGN" by the
+#: nurse alone awaits the provider's co-signature.
+V2_NOTES: list[tuple[str, str, str, list[tuple[str, str]]]] = [
+    ("encounter", "nurse", "SGN", [("LKD", "nurse"), ("SGN", "nurse")]),
+    ("encounter", "nurse", "SGN", [("LKD", "nurse"), ("SGN", "nurse")]),
+    ("encounter", "nurse", "SGN", [("LKD", "nurse"), ("SGN", "nurse"), ("SGN", "provider")]),
+    ("encounter", "nurse", "LKD", [("LKD", "nurse")]),
+    ("encounter", "nurse", "NEW", []),
+    ("inpatient", "provider", "NEW", []),
+    ("inpatient", "provider", "LKD", [("LKD", "provider")]),
+    ("inpatient", "provider2", "SGN", [("LKD", "provider2"), ("SGN", "provider2")]),
+    ("inpatient", "nurse", "LKD", [("LKD", "nurse")]),
+    ("data", "provider", "NEW", []),
+    ("data", "provider", "LKD", []),
+    ("message", "provider", "NEW", []),
+    ("message", "provider2", "NEW", []),
+]
+V2_TITLES = {
+    "encounter": "Follow-up visit",
+    "inpatient": "Inpatient progress note",
+    "data": "Lab results import",
+    "message": "Patient portal message",
+}
+
+
+def _seed_v2_notes(
+    added: dict[str, int], *, staff: dict[str, Staff], patients: list[Patient], now: dt.datetime
+) -> None:
+    rng = random.Random(20270102)  # noqa: S311 - demo data
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for index, (kind, provider, state, history) in enumerate(V2_NOTES):
+        note_id = uuid.uuid5(_NAMESPACE, f"v2:{index}")
+        patient = rng.choice(patients)
+        days_ago, hour = rng.randrange(0, 20), rng.randrange(8, 17)
+        if Note.objects.filter(pk=note_id).exists():
+            continue
+        when = start - dt.timedelta(days=days_ago) + dt.timedelta(hours=hour)
+        note = _note_add(
+            note_id=note_id,
+            kind=kind,
+            state=state,
+            patient=patient,
+            provider=staff[provider],
+            title=V2_TITLES[kind],
+            when=when,
+            history=[(code, staff[by]) for code, by in history],
+        )
+        if provider in SUPERVISORS:
+            note.supervising_provider = staff[SUPERVISORS[provider]]
+            note.save(update_fields=["supervising_provider"])
+        added["notes"] += 1
+
+
 def _note_add(
     *,
     note_id: uuid.UUID,
@@ -255,7 +328,9 @@ def _note_add(
     provider: Staff,
     title: str,
     when: dt.datetime,
-) -> None:
+    history: list[tuple[str, Staff]] | None = None,
+) -> Note:
+    """Add a note and its state history: created (or seeded) in `state`, or via `history`."""
     assert kind in NOTE_KINDS and state in transitions.STATE_LABELS
     note = Note.objects.create(
         id=note_id,
@@ -266,4 +341,15 @@ def _note_add(
         datetime_of_service=when,
         state=state,
     )
-    NoteStateEvent.objects.create(note=note, state=state, action="seeded")
+    # The history happened at the date of service, or just before now if that is later.
+    steps = [("NEW", None), *history] if history else [(state, None)]
+    first = min(when, timezone.now() - dt.timedelta(minutes=30 * len(steps)))
+    for step, (code, by) in enumerate(steps):
+        NoteStateEvent.objects.create(
+            note=note,
+            state=code,
+            action="seeded",
+            actor=by,
+            created=first + dt.timedelta(minutes=30 * step),
+        )
+    return note

@@ -8,9 +8,12 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 from note_sign_api import transitions
 from oauth2_provider.models import get_access_token_model
@@ -23,7 +26,14 @@ from canvas_sandbox.clinic.exceptions import (
     NoteNotFound,
     Unauthenticated,
 )
-from canvas_sandbox.clinic.models import FaultConfig, Note, RequestCounter, Staff
+from canvas_sandbox.clinic.models import (
+    FaultConfig,
+    Note,
+    NoteStateEvent,
+    PendingEffect,
+    RequestCounter,
+    Staff,
+)
 
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 DEFAULT_LIMIT = 50
@@ -74,45 +84,137 @@ def note_id_validate(*, note_id: str) -> str:
 def note_get(*, note_id: str) -> Note:
     """Return the note with this id (validated first), or raise NoteNotFound."""
     value = note_id_validate(note_id=note_id)
-    note = Note.objects.select_related("note_type", "patient", "provider").filter(pk=value).first()
+    note = (
+        Note.objects.select_related("note_type", "patient", "provider", "supervising_provider")
+        .filter(pk=value)
+        .first()
+    )
     if note is None:
         raise NoteNotFound()
     return note
 
 
-def note_summary(*, note: Note) -> dict[str, Any]:
-    """Return the contract's summary of a note, with the actions its state allows."""
+#: One history entry: (state, staff key or None, when).
+Event = tuple[str, str | None, dt.datetime]
+
+
+def events_by_note(*, note_ids: Iterable[Any]) -> dict[str, list[Event]]:
+    """Return each note's state history, oldest first, in one query."""
+    events: dict[str, list[Event]] = defaultdict(list)
+    rows = (
+        NoteStateEvent.objects.filter(note_id__in=list(note_ids))
+        .order_by("created", "id")
+        .values_list("note_id", "state", "actor__key", "created")
+    )
+    for note_id, state, actor, created in rows:
+        events[str(note_id)].append((state, actor, created))
+    return events
+
+
+def note_facts(*, note: Note, events: list[Event]) -> transitions.NoteFacts:
+    """Return what the transition rules need to know about a note."""
+    return transitions.NoteFacts(
+        category=note.note_type.category,
+        is_sig_required=note.note_type.is_sig_required,
+        state=note.state,
+        provider_id=note.provider.key,
+        supervising_provider_id=note.supervising_provider.key if note.supervising_provider else "",
+        signed_since_lock=transitions.signed_since_lock((s, a or "") for s, a, _ in events),
+    )
+
+
+def _person(record: Any) -> dict[str, str] | None:
+    """Return `{"id", "name"}` for a patient or staff member, or None (as the plugin does)."""
+    if record is None:
+        return None
+    return {"id": record.key, "name": record.name}
+
+
+def _iso(when: dt.datetime) -> str:
+    """Return an instant in UTC, always with microseconds (so strings sort as times)."""
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def note_summary(
+    *, note: Note, caller: Staff | None = None, events: list[Event] | None = None
+) -> dict[str, Any]:
+    """Return the contract's summary of a note, with the actions `caller` may take now.
+
+    Without a caller (the control API) `allowed_actions` are those of the
+    note's provider.
+    """
+    if events is None:
+        events = events_by_note(note_ids=[note.pk]).get(str(note.pk), [])
     note_type = note.note_type
+    facts = note_facts(note=note, events=events)
+    caller_id = caller.key if caller is not None else note.provider.key
+    changed = events[-1] if events else None
     return {
         "id": str(note.id),
         "title": note.title,
         "datetime_of_service": note.datetime_of_service.astimezone(dt.UTC).isoformat(),
-        "state": {"code": note.state, "label": transitions.STATE_LABELS[note.state]},
+        "state": {
+            "code": note.state,
+            "label": transitions.STATE_LABELS[note.state],
+            "changed_at": _iso(changed[2]) if changed else None,
+            "changed_by": changed[1] if changed else None,
+        },
         "note_type": {
             "name": note_type.name,
             "category": note_type.category,
             "is_sig_required": note_type.is_sig_required,
         },
-        "patient": {"id": note.patient.key, "name": note.patient.name},
-        "provider": {"id": note.provider.key, "name": note.provider.name},
+        "patient": _person(note.patient),
+        "provider": _person(note.provider),
+        "supervising_provider": _person(note.supervising_provider),
         "allowed_actions": transitions.allowed_actions(
-            note.state, category=note_type.category, is_sig_required=note_type.is_sig_required
+            facts, caller_id=caller_id, signing_policy=conf.signing_policy()
         ),
     }
 
 
 def note_history(*, note_id: str) -> list[dict[str, Any]]:
-    """Return a note's state history, oldest first (control API)."""
+    """Return a note's state history, oldest first (control API: with the action)."""
     note = note_get(note_id=note_id)
     return [
         {
             "state": event.state,
             "action": event.action,
             "actor": event.actor.key if event.actor else None,
-            "at": event.created.isoformat(),
+            "at": _iso(event.created),
         }
         for event in note.state_events.select_related("actor").order_by("created", "id")
     ]
+
+
+def _instant_parse(value: str | None) -> dt.datetime | None:
+    """Return an ISO date-time (naive = UTC; a "+" read as a space is restored), or None."""
+    text = (value or "").strip().replace(" ", "+")
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def note_history_api(*, note: Note, since: str | None, now: dt.datetime | None = None) -> dict:
+    """Return `GET /notes/<id>/history`: `{"history": [{"state", "at", "by"}], "as_of"}`.
+
+    Oldest first; `since` (an ISO date-time; unreadable values are ignored)
+    keeps the entries at or after it.
+    """
+    as_of = now or _now()
+    events = NoteStateEvent.objects.filter(note=note)
+    after = _instant_parse(since)
+    if after is not None:
+        events = events.filter(created__gte=after)
+    rows = events.order_by("created", "id").values_list("state", "created", "actor__key")
+    return {
+        "history": [{"state": state, "at": _iso(at), "by": by} for state, at, by in rows],
+        "as_of": _iso(as_of),
+    }
 
 
 def staff_me(*, staff: Staff) -> dict[str, Any]:
@@ -149,26 +251,73 @@ def _limit_parse(limit: str | None) -> int:
     return max(1, min(MAX_LIMIT, int(text)))
 
 
-def note_list(
+def _codes(value: str | None) -> list[str]:
+    return [code.strip() for code in (value or "").split(",") if code.strip()]
+
+
+def _summary_notes() -> QuerySet[Note]:
+    """Return notes with what a summary reads, and only those columns."""
+    return Note.objects.select_related(
+        "note_type", "patient", "provider", "supervising_provider"
+    ).only(
+        "id", "title", "datetime_of_service", "state",
+        "note_type__name", "note_type__category", "note_type__is_sig_required",
+        "patient__key", "patient__first_name", "patient__last_name",
+        "provider__key", "provider__first_name", "provider__last_name",
+        "supervising_provider__key", "supervising_provider__first_name",
+        "supervising_provider__last_name",
+    )  # fmt: skip
+
+
+def to_sign_ids(*, actor: Staff, notes: QuerySet[Note] | None = None) -> list[Any]:
+    """Return the ids of the notes `actor` must sign (transitions.to_sign_action).
+
+    A query narrows the candidates (own notes in a state lock & sign or sign
+    may start from, supervised notes that are signed); the rules decide.
+    """
+    base = notes if notes is not None else _summary_notes()
+    candidates = list(
+        base.filter(
+            note_type__category__in=transitions.ACTIONABLE_CATEGORIES,
+            note_type__is_sig_required=True,
+        ).filter(
+            Q(provider=actor, state__in=_TO_SIGN_OWN_STATES)
+            | Q(supervising_provider=actor, state="SGN")
+        )
+    )
+    events = events_by_note(note_ids=[note.pk for note in candidates])
+    return [
+        note.pk
+        for note in candidates
+        if transitions.to_sign_action(
+            note_facts(note=note, events=events.get(str(note.pk), [])), caller_id=actor.key
+        )
+    ]
+
+
+_TO_SIGN_OWN_STATES = ("NEW", "PSH", "ULK", "UND", "CVD", "NSW", "LKD")
+
+
+def _filtered_notes(
     *,
     actor: Staff,
+    queue: str | None = None,
     state: str | None = None,
+    category: str | None = None,
     provider: str | None = None,
     patient: str | None = None,
     date: str | None = None,
-    limit: str | None = None,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    """Return one page of note summaries and the cursor of the next page.
-
-    Filters follow the contract: `state` is a comma list of state codes,
-    `provider` is `me` or a staff id, `patient` a case-insensitive substring
-    of the patient's name, `date` a UTC date of service (YYYY-MM-DD). Blank
-    or unparseable filters are ignored; `limit` is clamped to 1..100.
-    Order: date of service descending, then id.
-    """
-    notes: QuerySet[Note] = Note.objects.select_related("note_type", "patient", "provider")
-    codes = [code.strip().upper() for code in (state or "").split(",") if code.strip()]
+    start: str | None = None,
+    end: str | None = None,
+) -> QuerySet[Note]:
+    """Return the notes the list's filters select (see note_list)."""
+    notes = _summary_notes()
+    categories = [code.lower() for code in _codes(category)]
+    if categories:
+        notes = notes.filter(note_type__category__in=categories)
+    else:
+        notes = notes.filter(note_type__category__in=transitions.ACTIONABLE_CATEGORIES)
+    codes = [code.upper() for code in _codes(state)]
     if codes:
         notes = notes.filter(state__in=codes)
     provider = (provider or "").strip()
@@ -176,19 +325,50 @@ def note_list(
         notes = notes.filter(provider=actor)
     elif provider:
         notes = notes.filter(provider__key=provider)
-    for word in (patient or "").split():
-        notes = notes.filter(
-            Q(patient__first_name__icontains=word) | Q(patient__last_name__icontains=word)
-        )
+    patient = (patient or "").strip()
+    if patient:
+        # As the plugin does: the whole string, case-insensitive, in "first last".
+        full_name = Concat("patient__first_name", Value(" "), "patient__last_name")
+        notes = notes.alias(patient_name=full_name).filter(patient_name__icontains=patient)
     try:
         day = dt.date.fromisoformat((date or "").strip()) if (date or "").strip() else None
     except ValueError:
         day = None
     if day is not None:
-        start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+        midnight = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
         notes = notes.filter(
-            datetime_of_service__gte=start, datetime_of_service__lt=start + dt.timedelta(days=1)
+            datetime_of_service__gte=midnight,
+            datetime_of_service__lt=midnight + dt.timedelta(days=1),
         )
+    after, before = _instant_parse(start), _instant_parse(end)
+    if after is not None:
+        notes = notes.filter(datetime_of_service__gte=after)
+    if before is not None:
+        notes = notes.filter(datetime_of_service__lt=before)
+    if (queue or "").strip() == "to_sign":
+        notes = notes.filter(pk__in=to_sign_ids(actor=actor, notes=notes))
+    return notes
+
+
+def note_list(
+    *,
+    actor: Staff,
+    limit: str | None = None,
+    cursor: str | None = None,
+    **filters: str | None,
+) -> dict[str, Any]:
+    """Return one page of note summaries, the next page's cursor and the total count.
+
+    Filters: `queue` (`to_sign`), `state` (comma list of codes), `category`
+    (comma list; without it only categories that accept an action are
+    listed), `provider` (`me` or a staff id), `patient` (case-insensitive
+    substring of "first last"), `date` (a UTC date of service), `start`/`end`
+    (the query's `from`/`to`: ISO date-times, date of service in [from, to)).
+    Blank or unparseable filters are ignored; `limit` is clamped to 1..100.
+    Order: date of service descending, then id.
+    """
+    notes = _filtered_notes(actor=actor, **filters)
+    count = notes.count()
     if cursor:
         position, after_id = _cursor_decode(cursor)
         notes = notes.filter(
@@ -197,9 +377,44 @@ def note_list(
     size = _limit_parse(limit)
     page = list(notes.order_by("-datetime_of_service", "id")[: size + 1])
     next_cursor = _cursor_encode(page[size - 1]) if len(page) > size else None
+    events = events_by_note(note_ids=[note.pk for note in page[:size]])
     return {
-        "notes": [note_summary(note=note) for note in page[:size]],
+        "notes": [
+            note_summary(note=note, caller=actor, events=events.get(str(note.pk), []))
+            for note in page[:size]
+        ],
         "next_cursor": next_cursor,
+        "count": count,
+    }
+
+
+def note_counts(
+    *,
+    actor: Staff,
+    day_start: str | None,
+    day_end: str | None,
+    overdue_before: str | None,
+) -> dict[str, int]:
+    """Return `GET /notes/counts`: every worklist tab's count for `actor` in one call.
+
+    - to_sign: `queue=to_sign`;
+    - overdue: of those, notes whose date of service is before `overdue_before`;
+    - open: the caller's own notes in an open state (NEW, ULK);
+    - today: notes with a date of service in [day_start, day_end).
+    A missing or unreadable bound gives 0 for its count.
+    """
+    to_sign = _filtered_notes(actor=actor, queue="to_sign")
+    overdue = _instant_parse(overdue_before)
+    start, end = _instant_parse(day_start), _instant_parse(day_end)
+    return {
+        "to_sign": to_sign.count(),
+        "overdue": to_sign.filter(datetime_of_service__lt=overdue).count() if overdue else 0,
+        "open": _filtered_notes(actor=actor, provider="me", state="NEW,ULK").count(),
+        "today": (
+            _filtered_notes(actor=actor, start=day_start, end=day_end).count()
+            if start and end
+            else 0
+        ),
     }
 
 
@@ -220,8 +435,29 @@ def fault_config_data(*, config: FaultConfig) -> dict[str, Any]:
         "token_endpoint_down": config.token_endpoint_down,
         "html_instead_of_json": config.html_instead_of_json,
         "seed": config.seed,
+        "effect_reject_rate": config.effect_reject_rate,
+        "effect_delay_ms": config.effect_delay_ms,
         "counter": config.counter,
     }
+
+
+def note_effects(*, note_id: str) -> list[dict[str, Any]]:
+    """Return every effect accepted for a note and what became of it (control API)."""
+    note = note_get(note_id=note_id)
+    return [
+        {
+            "effect": effect.effect,
+            "action": effect.action,
+            "by": effect.actor.key if effect.actor else None,
+            "accepted_at": _iso(effect.accepted_at),
+            "due_at": _iso(effect.due_at),
+            "status": effect.status,
+            "applied_at": _iso(effect.applied_at) if effect.applied_at else None,
+        }
+        for effect in PendingEffect.objects.filter(note=note)
+        .select_related("actor")
+        .order_by("due_at", "id")
+    ]
 
 
 def stats_get() -> dict[str, Any]:

@@ -28,7 +28,9 @@ plugin_patterns = (
     [
         re_path(r"^me/?$", api.me, name="me"),
         re_path(r"^notes/?$", api.note_list, name="note-list"),
+        re_path(r"^notes/counts/?$", api.note_counts, name="note-counts"),
         re_path(r"^notes/(?P<note_id>[^/]+)/?$", api.note_detail, name="note-detail"),
+        re_path(r"^notes/(?P<note_id>[^/]+)/history/?$", api.note_history, name="note-history"),
         re_path(
             rf"^notes/(?P<note_id>[^/]+)/(?P<action>{_ACTIONS})/?$",
             api.note_action,
@@ -51,6 +53,8 @@ control_patterns = (
         path("notes", control.notes, name="notes"),
         path("notes/<str:note_id>", control.note_detail, name="note-detail"),
         path("notes/<str:note_id>/history", control.note_history, name="note-history"),
+        path("notes/<str:note_id>/effects", control.note_effects, name="note-effects"),
+        path("notes/<str:note_id>/veto", control.note_veto, name="note-veto"),
         re_path(r"^(?P<rest>.*)$", control.not_found),
     ],
     "control",

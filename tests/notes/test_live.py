@@ -89,8 +89,10 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
             with self.subTest(action=action, start=start):
                 user = self.provider if username == "provider" else self.frontdesk
                 note = self.sandbox.create_note(state=start, kind=kind)
-                fresh = self.perform(user, note, action)
-                self.assertEqual(fresh["state"]["code"], expected)
+                result = self.perform(user, note, action)
+                # The sandbox applies effects at once here (no delay): read back applied.
+                self.assertTrue(result.applied)
+                self.assertEqual(result.note["state"]["code"], expected)
                 self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], expected)
                 attempt = NoteActionAttempt.objects.get(note_id=note["id"], action=action)
                 self.assertEqual((attempt.outcome, attempt.upstream_status), ("succeeded", 202))
@@ -158,11 +160,11 @@ class LiveTokenRefreshTests(LiveSandboxMixin, TestCase):
         user = self.link("provider", "Providers", access_token="revoked-or-unknown-token")
         note = self.sandbox.create_note(state="NEW", kind="encounter")
         self.sandbox.reset_stats()
-        fresh = services.note_action_perform(user=user, note_id=note["id"], action="lock")
-        self.assertEqual(fresh["state"]["code"], "LKD")
+        result = services.note_action_perform(user=user, note_id=note["id"], action="lock")
+        self.assertEqual(result.note["state"]["code"], "LKD")
         stats = self.sandbox.stats()
         self.assertEqual(stats["token_requests"]["refresh_token"], 1)
-        self.assertEqual(stats["plugin_requests"], 2)  # 401, the retry (its 202 has the note)
+        self.assertEqual(stats["plugin_requests"], 3)  # 401, the retry, the read of the note
         self.assertEqual(user.canvas_connection.__class__.objects.get(user=user).refresh_count, 1)
 
     def test_tokens_revoked_at_canvas_means_reconnect(self):

@@ -34,6 +34,8 @@ class FaultInjectionTests(SimpleTestCase):
                 "token_endpoint_down": False,
                 "html_instead_of_json": False,
                 "seed": 1,
+                "effect_reject_rate": 0.0,
+                "effect_delay_ms": 0,
                 "counter": 0,
             },
         )
@@ -182,7 +184,7 @@ class ControlNotesAndTokensTests(SimpleTestCase):
             date="2026-03-04",
         )  # fmt: skip
         self.assertEqual(self.sandbox.note(note["id"]), note)
-        self.assertEqual(note["provider"]["name"], "Dr. Sam Okafor")
+        self.assertEqual(note["provider"]["name"], "Sam Okafor")
         self.assertEqual(note["patient"]["name"], "Ada Lovelace")
         self.assertTrue(note["datetime_of_service"].startswith("2026-03-04T"))
         self.assertEqual(note["allowed_actions"], ["checkin", "noshow"])
@@ -241,20 +243,58 @@ class SeedTests(SimpleTestCase):
         from note_sign_api import transitions
 
         notes = [
-            self.sandbox.api("GET", "/notes", token=self.token, params={"state": code}).json()
+            self.sandbox.api(
+                "GET",
+                "/notes",
+                token=self.token,
+                params={"state": code, "category": ",".join(transitions.CATEGORIES)},
+            ).json()
             for code in transitions.STATES
         ]
         for code, body in zip(transitions.STATES, notes, strict=True):
             with self.subTest(state=code):
                 self.assertTrue(body["notes"], f"no seeded note in {code}")
         types = {
-            note["note_type"]["name"]
+            (note["note_type"]["name"], note["note_type"]["category"])
             for body in notes
             for note in body["notes"]
         }  # fmt: skip
         self.assertLessEqual(
-            {"Office visit", "Phone call", "Office visit appointment", "Letter"}, types
+            {
+                ("Office visit", "encounter"),
+                ("Phone call", "encounter"),
+                ("Office visit appointment", "appointment"),
+                ("Inpatient progress note", "inpatient"),
+                ("Lab data import", "data"),
+                ("Letter", "letter"),
+                ("Patient message", "message"),
+            },
+            types,
         )
+
+    def test_seed_has_a_supervised_nurse_practitioner_and_notes_awaiting_co_signature(self):
+        nurse = self.sandbox.issue_tokens("nurse")["access_token"]
+        me = self.sandbox.api("GET", "/me", token=nurse).json()["staff"]
+        self.assertEqual(me["name"], "Avery Brooks")
+        queue = self.sandbox.api(
+            "GET", "/notes", token=self.token, params={"queue": "to_sign", "provider": me["id"]}
+        ).json()
+        self.assertGreaterEqual(queue["count"], 2)
+        for note in queue["notes"]:
+            self.assertEqual(note["state"]["code"], "SGN")
+            self.assertEqual(note["supervising_provider"]["name"], "Riley Chen")
+            self.assertEqual(note["allowed_actions"], ["sign", "unlock"])
+
+    def test_non_actionable_categories_are_listed_only_when_asked(self):
+        default = self.sandbox.api("GET", "/notes", token=self.token, params={"limit": 100})
+        categories = {n["note_type"]["category"] for n in default.json()["notes"]}
+        self.assertLessEqual(categories, {"encounter", "appointment", "inpatient"})
+        data = self.sandbox.api(
+            "GET", "/notes", token=self.token, params={"category": "data,message"}
+        ).json()
+        self.assertGreaterEqual(data["count"], 3)
+        self.assertEqual({n["note_type"]["category"] for n in data["notes"]}, {"data", "message"})
+        self.assertEqual({tuple(n["allowed_actions"]) for n in data["notes"]}, {()})
 
 
 class EnvironmentSettingsTests(SimpleTestCase):
@@ -361,6 +401,7 @@ class PagesTests(SimpleTestCase):
                 "code_challenge_method": "S256",
                 "scope": "offline_access",
                 "state": "s",
+                "launch": "e30=",
             },
             timeout=10,
         )

@@ -82,6 +82,17 @@ class AuthorizePkceTests(SimpleTestCase):
                 self.assertIn(message, response.text)
                 self.assertIn("Canvas sandbox", response.text)
 
+    def test_authorize_without_launch_redirects_with_access_denied(self):
+        _, challenge = pkce_pair()
+        for launch in (None, ""):
+            with self.subTest(launch=launch):
+                location = self.sandbox.authorize_redirect(code_challenge=challenge, launch=launch)
+                query = _query(location)
+                self.assertTrue(location.startswith(self.sandbox.redirect_uri))
+                self.assertEqual(query["error"], "access_denied")
+                self.assertEqual(query["state"], "test-state")
+                self.assertNotIn("code", query)
+
     def test_denied_consent_redirects_with_access_denied(self):
         _, challenge = pkce_pair()
         location = self.sandbox.authorize_redirect(code_challenge=challenge, allow=False)
@@ -108,7 +119,7 @@ class TokenExchangeTests(SimpleTestCase):
         self.assertEqual(body["scope"], "offline_access")
         me = self.sandbox.api("GET", "/me", token=body["access_token"])
         self.assertEqual(me.status_code, 200)
-        self.assertEqual(me.json()["staff"]["name"], "Dr. Riley Chen")
+        self.assertEqual(me.json()["staff"]["name"], "Riley Chen")
 
     def test_wrong_verifier_is_invalid_grant(self):
         _, code = self._code()
@@ -210,6 +221,18 @@ class RefreshRotationTests(SimpleTestCase):
         for thread in threads:
             thread.join()
         self.assertEqual(sorted(statuses), [200, 400, 400, 400, 400, 400])
+
+    def test_refresh_without_scope_is_invalid_scope_and_the_token_stays_usable(self):
+        tokens = self.sandbox.issue_tokens("provider")
+        for scope in (None, ""):
+            with self.subTest(scope=scope):
+                response = self.sandbox.refresh(tokens["refresh_token"], scope=scope)
+                self.assertEqual(response.status_code, 400)
+                self.assertEqual(response.json()["error"], "invalid_scope")
+        wider = self.sandbox.refresh(tokens["refresh_token"], scope="offline_access patient/*")
+        self.assertEqual(wider.status_code, 400)
+        self.assertEqual(wider.json()["error"], "invalid_scope")
+        self.assertEqual(self.sandbox.refresh(tokens["refresh_token"]).status_code, 200)
 
     def test_control_minted_tokens_refresh_like_real_ones(self):
         tokens = self.sandbox.issue_tokens("provider")

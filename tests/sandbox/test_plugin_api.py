@@ -4,7 +4,6 @@ import datetime as dt
 import uuid
 
 from django.test import SimpleTestCase
-from note_sign_api import transitions
 
 from tests.live import sandbox
 
@@ -37,6 +36,18 @@ class PluginErrorTableTests(SimpleTestCase):
         self.assertEqual(response.status_code, status, response.text)
         self.assertEqual(response.headers["Content-Type"], "application/json")
         self.assertEqual(response.json(), body)
+
+    def test_checks_run_in_the_contracts_order(self):
+        """401 before 400 (Canvas authenticates first), 403 before 400, 400 before 404."""
+        patient = self.sandbox.issue_tokens("patientuser")["access_token"]
+        for path in ("/notes/not-a-uuid", "/notes/not-a-uuid/lock"):
+            method = "POST" if path.endswith("lock") else "GET"
+            with self.subTest(path=path):
+                self.assertError(self.sandbox.api(method, path), 401, UNAUTHENTICATED)
+                self.assertError(self.sandbox.api(method, path, token=patient), 403, FORBIDDEN)
+                self.assertError(
+                    self.sandbox.api(method, path, token=self.token), 400, INVALID_NOTE_ID
+                )
 
     def test_400_invalid_note_id_including_huge_and_unicode_ids(self):
         ids = [
@@ -121,7 +132,7 @@ class PluginErrorTableTests(SimpleTestCase):
             {
                 "error": {
                     "code": "action_not_allowed",
-                    "message": "Lock is not allowed on a note that is signed.",
+                    "message": "This note is Signed; it can't be locked.",
                 },
                 "state": "SGN",
             },
@@ -130,19 +141,41 @@ class PluginErrorTableTests(SimpleTestCase):
     def test_422_action_rejected(self):
         note = self.sandbox.create_note(state="LKD", kind="encounter_nosig")
         response = self.sandbox.api("POST", f"/notes/{note['id']}/sign", token=self.token)
-        message = transitions.requirement_error("sign", category="encounter", is_sig_required=False)
+        message = "This note type does not require a signature."
         self.assertError(response, 422, {"error": {"code": "action_rejected", "message": message}})
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
 
-    def test_unknown_endpoint_and_wrong_method_answer_json(self):
-        response = self.sandbox.api("POST", f"/notes/{self.note['id']}/explode", token=self.token)
-        self.assertEqual(response.status_code, 404)
-        self.assertEqual(response.json()["error"]["code"], "not_found")
-        response = self.sandbox.api("GET", f"/notes/{self.note['id']}/lock", token=self.token)
-        self.assertEqual(response.status_code, 405)
-        self.assertEqual(response.json()["error"]["code"], "method_not_allowed")
-        response = self.sandbox.api("DELETE", "/notes", token=self.token)
-        self.assertEqual(response.status_code, 405)
+    def test_403_not_note_provider_for_someone_elses_note(self):
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        signed = self.sandbox.create_note(state="SGN", kind="encounter")
+        for username in ("frontdesk", "provider2"):
+            token = self.sandbox.issue_tokens(username)["access_token"]
+            for target, action in ((note, "sign"), (note, "lock_sign"), (signed, "unlock")):
+                with self.subTest(username=username, action=action):
+                    response = self.sandbox.api(
+                        "POST", f"/notes/{target['id']}/{action}", token=token
+                    )
+                    self.assertEqual(response.status_code, 403, response.text)
+                    self.assertEqual(response.json()["error"]["code"], "not_note_provider")
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
+        self.assertEqual(self.sandbox.note(signed["id"])["state"]["code"], "SGN")
+
+    def test_unknown_paths_and_methods_answer_an_empty_404(self):
+        for method, path, token in (
+            ("POST", f"/notes/{self.note['id']}/explode", self.token),
+            ("GET", f"/notes/{self.note['id']}/lock", self.token),
+            ("DELETE", "/notes", self.token),
+            ("PUT", f"/notes/{self.note['id']}", None),
+            ("GET", "/nope", None),
+        ):
+            with self.subTest(method=method, path=path):
+                response = self.sandbox.api(method, path, token=token)
+                self.assertEqual(response.status_code, 404)
+                self.assertEqual(response.content, b"")
+        other_plugin = self.sandbox.http.get(
+            self.sandbox.url("/plugin-io/api/acme__other/notes"), timeout=10
+        )
+        self.assertEqual((other_plugin.status_code, other_plugin.content), (404, b""))
 
     def test_nothing_echoes_request_headers(self):
         marker = "echo-canary-7d1f"
@@ -172,7 +205,7 @@ class MeAndSummaryTests(SimpleTestCase):
         body = self.sandbox.api("GET", "/me", token=self.token).json()
         self.assertEqual(set(body), {"user_id", "staff"})
         self.assertIsInstance(body["user_id"], str)
-        self.assertEqual(body["staff"]["name"], "Dr. Riley Chen")
+        self.assertEqual(body["staff"]["name"], "Riley Chen")
         front = self.sandbox.api(
             "GET", "/me", token=self.sandbox.issue_tokens("frontdesk")["access_token"]
         ).json()
@@ -189,19 +222,24 @@ class MeAndSummaryTests(SimpleTestCase):
         self.assertEqual(
             set(body),
             {"id", "title", "datetime_of_service", "state", "note_type", "patient", "provider",
-             "allowed_actions"},
+             "supervising_provider", "allowed_actions"},
         )  # fmt: skip
-        self.assertEqual(body["state"], {"code": "BKD", "label": "Booked"})
+        self.assertEqual(
+            set(body["state"]), {"code", "label", "changed_at", "changed_by"}, body["state"]
+        )
+        self.assertEqual((body["state"]["code"], body["state"]["label"]), ("BKD", "Booked"))
+        self.assertIsNone(body["state"]["changed_by"])
         self.assertEqual(
             body["note_type"],
             {
                 "name": "Office visit appointment",
                 "category": "appointment",
-                "is_sig_required": False,
+                "is_sig_required": True,
             },
         )
         self.assertEqual(body["patient"]["name"], "Summary Shape")
-        self.assertEqual(body["provider"]["name"], "Dr. Riley Chen")
+        self.assertEqual(body["provider"]["name"], "Riley Chen")
+        self.assertIsNone(body["supervising_provider"])
         self.assertEqual(body["datetime_of_service"], "2026-01-02T10:30:00+00:00")
         self.assertEqual(body["allowed_actions"], ["checkin", "noshow"])
 
@@ -317,10 +355,13 @@ class FilterTests(SimpleTestCase):
         self.assertEqual(self._list(provider="no-such-staff"), [])
 
     def test_patient_filter_is_a_case_insensitive_name_substring(self):
-        note = self.sandbox.create_note(state="NEW", kind="letter", patient="Zelda Quasimodo")
+        note = self.sandbox.create_note(state="NEW", kind="encounter", patient="Zelda Quasimodo")
         found = self._list(patient="quasimo")
         self.assertEqual([n["id"] for n in found], [note["id"]])
         self.assertEqual([n["id"] for n in self._list(patient="ZELDA QUASIMODO")], [note["id"]])
+        self.assertEqual([n["id"] for n in self._list(patient="da qua")], [note["id"]])
+        # The whole string, as the plugin matches it: not word by word.
+        self.assertEqual(self._list(patient="Quasimodo Zelda"), [])
 
     def test_date_filter_is_the_utc_date_of_service(self):
         today = dt.datetime.now(dt.UTC).date()

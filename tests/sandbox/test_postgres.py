@@ -6,6 +6,7 @@ points at a PostgreSQL server; the sandbox gets a database of its own.
 
 import os
 import threading
+import time
 import unittest
 
 from django.test import SimpleTestCase
@@ -77,3 +78,29 @@ class PostgresMultiProcessTests(SimpleTestCase):
             )
         self.assertEqual(runs[0], runs[1])
         self.assertEqual(set(runs[0]), {200, 500})
+
+    def test_due_effects_land_exactly_once_whichever_process_reads_first(self):
+        token = self.sandbox.issue_tokens("provider")["access_token"]
+        self.sandbox.set_faults(effect_delay_ms=300)
+        notes = [self.sandbox.create_note(state="NEW", kind="encounter") for _ in range(6)]
+        for note in notes:
+            response = self.sandbox.api("POST", f"/notes/{note['id']}/lock_sign", token=token)
+            self.assertEqual(response.status_code, 202, response.text)
+        time.sleep(0.4)  # past every effect's due time; nobody has applied them yet
+        reads = self._together(
+            24,
+            lambda: [
+                self.sandbox.api("GET", f"/notes/{n['id']}", token=token).json()["state"]["code"]
+                for n in notes
+            ],
+        )
+        self.assertEqual({code for read in reads for code in read}, {"SGN"})
+        for note in notes:
+            with self.subTest(note=note["id"]):
+                self.assertEqual(
+                    [e["state"] for e in self.sandbox.history(note["id"])], ["NEW", "LKD", "SGN"]
+                )
+                self.assertEqual(
+                    [e["status"] for e in self.sandbox.effects(note["id"])],
+                    ["applied", "applied"],
+                )

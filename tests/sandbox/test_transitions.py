@@ -1,8 +1,12 @@
 """Every (note kind, state, action) against the plugin's transitions module, over HTTP.
 
-This is also the plugin/sandbox parity test: the sandbox must answer exactly
-what `canvas_plugin/note_sign_api/transitions.py` says the plugin answers.
+The sandbox must answer exactly what `canvas_plugin/note_sign_api/transitions.py`
+says (the same module the plugin enforces), and the accepted action must land
+in the state its 202 announced. The documented cases both implementations
+must meet are in test_contract_parity.py.
 """
+
+import datetime as dt
 
 from django.test import SimpleTestCase
 from note_sign_api import transitions
@@ -10,10 +14,11 @@ from note_sign_api import transitions
 from tests.live import sandbox
 
 KINDS = {
-    "encounter": ("encounter", True),
-    "encounter_nosig": ("encounter", False),
-    "appointment": (transitions.APPOINTMENT, False),
-    "letter": (transitions.LETTER, False),
+    "encounter": (transitions.ENCOUNTER, True),
+    "encounter_nosig": (transitions.ENCOUNTER, False),
+    "appointment": (transitions.APPOINTMENT, True),
+    "inpatient": (transitions.INPATIENT, True),
+    "data": (transitions.DATA, True),
 }
 
 
@@ -23,11 +28,12 @@ class TransitionParityTests(SimpleTestCase):
         super().setUpClass()
         cls.sandbox = sandbox()
         cls.token = cls.sandbox.issue_tokens("provider")["access_token"]
+        cls.me = cls.sandbox.api("GET", "/me", token=cls.token).json()["staff"]["id"]
 
     def _post(self, note_id, action):
         return self.sandbox.api("POST", f"/notes/{note_id}/{action}", token=self.token)
 
-    def _state(self, note_id):
+    def _get(self, note_id):
         response = self.sandbox.api("GET", f"/notes/{note_id}", token=self.token)
         self.assertEqual(response.status_code, 200)
         return response.json()
@@ -36,65 +42,63 @@ class TransitionParityTests(SimpleTestCase):
         checked = 0
         for kind, (category, is_sig_required) in KINDS.items():
             for state in transitions.STATES:
+                facts = transitions.NoteFacts(
+                    category=category,
+                    is_sig_required=is_sig_required,
+                    state=state,
+                    provider_id=self.me,
+                )
                 # Refusals leave the note alone, so one note takes all of them.
-                shared = self.sandbox.create_note(state=state, kind=kind)
+                shared = self.sandbox.create_note(state=state, kind=kind, supervising_provider="")
                 self.assertEqual(
-                    shared["allowed_actions"],
-                    transitions.allowed_actions(
-                        state, category=category, is_sig_required=is_sig_required
-                    ),
+                    self._get(shared["id"])["allowed_actions"],
+                    transitions.allowed_actions(facts, caller_id=self.me),
                 )
                 for action in transitions.ACTIONS:
                     with self.subTest(kind=kind, state=state, action=action):
-                        self._check(kind, category, is_sig_required, state, action, shared)
+                        self._check(kind, facts, action, shared)
                         checked += 1
                 with self.subTest(kind=kind, state=state, refusals="left the note alone"):
-                    self.assertEqual(self._state(shared["id"])["state"]["code"], state)
+                    self.assertEqual(self._get(shared["id"])["state"]["code"], state)
         self.assertEqual(checked, len(KINDS) * len(transitions.STATES) * len(transitions.ACTIONS))
 
-    def _check(self, kind, category, is_sig_required, state, action, shared):
-        if not transitions.state_allows(action, state, category=category):
+    def _check(self, kind, facts, action, shared):
+        refused = transitions.refusal(action, facts, caller_id=self.me)
+        if refused is not None:
             response = self._post(shared["id"], action)
-            self.assertEqual(response.status_code, 409, response.text)
-            body = response.json()
-            self.assertEqual(body["error"]["code"], "action_not_allowed")
-            self.assertEqual(body["state"], state)
+            self.assertEqual(response.status_code, refused.status, response.text)
+            expected = {"error": {"code": refused.code, "message": refused.message}}
+            if refused.status == 409:
+                expected["state"] = facts.state
+            self.assertEqual(response.json(), expected)
             return
-        reason = transitions.requirement_error(
-            action, category=category, is_sig_required=is_sig_required
-        )
-        if reason is not None:
-            response = self._post(shared["id"], action)
-            self.assertEqual(response.status_code, 422, response.text)
-            self.assertEqual(
-                response.json(), {"error": {"code": "action_rejected", "message": reason}}
-            )
-            return
-        note = self.sandbox.create_note(state=state, kind=kind)
+        note = self.sandbox.create_note(state=facts.state, kind=kind, supervising_provider="")
         response = self._post(note["id"], action)
         self.assertEqual(response.status_code, 202, response.text)
         body = response.json()
-        returned = body.pop("note")
+        accepted_at = body.pop("accepted_at")
+        states = transitions.expected_states(
+            action, facts.state, category=facts.category, is_sig_required=facts.is_sig_required
+        )
         self.assertEqual(
             body,
             {
                 "note_id": note["id"],
                 "action": action,
-                "effects": transitions.effects_for(action, state),
-                "from_state": state,
+                "effects": transitions.effects_for(action, facts.state),
+                "from_state": facts.state,
+                "expected_state": {
+                    "code": states[-1],
+                    "label": transitions.STATE_LABELS[states[-1]],
+                },
             },
         )
-        after = self._state(note["id"])
-        # The 202's summary (the extension) is the note as a later GET sees it.
-        self.assertEqual(returned, after)
-        new_state = transitions.state_after(action, state)
-        self.assertEqual(after["state"]["code"], new_state)
-        self.assertEqual(after["state"]["label"], transitions.STATE_LABELS[new_state])
-        self.assertEqual(
-            after["allowed_actions"],
-            transitions.allowed_actions(
-                new_state, category=category, is_sig_required=is_sig_required
-            ),
+        after = self._get(note["id"])
+        self.assertEqual(after["state"]["code"], states[-1])
+        self.assertEqual(after["state"]["changed_by"], self.me)
+        self.assertGreater(
+            dt.datetime.fromisoformat(after["state"]["changed_at"]),
+            dt.datetime.fromisoformat(accepted_at),
         )
 
     def test_lock_sign_from_new_records_both_steps_and_a_repeat_is_refused(self):
@@ -104,8 +108,8 @@ class TransitionParityTests(SimpleTestCase):
         second = self._post(note["id"], "lock_sign")
         self.assertEqual(second.status_code, 409)
         self.assertEqual(second.json()["state"], "SGN")
-        history = self.sandbox.control("GET", f"notes/{note['id']}/history")["history"]
+        self.assertEqual(second.json()["error"]["code"], "already_signed")
+        history = self.sandbox.history(note["id"])
         steps = [(event["state"], event["action"]) for event in history]
         self.assertEqual(steps, [("NEW", "created"), ("LKD", "lock_sign"), ("SGN", "lock_sign")])
-        me = self.sandbox.api("GET", "/me", token=self.token).json()["staff"]["id"]
-        self.assertEqual([e["actor"] for e in history], [None, me, me])
+        self.assertEqual([e["actor"] for e in history], [None, self.me, self.me])

@@ -1,0 +1,84 @@
+"""The documented cases of the plugin API's rules, by hand from Canvas's documentation.
+
+Both the plugin's tests (SDK events) and the sandbox's tests (over HTTP)
+run every row and must get the same status, code and expected state, so
+the two implementations agree with each other and with the documentation
+("Note state transitions", collections/_sdk/effects/note.md, and
+CANVAS_SDK.md "What Canvas documents"). Written out, not computed from
+transitions.py: this table is what the rules are checked against.
+
+A row: (category, is_sig_required, state, action, caller, status, code,
+expected state). caller is "provider" (the note's provider),
+"supervising" (its supervising provider) or "other" (another active
+staff member). status 202 rows have code "" and the state the note ends
+in; refusals have the state "" .
+"""
+
+CASES: list[tuple[str, bool, str, str, str, int, str, str]] = [
+    # lock -> LKD from NEW, CVD, ULK, UND; PSH for encounter notes only
+    ("encounter", True, "NEW", "lock", "provider", 202, "", "LKD"),
+    ("encounter", True, "CVD", "lock", "other", 202, "", "LKD"),
+    ("encounter", True, "ULK", "lock", "provider", 202, "", "LKD"),
+    ("encounter", True, "UND", "lock", "provider", 202, "", "LKD"),
+    ("encounter", True, "PSH", "lock", "provider", 202, "", "LKD"),
+    ("inpatient", True, "PSH", "lock", "provider", 409, "action_not_allowed", ""),
+    ("inpatient", True, "NEW", "lock", "provider", 202, "", "LKD"),
+    ("encounter", True, "LKD", "lock", "provider", 409, "action_not_allowed", ""),
+    ("encounter", True, "SGN", "lock", "provider", 409, "action_not_allowed", ""),
+    # appointment notes lock only from NSW
+    ("appointment", True, "NSW", "lock", "provider", 202, "", "LKD"),
+    ("appointment", True, "NEW", "lock", "provider", 409, "action_not_allowed", ""),
+    ("appointment", True, "CVD", "lock", "provider", 409, "action_not_allowed", ""),
+    # sign -> SGN from LKD, or SGN to sign again (co-sign); sig-required types only
+    ("encounter", True, "LKD", "sign", "provider", 202, "", "SGN"),
+    ("encounter", True, "LKD", "sign", "supervising", 202, "", "SGN"),
+    ("encounter", True, "NEW", "sign", "provider", 409, "action_not_allowed", ""),
+    ("encounter", True, "ULK", "sign", "provider", 409, "action_not_allowed", ""),
+    ("encounter", False, "LKD", "sign", "provider", 422, "action_rejected", ""),
+    ("inpatient", True, "LKD", "sign", "provider", 202, "", "SGN"),
+    # who signs: only the provider or the supervising provider
+    ("encounter", True, "LKD", "sign", "other", 403, "not_note_provider", ""),
+    ("encounter", True, "NEW", "lock_sign", "other", 403, "not_note_provider", ""),
+    ("encounter", True, "LKD", "unlock", "other", 403, "not_note_provider", ""),
+    ("encounter", True, "SGN", "unlock", "other", 403, "not_note_provider", ""),
+    # lock & sign: [lock, sign], or sign alone on a locked note
+    ("encounter", True, "NEW", "lock_sign", "provider", 202, "", "SGN"),
+    ("encounter", True, "ULK", "lock_sign", "provider", 202, "", "SGN"),
+    ("encounter", True, "LKD", "lock_sign", "provider", 202, "", "SGN"),
+    ("encounter", False, "NEW", "lock_sign", "provider", 422, "action_rejected", ""),
+    ("appointment", True, "NEW", "lock_sign", "provider", 409, "action_not_allowed", ""),
+    # unlock -> ULK from LKD, and from SGN for sig-required types
+    ("encounter", True, "LKD", "unlock", "provider", 202, "", "ULK"),
+    ("encounter", True, "SGN", "unlock", "provider", 202, "", "ULK"),
+    ("encounter", True, "SGN", "unlock", "supervising", 202, "", "ULK"),
+    ("encounter", False, "LKD", "unlock", "provider", 202, "", "ULK"),
+    ("encounter", True, "NEW", "unlock", "provider", 409, "action_not_allowed", ""),
+    # appointment notes: unlock moves LKD back to NSW
+    ("appointment", True, "LKD", "unlock", "provider", 202, "", "NSW"),
+    # check in -> CVD from BKD, RVT, NSW; no-show -> NSW from BKD, RVT; appointment notes only
+    ("appointment", True, "BKD", "checkin", "other", 202, "", "CVD"),
+    ("appointment", True, "RVT", "checkin", "other", 202, "", "CVD"),
+    ("appointment", True, "NSW", "checkin", "other", 202, "", "CVD"),
+    ("appointment", True, "CVD", "checkin", "other", 409, "action_not_allowed", ""),
+    ("appointment", True, "BKD", "noshow", "other", 202, "", "NSW"),
+    ("appointment", True, "RVT", "noshow", "other", 202, "", "NSW"),
+    ("appointment", True, "NSW", "noshow", "other", 409, "action_not_allowed", ""),
+    ("encounter", True, "BKD", "checkin", "provider", 422, "action_rejected", ""),
+    ("encounter", True, "BKD", "noshow", "provider", 422, "action_rejected", ""),
+    # data, letter and message notes accept no action
+    ("data", True, "NEW", "lock", "provider", 422, "action_rejected", ""),
+    ("data", True, "LKD", "sign", "provider", 422, "action_rejected", ""),
+    ("letter", True, "NEW", "lock", "provider", 422, "action_rejected", ""),
+    ("message", True, "NEW", "lock", "provider", 422, "action_rejected", ""),
+    ("letter", False, "BKD", "checkin", "other", 422, "action_rejected", ""),
+]
+
+#: A signed note: who signed since the last lock decides whether signing again is allowed.
+#: (signed by, caller, status, code, expected state)
+SIGN_AGAIN_CASES: list[tuple[str, str, int, str, str]] = [
+    ("provider", "supervising", 202, "", "SGN"),  # the co-signature
+    ("provider", "provider", 409, "already_signed", ""),
+    ("supervising", "supervising", 409, "already_signed", ""),
+    ("supervising", "provider", 202, "", "SGN"),
+    ("provider", "other", 403, "not_note_provider", ""),
+]

@@ -1,0 +1,83 @@
+"""The documented cases of the plugin API's rules, against the sandbox over HTTP.
+
+canvas_plugin/tests/contract_cases.py is written by hand from Canvas's
+documentation; the plugin's tests run every row as SDK events, these run
+every row against the sandbox, so both answer the same status, code and
+expected state. The note's provider is the nurse practitioner `nurse`, its
+supervising provider `provider`; "other" is `provider2`.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from django.test import SimpleTestCase
+
+from tests.live import sandbox
+
+_PATH = Path(__file__).resolve().parents[2] / "canvas_plugin" / "tests" / "contract_cases.py"
+_SPEC = importlib.util.spec_from_file_location("plugin_contract_cases", _PATH)
+contract_cases = importlib.util.module_from_spec(_SPEC)
+sys.modules.setdefault(_SPEC.name, contract_cases)
+_SPEC.loader.exec_module(contract_cases)
+
+CALLERS = {"provider": "nurse", "supervising": "provider", "other": "provider2"}
+
+
+class ContractParityTests(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+        cls.tokens = {
+            role: cls.sandbox.issue_tokens(username)["access_token"]
+            for role, username in CALLERS.items()
+        }
+
+    def _note(self, *, category, is_sig_required, state):
+        return self.sandbox.create_note(
+            state=state,
+            category=category,
+            is_sig_required=is_sig_required,
+            provider=CALLERS["provider"],
+            supervising_provider=CALLERS["supervising"],
+        )
+
+    def _post(self, note, action, caller):
+        return self.sandbox.api("POST", f"/notes/{note['id']}/{action}", token=self.tokens[caller])
+
+    def assertOutcome(self, response, note, status, code, expected):
+        self.assertEqual(response.status_code, status, response.text)
+        body = response.json()
+        if status == 202:
+            self.assertEqual(body["expected_state"]["code"], expected)
+            # The effects land (no delay here): the note ends where the 202 said.
+            self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], expected)
+        else:
+            self.assertEqual(body["error"]["code"], code)
+            if status == 409:
+                self.assertIn("state", body)
+
+    def test_the_table_has_rows(self):
+        self.assertGreaterEqual(len(contract_cases.CASES), 40)
+        self.assertTrue(contract_cases.SIGN_AGAIN_CASES)
+
+    def test_every_documented_case(self):
+        for row in contract_cases.CASES:
+            category, is_sig_required, state, action, caller, status, code, expected = row
+            with self.subTest(row=row):
+                note = self._note(category=category, is_sig_required=is_sig_required, state=state)
+                response = self._post(note, action, caller)
+                self.assertOutcome(response, note, status, code, expected)
+                if status != 202:
+                    self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], state)
+
+    def test_signing_again_depends_on_who_signed_since_the_last_lock(self):
+        for row in contract_cases.SIGN_AGAIN_CASES:
+            signed_by, caller, status, code, expected = row
+            with self.subTest(row=row):
+                note = self._note(category="encounter", is_sig_required=True, state="LKD")
+                first = self._post(note, "sign", signed_by)
+                self.assertEqual(first.status_code, 202, first.text)
+                self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
+                self.assertOutcome(self._post(note, "sign", caller), note, status, code, expected)
