@@ -63,6 +63,7 @@ class Control:
             method,
             f"{self.base_url}/sandbox/control/{path}",
             json=payload,
+            headers={"X-Sandbox-Control": "1"},
             timeout=self.timeout,
         )
         if response.status_code >= 400:

@@ -154,6 +154,8 @@ def _start_sandbox(r: Run, database_url: str) -> None:
         "DJANGO_SETTINGS_MODULE": "canvas_sandbox.settings",
         "SANDBOX_DATABASE_URL": database_url,
         "SANDBOX_DEBUG": "false",
+        # Off without DEBUG unless asked for: the bench drives the sandbox through it.
+        "SANDBOX_CONTROL": "true",
         "SANDBOX_LOG_LEVEL": "WARNING",
         "SANDBOX_CONN_MAX_AGE": "60",
         "SANDBOX_ALLOWED_HOSTS": "127.0.0.1",

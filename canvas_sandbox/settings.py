@@ -178,7 +178,9 @@ SANDBOX_REDIRECT_URIS = [
     *env.str("SANDBOX_REDIRECT_URIS", default="").replace(",", " ").split(),
 ]
 SANDBOX_PORTAL_URL = env.str("SANDBOX_PORTAL_URL", default="http://127.0.0.1:8000/")
-SANDBOX_CONTROL = env.bool("SANDBOX_CONTROL", default=True)
+# The control API mints tokens for anyone: on only with DEBUG, unless turned
+# on explicitly (the bench runs the sandbox without DEBUG and sets it).
+SANDBOX_CONTROL = env.bool("SANDBOX_CONTROL", default=DEBUG)
 SANDBOX_FAULT_DEFAULTS = {
     "latency_ms": env.int("SANDBOX_FAULT_LATENCY_MS", default=0),
     "error_rate": env.float("SANDBOX_FAULT_ERROR_RATE", default=0.0),

@@ -514,7 +514,11 @@ class LiveSandbox:
     def control(self, method: str, path: str, json: Any = None) -> Any:
         """Call the control API (`path` like "faults") and return its JSON; raise on 4xx/5xx."""
         response = self.http.request(
-            method, self.url(f"/sandbox/control/{path.lstrip('/')}"), json=json, timeout=TIMEOUT
+            method,
+            self.url(f"/sandbox/control/{path.lstrip('/')}"),
+            json=json,
+            headers={"X-Sandbox-Control": "1"},
+            timeout=TIMEOUT,
         )
         if response.status_code >= 400:
             raise SandboxError(f"control {method} {path}: {response.status_code} {response.text}")

@@ -1,7 +1,11 @@
 """The sandbox-only control API (/sandbox/control/): faults, stats, tokens, notes.
 
 JSON in, JSON out, no authentication: it exists for tests, demos and the
-bench, and is switched off with SANDBOX_CONTROL=false.
+bench, is off without DEBUG unless SANDBOX_CONTROL=true, and must never
+face a network. A browser page on another site cannot use it: every call
+needs the `X-Sandbox-Control: 1` header and a body must be
+`application/json`, neither of which a cross-site page can send without a
+CORS preflight, which the sandbox never grants.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ from django.views.decorators.csrf import csrf_exempt
 from canvas_sandbox.clinic import conf, selectors, services
 from canvas_sandbox.clinic.exceptions import (
     ControlError,
+    ControlRefused,
     EndpointNotFound,
     MethodNotAllowed,
     SandboxError,
 )
 
 View = Callable[..., HttpResponse]
+
+#: The header every control call carries (a custom header forces a CORS preflight).
+CONTROL_HEADER = "X-Sandbox-Control"
 
 
 def control_endpoint(*methods: str) -> Callable[[View], View]:
@@ -39,6 +47,10 @@ def control_endpoint(*methods: str) -> Callable[[View], View]:
                     raise EndpointNotFound()
                 if request.method not in methods:
                     raise MethodNotAllowed()
+                if request.headers.get(CONTROL_HEADER) != "1" or (
+                    request.body and request.content_type != "application/json"
+                ):
+                    raise ControlRefused()
                 # Reads here see what a plugin request would: every due effect landed.
                 services.effects_apply_due()
                 data: Any = {}

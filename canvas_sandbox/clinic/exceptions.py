@@ -105,3 +105,14 @@ class ControlError(SandboxError):
 
     status = 400
     code = "invalid_request"
+
+
+class ControlRefused(SandboxError):
+    """A control API call without the control header or with a body that is not JSON.
+
+    What a cross-site browser request looks like: refused before it does anything.
+    """
+
+    status = 403
+    code = "control_refused"
+    message = "Control API calls need the X-Sandbox-Control: 1 header and a JSON body."

@@ -115,7 +115,10 @@ class FaultInjectionTests(SimpleTestCase):
                 self.sandbox.control("POST", "faults", body)
             self.assertIn("400", str(caught.exception))
         response = self.sandbox.http.post(
-            self.sandbox.url("/sandbox/control/faults"), data="{not json", timeout=10
+            self.sandbox.url("/sandbox/control/faults"),
+            data="{not json",
+            headers={"X-Sandbox-Control": "1", "Content-Type": "application/json"},
+            timeout=10,
         )
         self.assertEqual(response.status_code, 400)
         self.assertEqual(response.json()["error"]["code"], "invalid_request")
@@ -486,3 +489,43 @@ class PagesTests(SimpleTestCase):
     def test_logout_is_post_only(self):
         session = self._signed_in("provider")
         self.assertEqual(session.get(self.sandbox.url("/logout/"), timeout=10).status_code, 405)
+
+
+class CrossSiteControlTests(SimpleTestCase):
+    """A page on another site cannot drive the control API (it mints tokens for anyone)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = LiveSandbox.start()
+        cls.addClassCleanup(cls.sandbox.stop)
+
+    def test_a_simple_cross_site_request_is_refused(self):
+        url = self.sandbox.url("/sandbox/control/tokens")
+        cases = {
+            # What a form or fetch(mode: "no-cors") on another site can send.
+            "text/plain POST": {
+                "data": '{"username": "provider"}',
+                "headers": {"Content-Type": "text/plain", "Origin": "https://evil.example"},
+            },
+            "form POST": {"data": {"username": "provider"}},
+            "JSON without the header": {"json": {"username": "provider"}},
+        }
+        for name, kwargs in cases.items():
+            with self.subTest(name):
+                response = self.sandbox.http.post(url, timeout=10, **kwargs)
+                self.assertEqual(response.status_code, 403)
+                self.assertEqual(response.json()["error"]["code"], "control_refused")
+        self.assertEqual(
+            self.sandbox.http.get(self.sandbox.url("/sandbox/control/stats")).status_code, 403
+        )
+        # The harness's own calls carry the header and a JSON body.
+        self.assertIn("access_token", self.sandbox.issue_tokens("provider"))
+
+    def test_without_debug_the_control_api_is_off_unless_asked_for(self):
+        quiet = LiveSandbox.start(extra_env={"SANDBOX_DEBUG": "false"})
+        self.addCleanup(quiet.stop)
+        response = quiet.http.get(
+            quiet.url("/sandbox/control/stats"), headers={"X-Sandbox-Control": "1"}, timeout=10
+        )
+        self.assertEqual(response.status_code, 404)
