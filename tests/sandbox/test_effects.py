@@ -106,7 +106,10 @@ class DelayedEffectsTests(SimpleTestCase):
         for body in ({"effect_reject_rate": 1.5}, {"effect_delay_ms": -1}):
             with self.subTest(body=body):
                 response = self.sandbox.http.post(
-                    self.sandbox.url("/sandbox/control/faults"), json=body, timeout=10
+                    self.sandbox.url("/sandbox/control/faults"),
+                    json=body,
+                    headers={"X-Sandbox-Control": "1"},
+                    timeout=10,
                 )
                 self.assertEqual(response.status_code, 400)
 
