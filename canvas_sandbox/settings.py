@@ -177,6 +177,9 @@ SANDBOX_REDIRECT_URIS = [
     "http://localhost:8000/canvas/callback/",
     *env.str("SANDBOX_REDIRECT_URIS", default="").replace(",", " ").split(),
 ]
+# The demo clinic's zone: today's appointments are seeded in its day
+# (`make run` passes the portal's CLINIC_TIME_ZONE).
+SANDBOX_CLINIC_TIME_ZONE = env.str("SANDBOX_CLINIC_TIME_ZONE", default="UTC")
 SANDBOX_PORTAL_URL = env.str("SANDBOX_PORTAL_URL", default="http://127.0.0.1:8000/")
 # The control API mints tokens for anyone: on only with DEBUG, unless turned
 # on explicitly (the bench runs the sandbox without DEBUG and sets it).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime, tzinfo
 
 from django.contrib import admin
 from django.http import HttpRequest, StreamingHttpResponse
@@ -34,9 +35,15 @@ class _Echo:
         return value
 
 
-def _cell(value) -> str:
+#: The columns holding times: written in the current zone, which their header names.
+TIME_FIELDS = frozenset({"started_at", "finished_at"})
+
+
+def _cell(value, zone: tzinfo) -> str:
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value, zone)
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     # A spreadsheet runs a cell that starts with these as a formula.
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -44,12 +51,17 @@ def _cell(value) -> str:
     return text
 
 
-def attempts_csv_rows(queryset):
-    """Yield the CSV lines (header first) for these attempts."""
+def attempts_csv_rows(queryset, *, zone: tzinfo):
+    """Yield the CSV lines (header first) for these attempts, times in `zone`.
+
+    The zone is passed in, not read while streaming: the lines are made after
+    the request's middleware (which activates the user's zone) has returned.
+    """
     writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_FIELDS)
+    name = getattr(zone, "key", str(zone))
+    yield writer.writerow([f"{f} ({name})" if f in TIME_FIELDS else f for f in CSV_FIELDS])
     for attempt in queryset.order_by("started_at", "id").iterator(chunk_size=2000):
-        yield writer.writerow([_cell(getattr(attempt, name)) for name in CSV_FIELDS])
+        yield writer.writerow([_cell(getattr(attempt, field), zone) for field in CSV_FIELDS])
 
 
 @admin.register(NoteActionAttempt)
@@ -84,6 +96,9 @@ class NoteActionAttemptAdmin(admin.ModelAdmin):
     @admin.action(description="Export selected attempts as CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset) -> StreamingHttpResponse:
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(attempts_csv_rows(queryset), content_type="text/csv")
+        response = StreamingHttpResponse(
+            attempts_csv_rows(queryset, zone=timezone.get_current_timezone()),
+            content_type="text/csv",
+        )
         response["Content-Disposition"] = f'attachment; filename="note-actions-{stamp}.csv"'
         return response

@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -90,9 +90,19 @@ TABS: dict[str, Tab] = {
 DEFAULT_TAB = "signature"
 
 
-def _today() -> date:
-    # The plugin's `date` filter is the date of service in UTC.
-    return _now().astimezone(UTC).date()
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Return [start, end) of `day` in the current time zone (the clinic's or the user's).
+
+    Midnight to midnight, so a day when the clocks change lasts 23 or 25 hours.
+    """
+    zone = timezone.get_current_timezone()
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def age_days(when: datetime, *, now: datetime | None = None) -> int:
+    """Return how many calendar days old `when` is in the current time zone (0: today)."""
+    return (timezone.localdate(now or _now()) - timezone.localdate(when)).days
 
 
 def note_list_for_user(
@@ -106,6 +116,8 @@ def note_list_for_user(
 ) -> dict[str, Any]:
     """Return one worklist page: `{"tab", "notes": [summary + actions], "next_cursor"}`."""
     spec = TABS.get(tab) or TABS[DEFAULT_TAB]
+    # Today is the clinic's day, asked for as an exact UTC range.
+    bounds = day_bounds(today or timezone.localdate(_now())) if spec.today else None
     page = canvas_call(
         user=user,
         call=lambda token: plugin_client().note_list(
@@ -113,7 +125,8 @@ def note_list_for_user(
             state=list(spec.states) or None,
             provider="me" if spec.mine else None,
             patient=(patient or "").strip()[:100] or None,
-            date=(today or _today()) if spec.today else None,
+            date_from=bounds[0] if bounds else None,
+            date_to=bounds[1] if bounds else None,
             limit=limit or conf.page_size(),
             cursor=cursor or None,
         ),

@@ -8,4 +8,4 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from portal import signals  # noqa: F401 - connects the receivers
+        from portal import checks, signals  # noqa: F401 - registers checks, receivers

@@ -43,7 +43,7 @@ class ThrottledModelBackend(ModelBackend):
         return user
 
     def get_user(self, user_id):
-        """Return the signed-in user with their Canvas connection row, in one query.
+        """Return the signed-in user with their Canvas link and profile, in one query.
 
         Almost every page and action needs both (the connection banner, the
         token for Canvas); `canvas_oauth.selectors.connection_get` uses the
@@ -51,7 +51,9 @@ class ThrottledModelBackend(ModelBackend):
         """
         UserModel = get_user_model()
         try:
-            user = UserModel._default_manager.select_related("canvas_connection").get(pk=user_id)
+            user = UserModel._default_manager.select_related("canvas_connection", "profile").get(
+                pk=user_id
+            )
         except UserModel.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None

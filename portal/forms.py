@@ -4,7 +4,9 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
+from portal.models import UserProfile
 from portal.services import SignInRefusal
+from portal.timezones import clinic_zone, zone_names
 
 
 def _duration(seconds: int) -> str:
@@ -48,3 +50,25 @@ class SignInForm(ThrottledLoginFormMixin, AuthenticationForm):
 
 class AdminSignInForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
     """The admin's sign-in form."""
+
+
+class ProfileForm(forms.ModelForm):
+    """A user's own preferences: the time zone their pages show times in."""
+
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        required=False,
+        help_text="Times, \u201ctoday\u201d and ages follow this zone. "
+        "Pick one only if you work from another one than the clinic.",
+    )
+
+    class Meta:
+        model = UserProfile
+        fields = ["time_zone"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [
+            ("", f"The clinic's time ({clinic_zone().key})"),
+            *[(name, name.replace("_", " ")) for name in zone_names()],
+        ]

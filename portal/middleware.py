@@ -11,11 +11,13 @@ from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from portal import conf, proxy
+from portal.timezones import zone_for
 
 logger = logging.getLogger(__name__)
 
@@ -218,3 +220,22 @@ class HtmxErrorToastMiddleware:
                 )
             trigger_client_event(response, "toast", {"message": message, "level": "error"})
         return response
+
+
+class ClinicTimeZoneMiddleware:
+    """Show every time in the clinic's zone, or the signed-in user's own.
+
+    Activates Django's current time zone for the request (templates, forms,
+    and the notes app's "today" use it); times are stored in UTC either way.
+    Must come after the authentication middleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        timezone.activate(zone_for(getattr(request, "user", None)))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

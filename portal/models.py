@@ -1,5 +1,6 @@
 """Sign-in throttling state and the sign-in security log."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -51,3 +52,19 @@ class SignInEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} for {self.username!r} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class UserProfile(models.Model):
+    """One user's own preferences (today: the time zone their pages use)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    # Empty: the clinic's (CLINIC_TIME_ZONE). An IANA name otherwise.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "user profile"
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "portal.middleware.HtmxLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
+    "portal.middleware.ClinicTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
@@ -139,6 +140,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
+# The clinic's own day: "today", ages and every time shown are in this zone
+# (an IANA name, checked at start-up), unless a user picks another one in
+# their profile. Times are stored in UTC either way.
+CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default=TIME_ZONE)
 USE_I18N = True
 USE_TZ = True
 

@@ -20,6 +20,7 @@ urlpatterns = [
     ),
     # Django's LogoutView answers only POST (405 for GET).
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/profile/", views.profile, name="profile"),
     path("canvas/", include("canvas_oauth.urls")),
     path("notes/", include("notes.urls")),
     path("admin/", admin.site.urls),

@@ -2,6 +2,7 @@
 
 import logging
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,8 +11,12 @@ from django.templatetags.static import static
 from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
+
+from portal.forms import ProfileForm
+from portal.models import UserProfile
+from portal.timezones import clinic_zone
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +25,18 @@ logger = logging.getLogger(__name__)
 def home(request: HttpRequest) -> HttpResponse:
     """Render the signed-in user's start page."""
     return render(request, "home.html")
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    """Show and change the signed-in user's own preferences (their time zone)."""
+    instance, _ = UserProfile.objects.get_or_create(user=request.user)
+    form = ProfileForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your profile is saved.")
+        return redirect("profile")
+    return render(request, "registration/profile.html", {"form": form, "zone": clinic_zone()})
 
 
 @login_not_required

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 PORTAL = "http://127.0.0.1:8000"
 SANDBOX = "http://127.0.0.1:8001"
+DEMO_TIME_ZONE = "America/Los_Angeles"
 
 
 def run(*args: str) -> None:
@@ -38,8 +39,23 @@ def wait_for(url: str, timeout: float = 60.0) -> bool:
     return False
 
 
+def clinic_time_zone() -> str:
+    """Return the portal's CLINIC_TIME_ZONE as its settings read it: the environment, then .env."""
+    import environ  # the portal's own reader of .env
+
+    env_file = ROOT / ".env"
+    if env_file.is_file():
+        environ.Env.read_env(env_file)  # fills in only what the environment lacks
+    return os.environ.get("CLINIC_TIME_ZONE") or DEMO_TIME_ZONE
+
+
 def main() -> int:
     """Prepare, start, report, and wait for Ctrl-C."""
+    # The demo clinic is in California unless .env or the environment say
+    # otherwise; the sandbox seeds today's appointments in the clinic's day.
+    zone = clinic_time_zone()
+    os.environ.setdefault("CLINIC_TIME_ZONE", zone)
+    os.environ.setdefault("SANDBOX_CLINIC_TIME_ZONE", zone)
     run("manage.py", "migrate", "--no-input", "-v", "0")
     run("manage.py", "seed_demo")
     run("-m", "canvas_sandbox", "migrate", "--no-input", "-v", "0")

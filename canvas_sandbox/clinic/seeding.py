@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -245,9 +247,11 @@ def _seed_notes(
 def _seed_todays_appointments(
     added: dict[str, int], *, staff: dict[str, Staff], patients: list[Patient], now: dt.datetime
 ) -> None:
-    day = now.date()
+    # The clinic's day, not UTC's: 9:00 is 9:00 at the clinic.
+    zone = zoneinfo.ZoneInfo(settings.SANDBOX_CLINIC_TIME_ZONE)
+    day = now.astimezone(zone).date()
     rng = random.Random(day.toordinal())  # noqa: S311 - demo data
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
     for index, (hour, state) in enumerate([(9, "BKD"), (10, "BKD"), (11, "RVT"), (14, "BKD")]):
         note_id = uuid.uuid5(_NAMESPACE, f"appointment:{day.isoformat()}:{index}")
         patient = rng.choice(patients)

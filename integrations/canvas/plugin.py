@@ -268,13 +268,16 @@ class PluginClient:
         provider: str | None = None,
         patient: str | None = None,
         date: date | str | None = None,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """Return `{"notes": [summary, ...], "next_cursor": str | None, "count": int | None}`.
 
         `count` is the total matching (contract v2), None from a plugin that
-        does not send it.
+        does not send it. `date_from`/`date_to` (aware) ask for a date of
+        service in [from, to): a clinic's own day, whatever its zone.
         """
         params: dict[str, str] = {"limit": str(int(limit))}
         if queue:
@@ -287,6 +290,10 @@ class PluginClient:
             params["patient"] = patient
         if date:
             params["date"] = date if isinstance(date, str) else date.isoformat()
+        if date_from is not None:
+            params["from"] = date_from.isoformat()
+        if date_to is not None:
+            params["to"] = date_to.isoformat()
         if cursor:
             params["cursor"] = cursor
         data = self._request("GET", "notes", access_token=access_token, params=params)

@@ -2,10 +2,11 @@
 
 import uuid
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import Group, Permission
 from django.db import IntegrityError, transaction
-from django.test import TestCase
+from django.test import TestCase, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -161,6 +162,7 @@ class AuditAdminTests(TestCase):
         changelist = self.client.get(reverse("admin:notes_noteactionattempt_changelist"))
         self.assertNotContains(changelist, "delete_selected")
 
+    @override_settings(CLINIC_TIME_ZONE="America/Los_Angeles")
     def test_csv_export(self):
         response = self.client.post(
             reverse("admin:notes_noteactionattempt_changelist"),
@@ -170,7 +172,14 @@ class AuditAdminTests(TestCase):
         self.assertEqual(response["Content-Type"], "text/csv")
         body = b"".join(response.streaming_content).decode()
         lines = body.strip().splitlines()
-        self.assertTrue(lines[0].startswith("id,started_at,finished_at"))
+        # Times in the clinic's zone, which the header names; each carries its offset.
+        self.assertTrue(
+            lines[0].startswith(
+                "id,started_at (America/Los_Angeles),finished_at (America/Los_Angeles)"
+            )
+        )
+        local = timezone.localtime(self.attempt.started_at, ZoneInfo("America/Los_Angeles"))
+        self.assertIn(local.isoformat(), lines[1])
         self.assertEqual(len(lines), 2)
         self.assertIn(str(self.attempt.note_id), lines[1])
         self.assertIn("'=HYPERLINK(1)", lines[1])  # no formula injection

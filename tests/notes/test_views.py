@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.test import Client, TestCase, override_settings
@@ -84,11 +85,16 @@ class WorklistTests(CanvasMockMixin, TestCase):
                 self.list_mock({**params, "limit": "25"})
                 self.assertEqual(self.client.get(f"/notes/?tab={tab}").status_code, 200)
 
-    def test_today_tab_sends_the_date(self):
+    @override_settings(CLINIC_TIME_ZONE="America/Los_Angeles")
+    def test_today_tab_asks_for_the_clinics_day(self):
         def check(request):
             query = request.params
             self.assertEqual(query["state"], "BKD,RVT")
-            self.assertRegex(query["date"], r"^\d{4}-\d{2}-\d{2}$")
+            start, end = (datetime.fromisoformat(query[k]) for k in ("from", "to"))
+            self.assertEqual((start.hour, start.minute), (0, 0))
+            self.assertIn(start.utcoffset(), (timedelta(hours=-8), timedelta(hours=-7)))
+            self.assertIn(end - start, (timedelta(hours=h) for h in (23, 24, 25)))
+            self.assertNotIn("date", query)
             return (200, {}, json.dumps({"notes": [], "next_cursor": None}))
 
         self.rsps.add_callback("GET", API + "notes", callback=check)

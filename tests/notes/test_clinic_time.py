@@ -1,0 +1,151 @@
+"""Clinic time: "today", ages and the times shown are the clinic's (or the user's), not UTC's."""
+
+import secrets
+from datetime import datetime, timedelta
+from unittest import mock
+from zoneinfo import ZoneInfo
+
+from django.core.checks import run_checks
+from django.test import SimpleTestCase, TestCase, override_settings
+from django.utils import timezone
+
+from notes import services
+from tests.factories import PASSWORD, make_user
+from tests.helpers import ensure_groups
+from tests.notes.test_live import LiveSandboxMixin
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+def la(*args) -> datetime:
+    return datetime(*args, tzinfo=LA)
+
+
+class ClinicDayTests(SimpleTestCase):
+    def test_a_day_is_midnight_to_midnight_in_the_zone(self):
+        cases = [
+            (la(2026, 11, 30).date(), timedelta(hours=24)),
+            (la(2026, 3, 8).date(), timedelta(hours=23)),  # clocks go forward
+            (la(2026, 11, 1).date(), timedelta(hours=25)),  # clocks go back
+        ]
+        with timezone.override(LA):
+            for day, length in cases:
+                with self.subTest(day=day):
+                    start, end = services.day_bounds(day)
+                    self.assertEqual((start.hour, start.minute, end.hour), (0, 0, 0))
+                    self.assertEqual(end.astimezone(ZoneInfo("UTC")) - start, length)
+
+    def test_ages_count_calendar_days_in_the_zone(self):
+        written = la(2026, 11, 29, 23, 50)  # 07:50 UTC on the 30th
+        with timezone.override(LA):
+            self.assertEqual(services.age_days(written, now=la(2026, 11, 30, 0, 10)), 1)
+            self.assertEqual(services.age_days(written, now=la(2026, 11, 29, 23, 59)), 0)
+            self.assertEqual(services.age_days(written, now=la(2026, 12, 3, 9)), 4)
+        with timezone.override(ZoneInfo("UTC")):  # in UTC both are the 30th
+            self.assertEqual(services.age_days(written, now=la(2026, 11, 30, 0, 10)), 0)
+
+    def test_a_bad_clinic_time_zone_stops_start_up(self):
+        for name in ("Mars/Base", "PST", "../etc/passwd", ""):
+            with self.subTest(name=name), override_settings(CLINIC_TIME_ZONE=name):
+                self.assertEqual(
+                    [e.id for e in run_checks() if e.id.startswith("portal.")], ["portal.E001"]
+                )
+        with override_settings(CLINIC_TIME_ZONE="America/Los_Angeles"):
+            self.assertEqual([e for e in run_checks() if e.id.startswith("portal.")], [])
+
+
+class TodayInTheClinicsDayTests(LiveSandboxMixin, TestCase):
+    """A clinic in California, the sandbox over HTTP, the clock frozen late in the evening.
+
+    The zone is activated as the portal's middleware does for a request (no
+    class-level override_settings: LiveSandboxMixin overrides settings in
+    setUpClass, and the two would be undone out of order).
+    """
+
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.frontdesk = cls.link("frontdesk", "Front desk")
+
+    def appointment(self, when: datetime) -> str:
+        note = self.sandbox.create_note(
+            state="BKD", kind="appointment", patient=self.patient, date=when.isoformat()
+        )
+        return note["id"]
+
+    def today(self, now: datetime) -> set[str]:
+        with (
+            mock.patch.object(services, "_now", return_value=now),
+            timezone.override(LA),
+        ):
+            page = services.note_list_for_user(
+                user=self.frontdesk, tab="today", patient=self.patient
+            )
+        return {note["id"] for note in page["notes"]}
+
+    def setUp(self):
+        super().setUp()
+        self.patient = f"Zone Test{secrets.token_hex(3)}"
+
+    def test_late_evening_holds_the_evening_not_the_next_morning(self):
+        evening = self.appointment(la(2026, 11, 30, 19))  # 03:00 UTC on Dec 1
+        morning = self.appointment(la(2026, 11, 30, 8))
+        tomorrow = self.appointment(la(2026, 12, 1, 8))
+        self.assertEqual(self.today(la(2026, 11, 30, 23, 30)), {evening, morning})
+        # Half past midnight: the new day, whatever UTC says.
+        self.assertEqual(self.today(la(2026, 12, 1, 0, 30)), {tomorrow})
+
+    def test_days_when_the_clocks_change(self):
+        # Clocks go back at 2:00 on Nov 1: a 25-hour day.
+        early = self.appointment(la(2026, 11, 1, 0, 30))
+        late = self.appointment(la(2026, 11, 1, 23, 30))
+        next_day = self.appointment(la(2026, 11, 2, 0, 30))
+        self.assertEqual(self.today(la(2026, 11, 1, 23, 45)), {early, late})
+        # Clocks go forward at 2:00 on Mar 8: a 23-hour day.
+        first = self.appointment(la(2026, 3, 8, 0, 15))
+        last = self.appointment(la(2026, 3, 8, 23, 45))
+        before = self.appointment(la(2026, 3, 7, 23, 45))
+        self.assertEqual(self.today(la(2026, 3, 8, 12)), {first, last})
+        self.assertNotIn(next_day, self.today(la(2026, 11, 1, 12)))
+        self.assertNotIn(before, self.today(la(2026, 3, 8, 0, 5)))
+
+
+class LocalTimesOnPagesTests(TestCase):
+    """The pages show local times with the zone; a user may pick their own zone."""
+
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.user = make_user("pat", groups=("Providers",))
+
+    def setUp(self):
+        self.client.login(username="pat", password=PASSWORD)
+
+    def activity_row_time(self) -> str:
+        from notes.models import NoteActionAttempt
+
+        NoteActionAttempt.objects.create(
+            user=self.user,
+            username="pat",
+            note_id="3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6f",
+            action="lock",
+            outcome="failed",
+            started_at=datetime(2026, 11, 30, 17, 4, tzinfo=ZoneInfo("UTC")),
+            finished_at=datetime(2026, 11, 30, 17, 4, 1, tzinfo=ZoneInfo("UTC")),
+        )
+        return self.client.get("/notes/activity/").content.decode()
+
+    @override_settings(CLINIC_TIME_ZONE="America/Los_Angeles")
+    def test_my_activity_shows_the_clinics_time(self):
+        self.assertIn("Mon 30 Nov 2026, 09:04:00 PST", self.activity_row_time())
+
+    @override_settings(CLINIC_TIME_ZONE="America/Los_Angeles")
+    def test_a_user_can_pick_their_own_zone(self):
+        page = self.client.get("/accounts/profile/")
+        self.assertContains(page, "The clinic&#x27;s time (America/Los_Angeles)")
+        response = self.client.post("/accounts/profile/", {"time_zone": "America/New_York"})
+        self.assertRedirects(response, "/accounts/profile/")
+        self.assertIn("Mon 30 Nov 2026, 12:04:00 EST", self.activity_row_time())
+        bad = self.client.post("/accounts/profile/", {"time_zone": "Mars/Base"})
+        self.assertEqual(bad.status_code, 200)
+        self.assertContains(bad, "Select a valid choice")
