@@ -44,6 +44,7 @@ test-plugin: $(PLUGIN_STAMP) ## Test and validate the Canvas plugin, and its rel
 	cd canvas_plugin && .venv/bin/canvas validate-manifest note_sign_api
 	cd canvas_plugin && .venv/bin/canvas validate note_sign_api
 	$(MAKE) --no-print-directory plugin-release PREFIX=acme
+	cd canvas_plugin && .venv/bin/python runner_check/check.py note_sign_api ../dist/acme__note_sign_api/acme__note_sign_api
 
 plugin-release: $(PLUGIN_STAMP) ## Write dist/<PREFIX>__note_sign_api for `canvas deploy` (PREFIX=<org prefix>)
 	@test -n "$(PREFIX)" || { echo "usage: make plugin-release PREFIX=<your org's plugin prefix>" >&2; exit 2; }
