@@ -169,7 +169,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         elif name == "faults":
             for key, goal in [
                 ("attempts", ""),
-                ("succeeded", ""),
+                ("accepted", ""),
                 ("audit_rows", "== attempts"),
                 ("portal_500s", "0"),
                 ("unclear_errors", "0"),

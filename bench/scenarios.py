@@ -433,7 +433,7 @@ def faults(run: Run) -> dict[str, Any]:
         "seconds": s.faults_seconds,
         "timeline": timeline,
         "attempts": attempts,
-        "succeeded": attempts - len(failures),
+        "accepted": attempts - len(failures),
         "failures": len(failures),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "portal_500s": portal_500s,

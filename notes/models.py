@@ -22,13 +22,14 @@ class NoteActionAttempt(models.Model):
     """One attempt by one portal user to perform one action on one Canvas note.
 
     Written as *pending* before Canvas is called and completed once, after
-    the call (succeeded, failed, or unknown when no answer came back).
+    the call: accepted (Canvas answered 202: it will apply the action, which
+    is not yet proof that it did), failed, or unknown when no answer came back.
     Holds no note content and no token.
     """
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
+        ACCEPTED = "accepted", "Accepted by Canvas"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
 

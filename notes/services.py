@@ -284,7 +284,7 @@ def note_action_perform(
     outcome, status, code = Outcome.UNKNOWN, None, "internal_error"
     try:
         accepted = canvas_call(user=user, connection=connection, call=send)
-        outcome, status, code = Outcome.SUCCEEDED, 202, ""
+        outcome, status, code = Outcome.ACCEPTED, 202, ""
     except OutcomeUnknown as exc:
         outcome, status, code = Outcome.UNKNOWN, exc.status, _error_code(exc)
         raise

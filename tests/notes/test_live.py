@@ -95,7 +95,7 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
                 self.assertEqual(result.note["state"]["code"], expected)
                 self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], expected)
                 attempt = NoteActionAttempt.objects.get(note_id=note["id"], action=action)
-                self.assertEqual((attempt.outcome, attempt.upstream_status), ("succeeded", 202))
+                self.assertEqual((attempt.outcome, attempt.upstream_status), ("accepted", 202))
                 self.assertEqual(attempt.canvas_staff_id, user.canvas_connection.canvas_staff_id)
 
     def test_state_conflict_is_409_and_nothing_changes(self):

@@ -23,7 +23,7 @@ def make_attempt(user, **fields):
         "username": user.username,
         "note_id": uuid.uuid4(),
         "action": "lock",
-        "outcome": "succeeded",
+        "outcome": "accepted",
         "started_at": now,
         "finished_at": now,
         "duration_ms": 12,
@@ -153,7 +153,7 @@ class AuditAdminTests(TestCase):
         response = self.client.get(change_url)
         self.assertEqual(response.status_code, 200)
         self.assertNotContains(response, 'name="_save"')
-        self.client.post(change_url, {"outcome": "succeeded"})
+        self.client.post(change_url, {"outcome": "accepted"})
         self.attempt.refresh_from_db()
         self.assertEqual(self.attempt.outcome, "failed")
         delete_url = reverse("admin:notes_noteactionattempt_delete", args=[self.attempt.pk])

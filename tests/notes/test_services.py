@@ -86,7 +86,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         self.assertEqual(note["state"]["code"], "SGN")
         self.assertEqual([a["name"] for a in note["actions"]], ["unlock"])
         attempt = self.only_attempt()
-        self.assertEqual(attempt.outcome, "succeeded")
+        self.assertEqual(attempt.outcome, "accepted")
         self.assertEqual(attempt.upstream_status, 202)
         self.assertEqual(attempt.error_code, "")
         self.assertEqual(attempt.user, self.provider)
@@ -140,14 +140,14 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         # That it is committed (visible to another connection) is shown by
         # DoubleSubmitRaceTests, where a second thread sees it.
         self.assertEqual(seen, {"outcome": "pending"})
-        self.assertEqual(self.only_attempt().outcome, "succeeded")
+        self.assertEqual(self.only_attempt().outcome, "accepted")
 
     def test_fresh_read_failure_after_success_still_records_success(self):
         self.rsps.post(self.action_url(), status=202, json=accepted(self.note_id, "sign"))
         self.rsps.get(f"{API}notes/{self.note_id}", status=503, body="down")
         result = self.perform()
         self.assertIsNone(result.note)  # accepted, but there is no fresh summary to show
-        self.assertEqual(self.only_attempt().outcome, "succeeded")
+        self.assertEqual(self.only_attempt().outcome, "accepted")
 
     def test_bad_client_ip_is_dropped(self):
         self.rsps.post(self.action_url(), status=202, json=accepted(self.note_id, "sign"))
@@ -207,7 +207,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
             f"{API}notes/{self.note_id}", json=summary(self.note_id, state="CVD", allowed=[])
         )
         self.perform("checkin", user=self.frontdesk)
-        self.assertEqual(self.only_attempt().outcome, "succeeded")
+        self.assertEqual(self.only_attempt().outcome, "accepted")
 
     def test_refuses_to_run_inside_a_transaction(self):
         with self.assertRaises(RuntimeError), transaction.atomic():
@@ -310,7 +310,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         note = self.perform().note
         self.assertEqual(note["state"]["code"], "SGN")
         self.assertEqual((first.call_count, token.call_count, second.call_count), (1, 1, 1))
-        self.assertEqual(self.only_attempt().outcome, "succeeded")
+        self.assertEqual(self.only_attempt().outcome, "accepted")
         link = CanvasConnection.objects.get(user=self.provider)
         self.assertEqual(link.refresh_count, 1)
 
@@ -391,7 +391,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         posts = [c for c in self.rsps.calls if c.request.method == "POST"]
         self.assertEqual(len(posts), 1)
         outcomes = sorted(NoteActionAttempt.objects.values_list("outcome", "error_code"))
-        self.assertEqual(outcomes, [("failed", "already_in_progress"), ("succeeded", "")])
+        self.assertEqual(outcomes, [("accepted", ""), ("failed", "already_in_progress")])
 
     def test_stale_pending_row_does_not_block_forever(self):
         long_ago = timezone.now() - timedelta(hours=1)
@@ -407,7 +407,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         self.rsps.get(f"{API}notes/{self.note_id}", json=summary(self.note_id, state="SGN"))
         self.perform()
         rows = sorted(NoteActionAttempt.objects.values_list("outcome", "error_code"))
-        self.assertEqual(rows, [("succeeded", ""), ("unknown", "abandoned")])
+        self.assertEqual(rows, [("accepted", ""), ("unknown", "abandoned")])
 
     def test_other_actions_or_users_are_not_blocked(self):
         NoteActionAttempt.objects.create(
@@ -525,7 +525,7 @@ class DoubleSubmitRaceTests(TransactionTestCase):
         self.assertEqual(post.call_count, 1)
         self.assertEqual(
             sorted(NoteActionAttempt.objects.values_list("outcome", flat=True)),
-            ["failed", "succeeded"],
+            ["accepted", "failed"],
         )
 
     def test_mocked_clock_makes_old_pending_rows_stale(self):
@@ -549,5 +549,5 @@ class DoubleSubmitRaceTests(TransactionTestCase):
             services.note_action_perform(user=self.user, note_id=str(self.note_id), action="sign")
         self.assertEqual(
             sorted(NoteActionAttempt.objects.values_list("outcome", flat=True)),
-            ["succeeded", "unknown"],
+            ["accepted", "unknown"],
         )

@@ -222,7 +222,7 @@ class DetailTests(CanvasMockMixin, TestCase):
             username="provider",
             note_id=note_id,
             action="lock",
-            outcome="succeeded",
+            outcome="accepted",
             upstream_status=202,
             started_at=timezone.now(),
             finished_at=timezone.now(),
@@ -233,7 +233,7 @@ class DetailTests(CanvasMockMixin, TestCase):
         self.assertContains(response, "Ada Lovelace")
         self.assertContains(response, f"/notes/{note_id}/sign/")
         self.assertContains(response, 'name="view" value="detail"')
-        self.assertContains(response, "Succeeded")
+        self.assertContains(response, "Accepted by Canvas")
 
     def test_bad_ids_are_refused_without_calling_canvas(self):
         for bad in ["hello", "1" * 2000, "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6ф", "%00"]:
@@ -317,7 +317,7 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
         self.assertContains(
             response, 'id="note-activity" aria-labelledby="note-activity-title" hx-swap-oob="true"'
         )
-        self.assertContains(response, "Succeeded")
+        self.assertContains(response, "Accepted by Canvas")
 
     def test_without_javascript_the_post_redirects_with_a_message(self):
         self.mock_success()
@@ -537,7 +537,7 @@ class ActivityTests(TestCase):
                 username="me",
                 note_id=uuid.uuid4(),
                 action="lock",
-                outcome="succeeded",
+                outcome="accepted",
                 started_at=now - timezone.timedelta(minutes=i),
                 finished_at=now,
             )
