@@ -562,6 +562,15 @@ class LiveSandbox:
         """Make Canvas refuse (or stop refusing) lock and sign effects on a note."""
         return self.control("POST", f"notes/{note_id}/veto", {"veto": veto})
 
+    def wait_for_effects(self, note_id: str, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Poll until none of the note's accepted effects is pending; return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            effects = self.effects(note_id)
+            if all(e["status"] != "pending" for e in effects) or time.monotonic() >= deadline:
+                return effects
+            time.sleep(0.05)  # bounded polling for a delayed effect
+
     def wait_for_state(self, note_id: str, code: str, *, timeout: float = 10.0) -> dict[str, Any]:
         """Poll the note until it is in `code` (delayed effects); return it or raise."""
         deadline = time.monotonic() + timeout

@@ -86,7 +86,9 @@ class PostgresMultiProcessTests(SimpleTestCase):
         for note in notes:
             response = self.sandbox.api("POST", f"/notes/{note['id']}/lock_sign", token=token)
             self.assertEqual(response.status_code, 202, response.text)
-        time.sleep(0.4)  # past every effect's due time; nobody has applied them yet
+        # Past every effect's due time on the server's own clock (another process: no
+        # seam reaches it, and polling through the control API would apply them).
+        time.sleep(0.4)
         reads = self._together(
             24,
             lambda: [
