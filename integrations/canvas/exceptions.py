@@ -195,3 +195,8 @@ class RateLimited(CanvasError):
 
     default_message = "Canvas is receiving too many requests. Please wait a moment and try again."
     code = "rate_limited"
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw):
+        super().__init__(message, **kw)
+        #: Seconds Canvas asked us to wait (its Retry-After), when it said.
+        self.retry_after = retry_after

@@ -12,7 +12,8 @@ import logging
 import re
 import time
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
 from urllib.parse import quote
@@ -142,11 +143,25 @@ def _raise_for_status(response: requests.Response, *, is_action: bool) -> None:
     if status == 422:
         raise ActionRejected(upstream_message or None, **kwargs)
     if status == 429:
-        raise RateLimited(**kwargs)
+        raise RateLimited(retry_after=_retry_after(response), **kwargs)
     if status == 504 and is_action:
         # A gateway gave up waiting: the action may have run behind it.
         raise OutcomeUnknown(**kwargs)
     raise CanvasUnavailable(**kwargs)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Return a 429's Retry-After in seconds (delta-seconds or an HTTP date), if readable."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if value.isdigit():
+        return min(float(value), 3600.0)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(0.0, (when - datetime.now(UTC)).total_seconds()), 3600.0)
 
 
 def _json(response: requests.Response) -> Any:
