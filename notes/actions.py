@@ -38,6 +38,14 @@ class ActionSpec:
     confirm: str = ""
     #: Front-desk work: the default "Front desk" group holds it.
     front_desk: bool = False
+    #: While Canvas applies it: "Signing…".
+    doing: str = ""
+    #: What Canvas applies, for "Canvas did not apply the signature".
+    noun: str = ""
+    #: The states whose appearance in the note's history (by the caller, after
+    #: the request) proves the action applied when Canvas did not say which
+    #: state to expect (the outcome of the request is unknown).
+    final_states: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -57,13 +65,24 @@ class ActionSpec:
 ACTIONS: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
-        ActionSpec(Action.LOCK, "locked", "lock_note", "Can lock notes"),
+        ActionSpec(
+            Action.LOCK,
+            "locked",
+            "lock_note",
+            "Can lock notes",
+            doing="Locking…",
+            noun="the lock",
+            final_states=("LKD",),
+        ),
         ActionSpec(
             Action.SIGN,
             "signed",
             "sign_note",
             "Can sign notes",
             confirm="Sign this note? A signed note can only be changed by unlocking it.",
+            doing="Signing…",
+            noun="the signature",
+            final_states=("SGN",),
         ),
         ActionSpec(
             Action.LOCK_SIGN,
@@ -71,6 +90,9 @@ ACTIONS: dict[str, ActionSpec] = {
             "lock_sign_note",
             "Can lock and sign notes",
             confirm="Lock and sign this note?",
+            doing="Locking & signing…",
+            noun="the lock and signature",
+            final_states=("SGN",),
         ),
         ActionSpec(
             Action.UNLOCK,
@@ -78,9 +100,20 @@ ACTIONS: dict[str, ActionSpec] = {
             "unlock_note",
             "Can unlock notes",
             confirm="Unlock this note? It will need to be locked and signed again.",
+            doing="Unlocking…",
+            noun="the unlock",
+            # Appointment notes unlock back to "no-show" in Canvas's table.
+            final_states=("ULK", "NSW"),
         ),
         ActionSpec(
-            Action.CHECKIN, "checked in", "checkin_note", "Can check patients in", front_desk=True
+            Action.CHECKIN,
+            "checked in",
+            "checkin_note",
+            "Can check patients in",
+            front_desk=True,
+            doing="Checking in…",
+            noun="the check-in",
+            final_states=("CVD",),
         ),
         ActionSpec(
             Action.NOSHOW,
@@ -88,6 +121,9 @@ ACTIONS: dict[str, ActionSpec] = {
             "noshow_note",
             "Can mark appointments as no-show",
             front_desk=True,
+            doing="Marking no-show…",
+            noun="the no-show",
+            final_states=("NSW",),
         ),
     )
 }

@@ -23,6 +23,10 @@ CSV_FIELDS = [
     "outcome",
     "upstream_status",
     "error_code",
+    "expected_state",
+    "accepted_at",
+    "applied_at",
+    "resolved_at",
     "request_id",
     "client_ip",
 ]
@@ -36,7 +40,7 @@ class _Echo:
 
 
 #: The columns holding times: written in the current zone, which their header names.
-TIME_FIELDS = frozenset({"started_at", "finished_at"})
+TIME_FIELDS = frozenset({"started_at", "finished_at", "accepted_at", "applied_at", "resolved_at"})
 
 
 def _cell(value, zone: tzinfo) -> str:
@@ -71,6 +75,7 @@ class NoteActionAttemptAdmin(admin.ModelAdmin):
         "username",
         "action",
         "outcome",
+        "resolved_at",
         "upstream_status",
         "error_code",
         "note_id",
@@ -82,7 +87,7 @@ class NoteActionAttemptAdmin(admin.ModelAdmin):
     list_select_related = False
     show_full_result_count = False
     actions = ["export_csv"]
-    readonly_fields = [*CSV_FIELDS, "user"]
+    readonly_fields = [*CSV_FIELDS, "user", "note_state", "note_actions"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -28,3 +28,11 @@ def pending_window() -> timedelta:
 def page_size() -> int:
     """Return how many notes one worklist page shows."""
     return int(getattr(settings, "NOTES_PAGE_SIZE", 25))
+
+
+def confirm_window() -> timedelta:
+    """Return how long after Canvas accepts an action its history is read for the change.
+
+    Past it, an action Canvas does not show is recorded as not applied.
+    """
+    return timedelta(seconds=float(getattr(settings, "NOTES_CONFIRM_SECONDS", 30)))

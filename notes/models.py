@@ -6,11 +6,18 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from notes.actions import PERMISSIONS, Action
+from notes.actions import ACTIONS, PERMISSIONS, Action, ActionSpec
+
+#: Outcomes that are settled only once the note's history has been read.
+UNRESOLVED_OUTCOMES = ("accepted", "unknown")
 
 
 class AppendOnlyQuerySet(models.QuerySet):
     """A queryset that refuses to delete: the audit log only grows."""
+
+    def unresolved(self):
+        """Return the attempts Canvas may have acted on that nobody has confirmed yet."""
+        return self.filter(outcome__in=UNRESOLVED_OUTCOMES, resolved_at__isnull=True)
 
     def delete(self):
         raise TypeError("The note action audit log is append-only; rows are never deleted.")
@@ -23,13 +30,20 @@ class NoteActionAttempt(models.Model):
 
     Written as *pending* before Canvas is called and completed once, after
     the call: accepted (Canvas answered 202: it will apply the action, which
-    is not yet proof that it did), failed, or unknown when no answer came back.
+    is not yet proof that it did), failed (refused before anything was
+    sent or by Canvas), or unknown when no answer came back. An accepted or
+    unknown attempt is then *confirmed* by reading the note's history in
+    the background (notes.confirmation): confirmed when Canvas shows the
+    change, not_applied when the deadline passed and it does not, or left
+    unknown when Canvas could not be read. `resolved_at` marks that end.
     Holds no note content and no token.
     """
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
         ACCEPTED = "accepted", "Accepted by Canvas"
+        CONFIRMED = "confirmed", "Confirmed in Canvas"
+        NOT_APPLIED = "not_applied", "Not applied by Canvas"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
 
@@ -54,6 +68,21 @@ class NoteActionAttempt(models.Model):
     started_at = models.DateTimeField(db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # What Canvas said it accepted (the 202), and what reading it again showed.
+    expected_state = models.CharField(max_length=8, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True, help_text="Canvas's clock.")
+    applied_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the note's history shows the change (Canvas's clock).",
+    )
+    resolved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the portal settled the outcome by reading Canvas."
+    )
+    # The note's state and this user's allowed actions when it was resolved:
+    # codes only, so the page can redraw the row without calling Canvas.
+    note_state = models.CharField(max_length=8, blank=True)
+    note_actions = models.CharField(max_length=128, blank=True)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -64,7 +93,15 @@ class NoteActionAttempt(models.Model):
         # add/change/delete on the audit log.
         default_permissions = ("view",)
         permissions = PERMISSIONS
-        indexes = [models.Index(fields=["user", "-started_at"], name="notes_attempt_user_time")]
+        indexes = [
+            models.Index(fields=["user", "-started_at"], name="notes_attempt_user_time"),
+            # The attempts still being confirmed (the worker's and /healthz's).
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(outcome__in=["accepted", "unknown"], resolved_at__isnull=True),
+                name="notes_attempt_unresolved",
+            ),
+        ]
         constraints = [
             # The double-submit guard: one attempt in flight per user, note
             # and action, enforced by the database (a partial unique index on
@@ -84,6 +121,21 @@ class NoteActionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} {self.action} {self.note_id} ({self.outcome})"
+
+    @property
+    def in_flight(self) -> bool:
+        """Return whether Canvas may still be applying it (sent, not yet resolved)."""
+        return self.outcome == self.Outcome.PENDING or (
+            self.outcome in UNRESOLVED_OUTCOMES and self.resolved_at is None
+        )
+
+    @property
+    def spec(self) -> ActionSpec:
+        return ACTIONS[self.action]
+
+    @property
+    def note_action_list(self) -> list[str]:
+        return [name for name in self.note_actions.split(",") if name]
 
     def delete(self, *args, **kwargs):
         raise TypeError("The note action audit log is append-only; rows are never deleted.")

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired, TokenDecryptionFailed
@@ -34,6 +35,8 @@ from notes import conf
 from notes.actions import ACTIONS, ActionSpec
 from notes.exceptions import ActionNotPermitted, AlreadyInProgress, InvalidAction
 from notes.models import NoteActionAttempt
+from notes.selectors import attempt_latest_by_note
+from notes.tasks import confirmation_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -213,20 +216,35 @@ def _attempt_start(*, fields: dict[str, Any], now: datetime) -> NoteActionAttemp
 
 
 def _attempt_finish(
-    attempt: NoteActionAttempt, *, outcome: str, status: int | None, error_code: str
+    attempt: NoteActionAttempt,
+    *,
+    outcome: str,
+    status: int | None,
+    error_code: str,
+    accepted: dict[str, Any] | None = None,
 ) -> None:
-    """Complete the pending attempt once (a single autocommitted UPDATE)."""
+    """Complete the pending attempt once (a single autocommitted UPDATE).
+
+    An accepted or unknown attempt then waits for its confirmation
+    (notes.confirmation), which a background task starts at once.
+    """
     finished = _now()
-    duration = max(0, int((finished - attempt.started_at).total_seconds() * 1000))
-    NoteActionAttempt.objects.filter(pk=attempt.pk, outcome=Outcome.PENDING).update(
-        outcome=outcome,
-        upstream_status=status,
-        error_code=error_code[:64],
-        finished_at=finished,
-        duration_ms=duration,
-    )
-    attempt.outcome, attempt.upstream_status, attempt.error_code = outcome, status, error_code
-    attempt.finished_at, attempt.duration_ms = finished, duration
+    fields: dict[str, Any] = {
+        "outcome": outcome,
+        "upstream_status": status,
+        "error_code": error_code[:64],
+        "finished_at": finished,
+        "duration_ms": max(0, int((finished - attempt.started_at).total_seconds() * 1000)),
+    }
+    if accepted is not None:
+        expected = accepted.get("expected_state") or {}
+        fields["expected_state"] = (expected.get("code") or "")[:8]
+        fields["accepted_at"] = accepted.get("accepted_at")
+    NoteActionAttempt.objects.filter(pk=attempt.pk, outcome=Outcome.PENDING).update(**fields)
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+    if attempt.in_flight:
+        confirmation_enqueue(attempt.pk)
 
 
 # -- actions --------------------------------------------------------------------
@@ -239,14 +257,16 @@ def note_action_perform(
     action: str,
     request_id: str = "",
     client_ip: str | None = None,
-) -> Accepted:
-    """Ask Canvas to perform `action` on a note for `user`; return what it accepted.
+) -> NoteActionAttempt:
+    """Ask Canvas to perform `action` on a note for `user`; return the accepted attempt.
 
     Validates the action, the note id and the user's permission before
     anything else; commits a pending audit row; calls Canvas through
     `canvas_call` (a read timeout is never retried); completes the audit
-    row; then reads the note again, since Canvas applies an accepted
-    action's effects after answering.
+    row as accepted (or unknown, when no answer came back) and starts its
+    confirmation. Canvas applies an accepted action's effects after
+    answering, so the attempt is in flight until notes.confirmation
+    settles it. Raises a CanvasError for a refusal (nothing happened).
     """
     spec = ACTIONS.get(action) if isinstance(action, str) else None
     if spec is None:
@@ -271,23 +291,23 @@ def note_action_perform(
         },
         now=now,
     )
-    client = plugin_client()
     sent: list[str] = []  # the tokens the action was sent with
 
     def send(token: str) -> dict[str, Any]:
         sent.append(token)
-        return client.note_action(access_token=token, note_id=note_uuid, action=spec.name)
+        return plugin_client().note_action(access_token=token, note_id=note_uuid, action=spec.name)
 
     # Until an outcome is known the row says "unknown": an exception we did
     # not expect (or a killed request) never leaves it pending or "failed"
     # when Canvas may have acted.
     outcome, status, code = Outcome.UNKNOWN, None, "internal_error"
+    accepted = None
     try:
         accepted = canvas_call(user=user, connection=connection, call=send)
         outcome, status, code = Outcome.ACCEPTED, 202, ""
     except OutcomeUnknown as exc:
+        # Canvas may have acted: confirmed by reading, like an accepted one.
         outcome, status, code = Outcome.UNKNOWN, exc.status, _error_code(exc)
-        raise
     except CanvasError as exc:
         # Includes a refresh whose outcome is unknown: the action itself was not sent.
         outcome, status, code = Outcome.FAILED, exc.status, _error_code(exc)
@@ -296,55 +316,33 @@ def note_action_perform(
         outcome = Outcome.UNKNOWN if sent else Outcome.FAILED
         raise
     finally:
-        _attempt_finish(attempt, outcome=outcome, status=status, error_code=code)
+        _attempt_finish(attempt, outcome=outcome, status=status, error_code=code, accepted=accepted)
         logger.info(
             "Note action %s on %s by user %s: %s %s", action, note_uuid, user.pk, outcome, code
         )
-
-    # A 202 is "accepted": only reading the note shows what Canvas did.
-    try:
-        note = client.note_get(access_token=sent[-1], note_id=note_uuid)
-    except CanvasError as exc:
-        logger.warning("Note %s: action accepted, fresh read failed (%s)", note_uuid, exc.code)
-        note = None
-    return Accepted(
-        note=note_with_actions(user=user, note=note) if note is not None else None,
-        expected_state=accepted["expected_state"],
-    )
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """An action Canvas accepted (202), and the note as read right after."""
-
-    #: The note's summary with actions, or None when it could not be read.
-    note: dict[str, Any] | None
-    #: `{"code", "label"}` of the state Canvas said the note will reach, if it said.
-    expected_state: dict[str, str] | None
-
-    @property
-    def applied(self) -> bool:
-        """Return whether the note already shows the expected state."""
-        return (
-            self.note is not None
-            and self.expected_state is not None
-            and self.note["state"]["code"] == self.expected_state["code"]
-        )
+    # Accepted (or unknown) is not applied: the confirmation reads Canvas
+    # again, in the background, and settles the attempt.
+    return attempt
 
 
 @dataclass(frozen=True)
 class ActionReply:
-    """What a person is shown after an action: the note as it is now, and a message."""
+    """What a person is shown after an action: the note or the attempt in flight, and a message."""
 
     #: The note's summary with actions, or None when there is no fresh one to draw.
     note: dict[str, Any] | None
     message: str
-    #: "success", "warning" (in flight or outcome unknown) or "error".
+    #: "success", "info" (requested: Canvas is applying it), "warning" or "error".
     level: str
+    #: The attempt Canvas is applying (accepted, or sent without an answer):
+    #: the page follows it until it is confirmed or not applied.
+    attempt: NoteActionAttempt | None = None
+    #: `{"href", "text"}` of a link that helps (open the note), if any.
+    link: dict[str, str] | None = None
 
     @property
     def ok(self) -> bool:
-        return self.level == "success"
+        return self.level in ("success", "info")
 
 
 # Refusals after which the note is read again, to show it as it is now.
@@ -353,7 +351,6 @@ _REREAD_AFTER = (
     ActionRejected,
     AlreadyInProgress,
     NotNoteProvider,
-    OutcomeUnknown,
 )
 
 
@@ -378,18 +375,19 @@ def note_action_reply(
 ) -> ActionReply:
     """Perform an action and return what to show; raise only TokenDecryptionFailed (a 503).
 
-    After a refusal for the note's state or kind, or an outcome that is not
-    known, the note is read again so the person sees it as it is now.
+    An action Canvas accepted is *requested*, never done: the reply carries
+    the attempt, which the page follows. After a refusal for the note's
+    state or kind the note is read again so the person sees it as it is now.
     """
     spec = ACTIONS.get(action)
     try:
-        accepted = note_action_perform(
+        attempt = note_action_perform(
             user=user, note_id=note_id, action=action, request_id=request_id, client_ip=client_ip
         )
     except TokenDecryptionFailed:
         raise
     except CanvasError as exc:
-        level = "warning" if isinstance(exc, AlreadyInProgress | OutcomeUnknown) else "error"
+        level = "warning" if isinstance(exc, AlreadyInProgress) else "error"
         note = None
         if isinstance(exc, _REREAD_AFTER):
             try:
@@ -397,19 +395,108 @@ def note_action_reply(
             except CanvasError:
                 note = None
         return ActionReply(note=note, message=_failure_message(exc, spec), level=level)
+    level = "warning" if attempt.outcome == Outcome.UNKNOWN else "info"
     return ActionReply(
-        note=accepted.note, message=_accepted_message(accepted, spec), level="success"
+        note=None, message=_requested_message(attempt, spec), level=level, attempt=attempt
     )
 
 
-def _accepted_message(accepted: Accepted, spec: ActionSpec) -> str:
-    """Say what Canvas has shown: done, or accepted and not applied yet."""
-    if accepted.applied:
-        return f"Note {spec.done}."
-    if accepted.note is None:
-        return f"Canvas accepted: {spec.label.lower()}. Reload to see the note."
-    expected = accepted.expected_state["label"] if accepted.expected_state else "its new state"
-    return (
-        f"Canvas accepted: {spec.label.lower()}. The note will show {expected} "
-        "once Canvas applies it."
+def _requested_message(attempt: NoteActionAttempt, spec: ActionSpec) -> str:
+    """Say what Canvas has shown so far: a request it accepted, or one it did not answer."""
+    if attempt.outcome == Outcome.UNKNOWN:
+        return (
+            f"{spec.label} requested, but Canvas did not answer in time. The portal is "
+            "checking whether it applied; reload in a moment to see."
+        )
+    return f"{spec.label} requested: Canvas accepted it. Reload in a moment to see the outcome."
+
+
+# -- following an attempt ---------------------------------------------------------
+
+
+def attempt_get_for_user(*, user: AbstractBaseUser, attempt_id: int) -> NoteActionAttempt:
+    """Return one of the user's own attempts (a database read, never Canvas); raise DoesNotExist."""
+    return NoteActionAttempt.objects.get(pk=attempt_id, user=user)
+
+
+def attempt_note(*, user: AbstractBaseUser, attempt: NoteActionAttempt) -> dict[str, Any] | None:
+    """Return the note as its settled attempt last saw it (state and actions), or None.
+
+    Codes only, stored when the attempt was settled: the page redraws the
+    note's state and buttons without calling Canvas.
+    """
+    if not attempt.note_state:
+        return None
+    code = attempt.note_state
+    note = {
+        "id": str(attempt.note_id),
+        "state": {"code": code, "label": STATE_LABELS.get(code, code)},
+        "allowed_actions": attempt.note_action_list,
+    }
+    return note_with_actions(user=user, note=note)
+
+
+def attempt_reply(*, user: AbstractBaseUser, attempt: NoteActionAttempt) -> ActionReply:
+    """Return what to show about a settled attempt: no stronger than what Canvas showed."""
+    spec = ACTIONS[attempt.action]
+    note = attempt_note(user=user, attempt=attempt)
+    link = {
+        "href": reverse("notes:detail", kwargs={"note_id": attempt.note_id}),
+        "text": "Open the note",
+    }
+    if attempt.outcome == Outcome.CONFIRMED:
+        return ActionReply(note=note, message=f"Note {spec.done}.", level="success")
+    if attempt.outcome == Outcome.NOT_APPLIED:
+        return ActionReply(
+            note=note,
+            message=(
+                f"Canvas did not apply {spec.noun}. The note may have changed in Canvas "
+                "meanwhile, or a Canvas rule or another plugin refused it."
+            ),
+            level="error",
+            link=link,
+        )
+    return ActionReply(
+        note=note,
+        message=(
+            f"The portal could not confirm {spec.noun}: Canvas could not be read. "
+            "Open the note to check it."
+        ),
+        level="warning",
+        link=link,
     )
+
+
+#: How long a settled attempt's outcome stays on its note's row.
+RECENT_OUTCOME = timedelta(minutes=15)
+#: How long past its confirmation deadline a row still follows an attempt.
+FOLLOW_GRACE = timedelta(seconds=30)
+
+
+def notes_with_attempts(
+    *, user: AbstractBaseUser, notes: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Add `attempt` to each note: the user's latest attempt on it lately (a database read).
+
+    So a reloaded page shows an action Canvas is still applying (and
+    follows it), and `outcome` (an ActionReply) when the last one was not
+    applied or could not be confirmed.
+    """
+    now = _now()
+    latest = attempt_latest_by_note(
+        user=user, note_ids=[n["id"] for n in notes], since=now - RECENT_OUTCOME
+    )
+    # Past its deadline an attempt is the resolver's: the row shows the note
+    # as Canvas does rather than a spinner that never stops.
+    followed_since = now - conf.confirm_window() - FOLLOW_GRACE
+    rows = []
+    for note in notes:
+        attempt = latest.get(str(note["id"]))
+        if attempt is not None and attempt.in_flight and attempt.started_at < followed_since:
+            attempt = None
+        settled_badly = (
+            attempt is not None and not attempt.in_flight and attempt.outcome != Outcome.CONFIRMED
+        )
+        outcome = attempt_reply(user=user, attempt=attempt) if settled_badly else None
+        rows.append({**note, "attempt": attempt, "outcome": outcome})
+    return rows

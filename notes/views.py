@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,13 +22,17 @@ from integrations.canvas.exceptions import CanvasError, InvalidNoteId, NoteNotFo
 from integrations.canvas.plugin import note_id_parse
 from notes.actions import ACTIONS
 from notes.forms import OpenNoteForm, WorklistForm
+from notes.models import NoteActionAttempt
 from notes.selectors import attempt_list_for_user
 from notes.services import (
     TABS,
     ActionReply,
+    attempt_get_for_user,
+    attempt_reply,
     note_action_reply,
     note_get_for_user,
     note_list_for_user,
+    notes_with_attempts,
 )
 
 logger = logging.getLogger(__name__)
@@ -120,6 +124,9 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
     except CanvasError as exc:
         context["error"] = exc.message
     if context["page"] is not None:
+        context["page"]["notes"] = notes_with_attempts(
+            user=request.user, notes=context["page"]["notes"]
+        )
         base = {"tab": tab, **({"patient": patient} if patient else {})}
         context["first_url"] = f"{reverse('notes:worklist')}?{urlencode(base)}"
         if context["page"]["next_cursor"]:
@@ -146,7 +153,9 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
     context: dict[str, Any] = {"note_id": note_uuid, "note": None, "error": None}
     status = 200
     try:
-        context["note"] = note_get_for_user(user=request.user, note_id=note_uuid)
+        context["note"] = notes_with_attempts(
+            user=request.user, notes=[note_get_for_user(user=request.user, note_id=note_uuid)]
+        )[0]
     except TokenDecryptionFailed:
         return _decrypt_failed(request)
     except (NotLinked, ReauthorizationRequired) as exc:
@@ -163,7 +172,7 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
 @require_POST
 @vary_on_headers("HX-Request")
 def note_action(request: HtmxHttpRequest, note_id: str, action: str) -> HttpResponse:
-    """Perform an action; answer htmx with the note's row (or card) and a toast, else redirect."""
+    """Perform an action; answer htmx with the action in flight or the refusal, else redirect."""
     view = "detail" if request.POST.get("view") == "detail" else "row"
     try:
         reply = note_action_reply(
@@ -179,8 +188,22 @@ def note_action(request: HtmxHttpRequest, note_id: str, action: str) -> HttpResp
     if not request.htmx:
         getattr(messages, reply.level)(request, reply.message)
         return HttpResponseRedirect(next_url)
-    response = _action_fragment(request, reply, view=view, note_id=note_id, next_url=next_url)
-    return trigger_client_event(response, "toast", {"message": reply.message, "level": reply.level})
+    if reply.attempt is not None:
+        # Requested: the note's actions become "Signing..." and follow the attempt;
+        # a toast only when Canvas did not answer (an accepted action says nothing yet).
+        response = render(
+            request, "notes/partials/in_flight.html", {"attempt": reply.attempt, "view": view}
+        )
+        if reply.level == "warning":
+            trigger_client_event(response, "toast", _toast(reply))
+        return response
+    response = _refusal_fragment(request, reply, view=view, note_id=note_id)
+    return trigger_client_event(response, "toast", _toast(reply))
+
+
+def _toast(reply: ActionReply) -> dict[str, Any]:
+    toast = {"message": reply.message, "level": reply.level}
+    return {**toast, "link": reply.link} if reply.link else toast
 
 
 def _action_fallback(view: str, note_id: str, action: str) -> str:
@@ -189,11 +212,10 @@ def _action_fallback(view: str, note_id: str, action: str) -> str:
     return reverse("notes:detail", kwargs={"note_id": note_id})
 
 
-def _action_fragment(
-    request: HtmxHttpRequest, reply: ActionReply, *, view: str, note_id: str, next_url: str
+def _refusal_fragment(
+    request: HtmxHttpRequest, reply: ActionReply, *, view: str, note_id: str
 ) -> HttpResponse:
     """Return the note's fresh row or card, or the message in the row's error slot."""
-    error = "" if reply.ok else reply.message
     if reply.note is None:
         # No fresh note to draw: leave the row as it is but for its error slot.
         response = render(request, "notes/partials/row_error.html", {"error": reply.message})
@@ -203,14 +225,63 @@ def _action_fragment(
             )
         except InvalidNoteId:
             return reswap(response, "none")
-    context = {"note": reply.note, "error": error, "next_path": _safe_next(request, "")}
-    if view == "row":
-        return render(request, "notes/partials/note_row.html", context)
-    # The page's activity list is refreshed out of band.
-    context["oob_attempts"] = attempt_list_for_user(user=request.user, note_id=reply.note["id"])[
-        :10
-    ]
-    return render(request, "notes/partials/note_card.html", context)
+    context = {"note": reply.note, "error": reply.message, "next_path": _safe_next(request, "")}
+    template = "notes/partials/note_row.html"
+    if view == "detail":
+        template = "notes/partials/note_card.html"
+        # The page's activity list is refreshed out of band.
+        context["oob_attempts"] = attempt_list_for_user(
+            user=request.user, note_id=reply.note["id"]
+        )[:10]
+    response = render(request, template, context)
+    return reswap(retarget(response, f"#note-{reply.note['id']}"), "outerHTML")
+
+
+#: htmx stops polling when it gets this status (and still swaps the answer).
+HTMX_STOP_POLLING = 286
+
+
+@require_safe
+def attempt_status(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
+    """Follow an attempt: nothing while Canvas applies it, then the note's new state and a toast.
+
+    A database read on each poll, never a call to Canvas: the worker
+    confirms the attempt and stores the note's state and actions with it.
+    """
+    try:
+        attempt = attempt_get_for_user(user=request.user, attempt_id=attempt_id)
+    except NoteActionAttempt.DoesNotExist:
+        raise Http404("No such action of yours.") from None
+    if not request.htmx:
+        return redirect("notes:detail", note_id=attempt.note_id)
+    if attempt.in_flight:
+        return HttpResponse(status=204)  # htmx swaps nothing and polls again
+    reply = attempt_reply(user=request.user, attempt=attempt)
+    view = "detail" if request.GET.get("view") == "detail" else "row"
+    context = {
+        "attempt": attempt,
+        "note": reply.note,
+        "reply": reply,
+        "view": view,
+        "next_path": _safe_referer_path(request),
+    }
+    if view == "detail":
+        context["oob_attempts"] = attempt_list_for_user(user=request.user, note_id=attempt.note_id)[
+            :10
+        ]
+    response = render(request, "notes/partials/settled.html", context, status=HTMX_STOP_POLLING)
+    return trigger_client_event(response, "toast", _toast(reply))
+
+
+def _safe_referer_path(request: HttpRequest) -> str:
+    """Return the page the poll came from (htmx's HX-Current-URL), if it is ours."""
+    current = request.headers.get("HX-Current-URL", "")
+    if url_has_allowed_host_and_scheme(
+        current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        parts = urlsplit(current)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return ""
 
 
 @require_safe

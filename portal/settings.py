@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "portal",
     "canvas_oauth",
     "notes",
@@ -240,6 +242,18 @@ NOTES_PAGE_SIZE = env.int("NOTES_PAGE_SIZE", default=25)
 # How long a pending action blocks an identical one (the double-submit guard);
 # unset: three times the connect + read timeouts, plus 10 s.
 NOTES_PENDING_WINDOW_SECONDS = env.float("NOTES_PENDING_WINDOW_SECONDS", default=None)
+# How long after Canvas accepts an action the portal keeps reading the note's
+# history for the change before it records "not applied".
+NOTES_CONFIRM_SECONDS = env.float("NOTES_CONFIRM_SECONDS", default=30)
+
+# Background work (confirming actions) on Django's tasks API, stored in the
+# database: run `python manage.py db_worker` beside the web servers.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 LOGGING = {
     "version": 1,

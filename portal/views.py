@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
 
+from notes.selectors import confirmation_health
 from portal.forms import ProfileForm
 from portal.models import UserProfile
 from portal.timezones import clinic_zone
@@ -43,15 +44,20 @@ def profile(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Answer whether the portal can reach its database (200) or not (503)."""
+    """Answer whether the portal can reach its database (200) or not (503).
+
+    Also how many note actions await confirmation and the oldest one's age,
+    so a stopped worker shows (`behind`) without failing the web servers.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
+        confirmations = confirmation_health()
     except DatabaseError:
         logger.warning("Health check: database unreachable")
         return JsonResponse({"status": "degraded", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok", "database": "ok"})
+    return JsonResponse({"status": "ok", "database": "ok", "confirmations": confirmations})
 
 
 @login_not_required

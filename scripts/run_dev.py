@@ -1,8 +1,9 @@
 """Run the portal and the Canvas sandbox together for development (`make run`).
 
 Prepares both databases (migrate + idempotent demo seed), starts the sandbox
-on 127.0.0.1:8001 and the portal on 127.0.0.1:8000, prints where to go and
-how to sign in, and stops both on Ctrl-C.
+on 127.0.0.1:8001, the portal on 127.0.0.1:8000 and the portal's task
+worker (it confirms what Canvas accepted), prints where to go and how to
+sign in, and stops them all on Ctrl-C.
 """
 
 import os
@@ -58,6 +59,8 @@ def main() -> int:
     os.environ.setdefault("SANDBOX_CLINIC_TIME_ZONE", zone)
     run("manage.py", "migrate", "--no-input", "-v", "0")
     run("manage.py", "seed_demo")
+    # Actions a stopped worker left unconfirmed are settled before it restarts.
+    run("manage.py", "resolve_note_actions")
     run("-m", "canvas_sandbox", "migrate", "--no-input", "-v", "0")
     run("-m", "canvas_sandbox", "seed")
 
@@ -70,6 +73,11 @@ def main() -> int:
             [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=sandbox_env
         ),
         subprocess.Popen([PY, "manage.py", "runserver", "127.0.0.1:8000"], cwd=ROOT, env=env),
+        # Polls the task queue every 0.2 s when idle, so "Signing..." turns
+        # into "Signed" a moment after the sandbox applies the effect.
+        subprocess.Popen(
+            [PY, "manage.py", "db_worker", "--interval", "0.2", "--no-reload"], cwd=ROOT, env=env
+        ),
     ]
 
     def stop(*_: object) -> None:
@@ -92,12 +100,13 @@ def main() -> int:
             "  Canvas sandbox      " + SANDBOX + "/\n"
             "    Canvas staff provider and frontdesk (password: canvas-demo)\n"
             + ("" if ready else "  (still starting: watch the log below)\n")
-            + "  Press Ctrl-C to stop both.\n",
+            + "  Task worker         confirms each action Canvas accepts\n"
+            "  Press Ctrl-C to stop them all.\n",
             flush=True,
         )
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
-        print("A server stopped; stopping the other.", file=sys.stderr)
+        print("A process stopped; stopping the others.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -13,6 +13,15 @@
     toast.className = "toast toast-" + (detail.level || "info");
     toast.setAttribute("role", detail.level === "error" ? "alert" : "status");
     toast.textContent = detail.message; // text only: never parsed as HTML
+    // An optional link of our own ("Open the note"): same-origin paths only.
+    var link = detail.link;
+    if (link && typeof link.href === "string" && /^\/(?!\/)/.test(link.href)) {
+      var a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text || "Open";
+      toast.appendChild(document.createTextNode(" "));
+      toast.appendChild(a);
+    }
     box.appendChild(toast);
     window.setTimeout(function () { toast.remove(); }, TOAST_MS);
   }

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.fernet import Fernet
@@ -40,6 +41,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DEMO_PASSWORD = "canvas-demo"
+#: The task worker as `make run` starts it, polling its queue every 0.1 s when idle.
+WORKER_ARGS = ["--interval", "0.1", "--no-reload", "--no-startup-delay"]
 
 
 def _free_port() -> int:
@@ -60,15 +63,31 @@ def chromium_missing_reason() -> str | None:
 
 
 class Portal:
-    """The portal as a real server process (runserver, DEBUG off)."""
+    """The portal as a real server process (runserver, DEBUG off) and its task workers.
 
-    def __init__(self, *, port: int, canvas_base_url: str) -> None:
+    Its database is a temporary SQLite file, or, with `postgres_url`, a fresh
+    PostgreSQL database on that server, dropped at stop().
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int,
+        canvas_base_url: str,
+        postgres_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.workdir = Path(tempfile.mkdtemp(prefix="portal-e2e-"))
         self.db_path = self.workdir / "portal.sqlite3"
         self.log_path = self.workdir / "portal.log"
         self.secret_key = secrets.token_urlsafe(50)
+        self.workers: list[subprocess.Popen] = []
+        self._postgres: tuple[str, str] | None = None  # (admin URL, database name)
+        database_url = f"sqlite:///{self.db_path}"
+        if postgres_url:
+            database_url = self._postgres_create(postgres_url)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CANVAS_"))},
             "DJANGO_ENV_FILE": "",
@@ -79,17 +98,31 @@ class Portal:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_STATIC_ROOT": str(self.workdir / "static"),
             "DJANGO_LOG_LEVEL": "DEBUG",
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": database_url,
             "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "CANVAS_BASE_URL": canvas_base_url,
             "CANVAS_CLIENT_ID": "canvas-note-portal-dev",
             "PYTHONUNBUFFERED": "1",
+            # Settle an action Canvas never applies after 4 s, not 30 (the suite waits for it).
+            "NOTES_CONFIRM_SECONDS": "4",
+            **(extra_env or {}),
         }
         self.process: subprocess.Popen | None = None
         self._log = None
 
-    def manage(self, *args: str) -> None:
-        """Run a management command against this portal's database; raise on failure."""
+    def _postgres_create(self, server_url: str) -> str:
+        import psycopg
+
+        name = f"portal_live_{os.getpid()}_{secrets.token_hex(3)}"
+        parts = urlsplit(server_url)
+        admin_url = parts._replace(path="/postgres").geturl()
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as db:
+            db.execute(f'CREATE DATABASE "{name}"')
+        self._postgres = (admin_url, name)
+        return parts._replace(path=f"/{name}").geturl()
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against this portal's database; return its output."""
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
@@ -100,9 +133,10 @@ class Portal:
         )
         if result.returncode:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
 
-    def start(self) -> None:
-        """Prepare the database and static files, start the server, wait for /healthz."""
+    def start(self, *, workers: int = 1) -> None:
+        """Prepare the database and static files, start the server and workers; wait till ready."""
         self.manage("migrate", "--no-input", "-v", "0")
         self.manage("seed_demo", "--force")
         self.manage("collectstatic", "--no-input", "-v", "0")
@@ -120,11 +154,28 @@ class Portal:
                 raise RuntimeError(f"The portal exited early:\n{self.log()[-3000:]}")
             try:
                 if requests.get(f"{self.base_url}/healthz", timeout=(0.5, 2)).ok:
+                    for _ in range(workers):
+                        self.start_worker()
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)  # bounded polling for the server to start
         raise RuntimeError("The portal did not answer within 60 s")
+
+    def start_worker(self) -> subprocess.Popen:
+        """Start one more task worker (`manage.py db_worker`), as `make run` does."""
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", *WORKER_ARGS],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.append(worker)
+        return worker
+
+    def healthz(self) -> dict[str, Any]:
+        return requests.get(f"{self.base_url}/healthz", timeout=(0.5, 5)).json()
 
     def log(self) -> str:
         """Return everything the portal process wrote."""
@@ -134,7 +185,16 @@ class Portal:
             return ""
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """Read the portal's database directly (the test process has its own settings)."""
+        """Read the portal's database directly (the test process has its own settings).
+
+        Placeholders are `?` on both databases.
+        """
+        if self._postgres:
+            import psycopg
+
+            url = urlsplit(self.env["DATABASE_URL"]).geturl()
+            with psycopg.connect(url, autocommit=True, connect_timeout=5) as db:
+                return db.execute(sql.replace("?", "%s"), params).fetchall()
         with sqlite3.connect(self.db_path, timeout=10) as db:
             return db.execute(sql, params).fetchall()
 
@@ -173,17 +233,27 @@ class Portal:
         return found
 
     def stop(self) -> None:
-        """Stop the server and remove its temporary folder."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
+        """Stop the server and its workers, remove its temporary folder (and database)."""
+        for proc in [self.process, *self.workers]:
+            if proc and proc.poll() is None:
+                proc.terminate()
+        for proc in [self.process, *self.workers]:
+            if proc is None:
+                continue
             try:
-                self.process.wait(timeout=10)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+                proc.kill()
+                proc.wait(timeout=5)
         if self._log:
             self._log.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._postgres:
+            import psycopg
+
+            admin_url, name = self._postgres
+            with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as db:
+                db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Servers:
@@ -193,17 +263,31 @@ class Servers:
         self.sandbox: LiveSandbox | None = None
         self.portal: Portal | None = None
 
-    def start(self) -> Servers:
+    def start(
+        self,
+        *,
+        effect_delay_ms: int = 300,
+        workers: int = 1,
+        postgres_url: str | None = None,
+        portal_env: dict[str, str] | None = None,
+    ) -> Servers:
+        """Start both; like Canvas, the sandbox applies effects `effect_delay_ms` after a 202."""
         port = _free_port()
         callback = f"http://127.0.0.1:{port}/canvas/callback/"
         self.sandbox = LiveSandbox.start(
             extra_env={
                 "SANDBOX_REDIRECT_URIS": callback,
                 "SANDBOX_LOG_LEVEL": "DEBUG",
+                "SANDBOX_EFFECT_DELAY_MS": str(effect_delay_ms),
             }
         )
-        self.portal = Portal(port=port, canvas_base_url=self.sandbox.base_url)
-        self.portal.start()
+        self.portal = Portal(
+            port=port,
+            canvas_base_url=self.sandbox.base_url,
+            postgres_url=postgres_url,
+            extra_env=portal_env,
+        )
+        self.portal.start(workers=workers)
         return self
 
     def logs(self) -> dict[str, str]:

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import unittest
+import uuid
 import warnings
 from urllib.parse import parse_qs, urlsplit
 
@@ -305,11 +306,19 @@ class ClinicWalkTests(E2ETestCase):
     def row(self, page, note_id: str):
         return page.locator(f"#note-{note_id}")
 
-    def act(self, page, note_id: str, button: str, *, state_label: str, toast: str):
-        self.row(page, note_id).get_by_role("button", name=button, exact=True).click()
-        badge = self.row(page, note_id).locator(".badge")
-        badge.filter(has_text=state_label).wait_for()
+    def act(self, page, note_id: str, button: str, *, state_label: str, toast: str, shot: str = ""):
+        """Click an action; see it in flight ("Signing..."), then confirmed: badge and toast."""
+        row = self.row(page, note_id)
+        row.get_by_role("button", name=button, exact=True).click()
+        # Canvas applies effects 300 ms after the 202; the row polls every second.
+        busy = row.locator(".in-flight button[disabled]")
+        busy.wait_for()
+        self.assertTrue(busy.inner_text().strip().endswith("…"), busy.inner_text())
+        if shot:
+            self.browser.shot(page, shot)
+        row.locator(".badge").filter(has_text=state_label).wait_for()
         page.locator("#toasts .toast", has_text=toast).last.wait_for()
+        self.assertEqual(row.locator(".in-flight").count(), 0)
 
     # --- the walks ---------------------------------------------------------
     def test_1_provider_links_acts_loses_and_restores_the_link(self):
@@ -331,8 +340,10 @@ class ClinicWalkTests(E2ETestCase):
 
         self.act(page, note["id"], "Lock", state_label="Locked", toast="ock")
         self.browser.shot(page, "14-locked-toast")
-        self.act(page, note["id"], "Sign", state_label="Signed", toast="ign")
-        self.browser.shot(page, "15-signed")
+        self.act(
+            page, note["id"], "Sign", state_label="Signed", toast="Note signed.", shot="15a-signing"
+        )
+        self.browser.shot(page, "15b-signed")
         self.act(page, note["id"], "Unlock", state_label="Unlocked", toast="nlock")
         self.browser.shot(page, "16-unlocked")
         self.act(page, note["id"], "Lock & sign", state_label="Signed", toast="ign")
@@ -342,9 +353,42 @@ class ClinicWalkTests(E2ETestCase):
         page.goto(self.url(f"/notes/{note['id']}/"))
         self.assertIn("Signed", page.locator(".badge").first.inner_text())
         self.browser.shot(page, "17b-note-page")
+
+        # Canvas refuses to apply a signature (another plugin's veto): the
+        # portal says so once the deadline passes, and the Sign button is back.
+        vetoed = self.sandbox.create_note(
+            state="LKD", kind="encounter", provider="provider", patient="Walker Vetoed"
+        )
+        self.sandbox.veto(vetoed["id"])
+        page.goto(self.url("/notes/?tab=all&patient=Walker"))
+        row = self.row(page, vetoed["id"])
+        row.get_by_role("button", name="Sign", exact=True).click()
+        row.locator(".in-flight button[disabled]", has_text="Signing…").wait_for()
+        toast = page.locator("#toasts .toast", has_text="Canvas did not apply the signature.")
+        toast.wait_for(timeout=15_000)  # NOTES_CONFIRM_SECONDS is 4 here
+        self.assertEqual(toast.get_by_role("link").get_attribute("href"), f"/notes/{vetoed['id']}/")
+        self.browser.shot(page, "17c-not-applied")
+        self.assertIn("Canvas did not apply the signature.", row.locator(".row-error").inner_text())
+        self.assertIn("Locked", row.locator(".badge").inner_text())
+        row.get_by_role("button", name="Sign", exact=True).wait_for()
+        self.assertEqual(
+            self.portal.query(
+                "SELECT outcome FROM notes_noteactionattempt WHERE note_id = ?",
+                (uuid.UUID(vetoed["id"]).hex,),
+            ),
+            [("not_applied",)],
+        )
+        # A reload still says it (from the audit row, not Canvas).
+        page.reload()
+        self.assertIn(
+            "Canvas did not apply the signature.",
+            self.row(page, vetoed["id"]).locator(".row-error").inner_text(),
+        )
         page.goto(self.url("/notes/activity/"))
-        self.assertEqual(page.locator("tbody tr").count() >= 4, True)
-        self.browser.shot(page, "17c-my-activity")
+        self.assertGreaterEqual(page.locator("tbody tr").count(), 5)
+        self.assertIn("Not applied by Canvas", page.locator("tbody tr").first.inner_text())
+        self.assertIn("Confirmed in Canvas", page.locator("tbody").inner_text())
+        self.browser.shot(page, "17d-my-activity")
 
         # Canvas withdraws the portal's access: the portal asks to reconnect.
         self.sandbox.revoke_user("provider")

@@ -1,6 +1,7 @@
 """The notes service and pages against the real Canvas sandbox over HTTP (tests/live.py)."""
 
 import secrets
+import time
 import uuid
 
 from django.test import TestCase, override_settings
@@ -9,8 +10,8 @@ from django.utils import timezone
 from canvas_oauth.exceptions import ReauthorizationRequired
 from integrations.canvas import exceptions
 from integrations.canvas.plugin import plugin_client
+from notes import confirmation, services
 from notes import exceptions as notes_exceptions
-from notes import services
 from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
 from tests.helpers import ensure_groups
@@ -59,6 +60,28 @@ class LiveSandboxMixin:
         super().setUp()
         self.sandbox.reset_faults()
         self.addCleanup(self.sandbox.reset_faults)
+        # Like Canvas, apply each action's effects a moment after the 202.
+        self.sandbox.set_faults(effect_delay_ms=EFFECT_DELAY_MS)
+
+
+EFFECT_DELAY_MS = 200
+
+
+def settle(attempt, *, timeout=10.0):
+    """Run the worker's check until the attempt settles, waiting for each next read (bounded).
+
+    The task runner is the `db_worker` process in tests/notes/test_workers.py
+    and the e2e suite; here the same check runs in the test's own process.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        check = confirmation.attempt_check(attempt_id=attempt.pk)
+        if check.settled:
+            return NoteActionAttempt.objects.get(pk=attempt.pk)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"attempt {attempt.pk} still {check.outcome} after {timeout} s")
+        wait = (check.retry_at - timezone.now()).total_seconds()
+        time.sleep(min(max(wait, 0.0), 1.0))  # bounded wait for the next read
 
 
 class LiveNoteActionTests(LiveSandboxMixin, TestCase):
@@ -89,14 +112,26 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
             with self.subTest(action=action, start=start):
                 user = self.provider if username == "provider" else self.frontdesk
                 note = self.sandbox.create_note(state=start, kind=kind)
-                result = self.perform(user, note, action)
-                # The sandbox applies effects at once here (no delay): read back applied.
-                self.assertTrue(result.applied)
-                self.assertEqual(result.note["state"]["code"], expected)
-                self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], expected)
-                attempt = NoteActionAttempt.objects.get(note_id=note["id"], action=action)
+                attempt = self.perform(user, note, action)
+                # Accepted, not applied: the sandbox applies the effects 200 ms later.
                 self.assertEqual((attempt.outcome, attempt.upstream_status), ("accepted", 202))
+                self.assertEqual((attempt.expected_state, attempt.in_flight), (expected, True))
                 self.assertEqual(attempt.canvas_staff_id, user.canvas_connection.canvas_staff_id)
+                attempt = settle(attempt)
+                self.assertEqual(attempt.outcome, "confirmed")
+                self.assertEqual(attempt.note_state, expected)
+                self.assertGreater(attempt.applied_at, attempt.accepted_at)
+                self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], expected)
+
+    @override_settings(NOTES_CONFIRM_SECONDS=1.5)
+    def test_an_effect_canvas_refuses_is_not_applied(self):
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        self.sandbox.veto(note["id"])
+        attempt = settle(self.perform(self.provider, note, "sign"))
+        self.assertEqual(attempt.outcome, "not_applied")
+        self.assertEqual(attempt.note_state, "LKD")
+        self.assertIn("sign", attempt.note_action_list)  # the row offers Sign again
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
 
     def test_state_conflict_is_409_and_nothing_changes(self):
         note = self.sandbox.create_note(state="SGN", kind="encounter")
@@ -134,14 +169,14 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
         note = self.sandbox.create_note(state="NEW", kind="encounter")
         self.sandbox.reset_stats()
         self.sandbox.set_faults(latency_ms=1500)
-        with (
-            override_settings(CANVAS_READ_TIMEOUT=0.5),
-            self.assertRaises(exceptions.OutcomeUnknown),
-        ):
-            self.perform(self.provider, note, "lock")
+        with override_settings(CANVAS_READ_TIMEOUT=0.5):
+            attempt = self.perform(self.provider, note, "lock")
         self.assertEqual(self.sandbox.stats()["plugin_requests"], 1)
-        attempt = NoteActionAttempt.objects.get(note_id=note["id"])
-        self.assertEqual(attempt.outcome, "unknown")
+        self.assertEqual((attempt.outcome, attempt.in_flight), ("unknown", True))
+        # Canvas did act behind the timeout: reading its history confirms it.
+        self.sandbox.set_faults()
+        self.assertEqual(settle(attempt).outcome, "confirmed")
+        self.assertEqual(len(self.sandbox.effects(note["id"])), 1)  # never sent again
 
     def test_html_instead_of_json_is_unavailable(self):
         note = self.sandbox.create_note(state="NEW", kind="encounter")
@@ -160,11 +195,10 @@ class LiveTokenRefreshTests(LiveSandboxMixin, TestCase):
         user = self.link("provider", "Providers", access_token="revoked-or-unknown-token")
         note = self.sandbox.create_note(state="NEW", kind="encounter")
         self.sandbox.reset_stats()
-        result = services.note_action_perform(user=user, note_id=note["id"], action="lock")
-        self.assertEqual(result.note["state"]["code"], "LKD")
+        services.note_action_perform(user=user, note_id=note["id"], action="lock")
         stats = self.sandbox.stats()
         self.assertEqual(stats["token_requests"]["refresh_token"], 1)
-        self.assertEqual(stats["plugin_requests"], 3)  # 401, the retry, the read of the note
+        self.assertEqual(stats["plugin_requests"], 2)  # 401 and the retry
         self.assertEqual(user.canvas_connection.__class__.objects.get(user=user).refresh_count, 1)
 
     def test_tokens_revoked_at_canvas_means_reconnect(self):
@@ -257,5 +291,8 @@ class LiveWorklistTests(LiveSandboxMixin, TestCase):
         response = self.client.post(
             f"/notes/{note['id']}/lock_sign/", {"view": "row"}, HTTP_HX_REQUEST="true"
         )
-        self.assertContains(response, "badge-SGN")
+        self.assertContains(response, "Locking &amp; signing…")
+        attempt = settle(NoteActionAttempt.objects.get(note_id=note["id"]))
+        poll = self.client.get(f"/notes/attempts/{attempt.pk}/?view=row", HTTP_HX_REQUEST="true")
+        self.assertContains(poll, "badge-SGN", status_code=286)
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")

@@ -222,10 +222,11 @@ class DetailTests(CanvasMockMixin, TestCase):
             username="provider",
             note_id=note_id,
             action="lock",
-            outcome="accepted",
+            outcome="confirmed",
             upstream_status=202,
             started_at=timezone.now(),
             finished_at=timezone.now(),
+            resolved_at=timezone.now(),
             duration_ms=40,
         )
         response = self.client.get(f"/notes/{note_id}/")
@@ -233,7 +234,7 @@ class DetailTests(CanvasMockMixin, TestCase):
         self.assertContains(response, "Ada Lovelace")
         self.assertContains(response, f"/notes/{note_id}/sign/")
         self.assertContains(response, 'name="view" value="detail"')
-        self.assertContains(response, "Accepted by Canvas")
+        self.assertContains(response, "Confirmed in Canvas")
 
     def test_bad_ids_are_refused_without_calling_canvas(self):
         for bad in ["hello", "1" * 2000, "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6ф", "%00"]:
@@ -266,66 +267,69 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
         self.note_id = uuid.uuid4()
         self.url = f"/notes/{self.note_id}/sign/"
 
-    def mock_success(self, action="sign", state="SGN", allowed=("unlock",)):
+    def mock_success(self, action="sign"):
         self.rsps.post(
             f"{API}notes/{self.note_id}/{action}",
             status=202,
             json=accepted(self.note_id, action),
         )
-        self.rsps.get(
-            f"{API}notes/{self.note_id}",
-            json=summary(self.note_id, state=state, allowed=allowed),
-        )
 
-    def test_htmx_success_swaps_the_row_and_toasts(self):
+    def test_htmx_accepted_shows_the_action_in_flight_and_never_says_done(self):
         self.mock_success()
         response = self.client.post(self.url, {"view": "row"}, **HTMX, REMOTE_ADDR="10.0.0.9")
         self.assertEqual(response.status_code, 200)
-        self.assertTemplateUsed(response, "notes/partials/note_row.html")
-        self.assertContains(response, f'<tr id="note-{self.note_id}">')
-        self.assertContains(response, "badge-SGN")
-        self.assertContains(response, f"/notes/{self.note_id}/unlock/")
-        self.assertEqual(toast(response), {"message": "Note signed.", "level": "success"})
-        self.assertIn("HX-Request", response["Vary"])
+        self.assertTemplateUsed(response, "notes/partials/in_flight.html")
         attempt = NoteActionAttempt.objects.get()
+        # The note's buttons become one disabled "Signing..." that polls the attempt.
+        self.assertContains(response, 'class="btn btn-small btn-busy" disabled')
+        self.assertContains(response, "Signing…")
+        self.assertContains(response, f'hx-get="/notes/attempts/{attempt.pk}/?view=row"')
+        self.assertContains(response, 'hx-trigger="every 1s"')
+        self.assertContains(response, f'hx-target="#note-actions-{self.note_id}"')
+        self.assertNotContains(response, "Note signed")
+        self.assertNotIn("HX-Trigger", response)  # no toast: nothing is done yet
+        self.assertEqual(len(self.rsps.calls), 1)  # the POST alone
+        self.assertIn("HX-Request", response["Vary"])
+        self.assertEqual(attempt.outcome, "accepted")
         self.assertEqual(attempt.client_ip, "10.0.0.9")
         self.assertEqual(attempt.request_id, response["X-Request-ID"])
 
     def test_an_action_reads_each_row_once(self):
         # The connection row comes with the user, permissions in one query, the
         # audit row is one insert and one update; the summary rides on the 202.
-        self.rsps.post(
-            f"{API}notes/{self.note_id}/sign",
-            status=202,
-            json={**accepted(self.note_id, "sign"), "note": summary(self.note_id, state="SGN")},
-        )
+        # The confirmation is queued with one more insert.
+        self.mock_success()
         with CaptureQueriesContext(connection) as captured:
             response = self.client.post(self.url, {"view": "row"}, **HTMX)
-        self.assertEqual(toast(response)["level"], "success")
+        self.assertContains(response, "Signing…")
         statements = [q["sql"] for q in captured.captured_queries]
         data = [sql for sql in statements if sql.split()[0] in ("SELECT", "INSERT", "UPDATE")]
-        self.assertEqual(len(data), 5, data)
+        self.assertEqual(len(data), 6, data)
+        self.assertEqual(sum('"django_tasks_database_dbtaskresult"' in sql for sql in data), 1)
         for table in ("django_session", "canvas_oauth_canvasconnection", "auth_permission"):
             with self.subTest(table=table):
                 self.assertEqual(sum(f'"{table}"' in sql.split(" WHERE ")[0] for sql in data), 1)
 
-    def test_htmx_success_on_the_detail_page_swaps_the_card(self):
+    def test_htmx_accepted_on_the_detail_page_follows_it_there(self):
         self.mock_success()
         response = self.client.post(self.url, {"view": "detail"}, **HTMX)
-        self.assertTemplateUsed(response, "notes/partials/note_card.html")
-        self.assertContains(response, f'id="note-{self.note_id}"')
-        self.assertContains(
-            response, 'id="note-activity" aria-labelledby="note-activity-title" hx-swap-oob="true"'
-        )
-        self.assertContains(response, "Accepted by Canvas")
+        attempt = NoteActionAttempt.objects.get()
+        self.assertContains(response, f'hx-get="/notes/attempts/{attempt.pk}/?view=detail"')
 
-    def test_without_javascript_the_post_redirects_with_a_message(self):
+    def test_without_javascript_the_page_says_requested_and_a_reload_shows_it(self):
         self.mock_success()
         response = self.client.post(self.url, {"next": "/notes/?tab=open"}, follow=False)
         self.assertRedirects(response, "/notes/?tab=open", fetch_redirect_response=False)
-        self.rsps.get(API + "notes", json={"notes": [], "next_cursor": None})
+        self.rsps.get(
+            API + "notes",
+            json={"notes": [summary(self.note_id, state="LKD")], "next_cursor": None},
+        )
         page = self.client.get("/notes/?tab=open")
-        self.assertContains(page, "Note signed.")
+        self.assertContains(page, "Sign requested: Canvas accepted it.")
+        self.assertNotContains(page, "Note signed.")
+        # The row shows the action in flight, and says "requested" without JavaScript.
+        self.assertContains(page, "Signing…")
+        self.assertContains(page, "Sign requested. Reload to see the outcome.")
 
     def test_next_cannot_leave_the_site(self):
         for evil in [
@@ -369,19 +373,6 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
         self.assertIn("not permitted", toast(response)["message"])
         self.assertEqual(response["HX-Retarget"], f"#note-error-{self.note_id}")
         self.assertEqual(len(self.rsps.calls), 0)
-
-    def test_an_accepted_action_not_applied_yet_is_not_called_done(self):
-        self.rsps.post(
-            f"{API}notes/{self.note_id}/sign", status=202, json=accepted(self.note_id, "sign")
-        )
-        self.rsps.get(f"{API}notes/{self.note_id}", json=summary(self.note_id, state="LKD"))
-        response = self.client.post(self.url, {"view": "row"}, **HTMX)
-        self.assertEqual(
-            toast(response)["message"],
-            "Canvas accepted: sign. The note will show Signed once Canvas applies it.",
-        )
-        self.assertContains(response, "badge-LKD")
-        self.assertNotContains(response, "Note signed.")
 
     def test_someone_elses_note_and_a_second_signature_are_explained(self):
         cases = [
@@ -443,21 +434,22 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
                 self.assertEqual(response["HX-Retarget"], f"#note-error-{self.note_id}")
                 self.assertEqual(response["HX-Reswap"], "innerHTML")
 
-    def test_outcome_unknown_says_check_canvas(self):
+    def test_outcome_unknown_is_followed_like_an_accepted_one(self):
         import requests
 
         self.rsps.post(f"{API}notes/{self.note_id}/sign", body=requests.ReadTimeout())
-        self.rsps.get(f"{API}notes/{self.note_id}", json=summary(self.note_id, state="SGN"))
         response = self.client.post(self.url, **HTMX)
+        attempt = NoteActionAttempt.objects.get()
+        self.assertEqual(attempt.outcome, "unknown")
+        self.assertContains(response, f'hx-get="/notes/attempts/{attempt.pk}/?view=row"')
         self.assertEqual(
             toast(response),
             {
-                "message": "Canvas didn't answer in time; check the note in Canvas before "
-                "trying again.",
+                "message": "Sign requested, but Canvas did not answer in time. The portal is "
+                "checking whether it applied; reload in a moment to see.",
                 "level": "warning",
             },
         )
-        self.assertEqual(NoteActionAttempt.objects.get().outcome, "unknown")
 
     def test_bad_ids_and_actions_are_refused_before_any_call(self):
         cases = [

@@ -48,12 +48,15 @@ class NoStoreWhenSignedInTests(CanvasMockMixin, TestCase):
         self.assertNotStored(fragment)
         note_id = uuid.uuid4()
         self.rsps.post(f"{API}notes/{note_id}/sign", status=202, json=accepted(note_id, "sign"))
-        self.rsps.get(f"{API}notes/{note_id}", json=summary(note_id, state="SGN"))
         action = self.client.post(
             f"/notes/{note_id}/sign/", {"view": "row"}, HTTP_HX_REQUEST="true"
         )
         self.assertEqual(action.status_code, 200)
         self.assertNotStored(action)
+        # The poll that follows the attempt carries the outcome: never stored either.
+        poll = self.client.get("/notes/attempts/1/", HTTP_HX_REQUEST="true")
+        self.assertEqual(poll.status_code, 204)
+        self.assertNotStored(poll)
 
     def test_errors_and_the_admin(self):
         self.assertNotStored(self.client.get("/no/such/page/"))

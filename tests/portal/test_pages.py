@@ -51,7 +51,18 @@ class HealthzTests(TestCase):
     def test_ok_when_database_answers(self):
         response = self.client.get("/healthz")
         self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.json(), {"status": "ok", "database": "ok"})
+        self.assertEqual(
+            response.json(),
+            {
+                "status": "ok",
+                "database": "ok",
+                "confirmations": {
+                    "unconfirmed": 0,
+                    "oldest_unconfirmed_seconds": 0.0,
+                    "behind": False,
+                },
+            },
+        )
 
     def test_degraded_when_database_is_unreachable(self):
         # A real unreachable PostgreSQL (nothing listens on port 1).

@@ -11,7 +11,7 @@ from notes.models import NoteActionAttempt
 from portal import proxy
 from portal.models import SignInEvent, SignInThrottle
 from tests.factories import PASSWORD, make_connection, make_user
-from tests.helpers import API, SETTINGS, CanvasMockMixin, accepted, ensure_groups, summary
+from tests.helpers import API, SETTINGS, CanvasMockMixin, accepted, ensure_groups
 
 UUID_HEX = re.compile(r"[0-9a-f]{32}")
 
@@ -149,10 +149,6 @@ class AuditRowAddressTests(CanvasMockMixin, TestCase):
         self.note_id = uuid.uuid4()
         self.rsps.post(
             f"{API}notes/{self.note_id}/sign", status=202, json=accepted(self.note_id, "sign")
-        )
-        self.rsps.get(
-            f"{API}notes/{self.note_id}",
-            json=summary(self.note_id, state="SGN", allowed=("unlock",)),
         )
 
     def sign(self, **headers):

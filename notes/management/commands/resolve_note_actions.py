@@ -1,0 +1,20 @@
+"""Settle note actions left in between past their deadline (run it from cron, every few minutes)."""
+
+from django.core.management.base import BaseCommand
+
+from notes.confirmation import attempts_resolve
+
+
+class Command(BaseCommand):
+    help = (
+        "Read Canvas once more for every note action still accepted (or unknown) past "
+        "NOTES_CONFIRM_SECONDS, as when the worker confirming it died, and settle it: "
+        "confirmed, not applied, or unknown when Canvas cannot be read. Requests that "
+        "died after sending (pending past their window) become unknown and are read too."
+    )
+
+    def handle(self, *args, **options):
+        counts = attempts_resolve()
+        total = sum(counts.values())
+        detail = ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items()))
+        self.stdout.write(f"settled {total}" + (f": {detail}" if detail else ""))

@@ -1,0 +1,37 @@
+"""Background work of the notes app, on Django's tasks API (django-tasks' backport).
+
+Moving to Django 6 changes only the import (`django.tasks`). The database
+backend (django-tasks-db) needs no broker: `python manage.py db_worker`
+runs them, on as many hosts as you like.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError
+from django_tasks import task
+
+from notes.confirmation import attempt_check
+
+logger = logging.getLogger(__name__)
+
+
+@task()
+def confirm_attempt(attempt_id: int) -> str:
+    """Read Canvas once for the attempt; settle it, or run again later (waiting longer each time).
+
+    Returns the attempt's outcome after this run (the task's result).
+    """
+    check = attempt_check(attempt_id=attempt_id)
+    if check.retry_at is not None:
+        confirm_attempt.using(run_after=check.retry_at).enqueue(attempt_id)
+    return check.outcome
+
+
+def confirmation_enqueue(attempt_id: int) -> None:
+    """Start confirming an attempt; if the queue cannot be written, `notes_resolve` settles it."""
+    try:
+        confirm_attempt.enqueue(attempt_id)
+    except DatabaseError:
+        logger.exception("Could not enqueue the confirmation of attempt %s", attempt_id)
