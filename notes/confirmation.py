@@ -45,13 +45,15 @@ Outcome = NoteActionAttempt.Outcome
 #: its history is read from its start on the portal's clock, less this much
 #: for the two clocks to disagree.
 CLOCK_ALLOWANCE = timedelta(seconds=5)
-#: The shortest wait between reads, and the longest. Each wait is a third of
-#: the time since the answer, within these bounds: reads at about 0, 0.1,
-#: 0.2, 0.3, 0.4, 0.55, 0.7, 0.95, 1.3 ... s (Canvas usually applies effects
-#: within a second), then every 5 s until the deadline: about 20 reads for an
-#: action Canvas never applies.
-FIRST_WAIT = timedelta(seconds=0.1)
+#: The shortest wait between reads, and the longest. Each wait is a quarter
+#: of the time since the answer, within these bounds: reads at about 0,
+#: 0.075, 0.15, 0.225, 0.3, 0.375, 0.47, 0.59, 0.73, 0.92, 1.15 ... s (Canvas
+#: applies effects within a second or so, and a person is watching the
+#: row), then every 5 s until the deadline: about 30 reads for an action
+#: Canvas never applies.
+FIRST_WAIT = timedelta(seconds=0.075)
 LONGEST_WAIT = timedelta(seconds=5)
+WAIT_FRACTION = 4
 
 
 def _now() -> datetime:
@@ -167,7 +169,7 @@ def _next_read(
 ) -> datetime:
     """Return when to read again: later each time, never past the deadline's read."""
     elapsed = now - (attempt.finished_at or attempt.started_at)
-    wait = min(max(elapsed / 3, FIRST_WAIT), LONGEST_WAIT)
+    wait = min(max(elapsed / WAIT_FRACTION, FIRST_WAIT), LONGEST_WAIT)
     if wait_seconds is not None:
         wait = max(wait, timedelta(seconds=wait_seconds))
     return min(now + wait, max(deadline, now + FIRST_WAIT))

@@ -73,10 +73,10 @@ def main() -> int:
             [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=sandbox_env
         ),
         subprocess.Popen([PY, "manage.py", "runserver", "127.0.0.1:8000"], cwd=ROOT, env=env),
-        # Polls the task queue every 0.2 s when idle, so "Signing..." turns
+        # Polls the task queue every 0.05 s when idle, so "Signing..." turns
         # into "Signed" a moment after the sandbox applies the effect.
         subprocess.Popen(
-            [PY, "manage.py", "db_worker", "--interval", "0.2", "--no-reload"], cwd=ROOT, env=env
+            [PY, "manage.py", "db_worker", "--interval", "0.05", "--no-reload"], cwd=ROOT, env=env
         ),
     ]
 
