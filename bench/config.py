@@ -6,7 +6,9 @@ import argparse
 import os
 from dataclasses import asdict, dataclass, field
 
-SCENARIOS = ("overhead", "worklist", "throughput", "refresh_storm", "faults")
+# confirm runs before throughput: the one worker cannot confirm throughput's
+# thousands of actions quickly, and confirm measures confirmation, not a backlog.
+SCENARIOS = ("overhead", "worklist", "confirm", "throughput", "refresh_storm", "faults")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -38,6 +40,12 @@ class Settings:
     portal_db: str = "portal_bench"
     sandbox_db: str = "sandbox_bench"
     canvas_read_timeout: float = 3.0
+    # The worker confirming accepted actions (django_tasks_db's db_worker),
+    # beside the portal, and the portal's NOTES_CONFIRM_SECONDS: short, so an
+    # action Canvas refused settles as "not applied" within a few seconds
+    # (production's default is 30 s).
+    confirm_workers: int = 1
+    confirm_seconds: float = 3.0
     # 1. overhead
     overhead_iterations: int = 250
     overhead_latencies_ms: list[int] = field(default_factory=lambda: [0, 50])
@@ -57,6 +65,20 @@ class Settings:
     faults_error_rate: float = 0.1
     faults_spike_ms: int = 1500
     faults_timeout_spike_ms: int = 4000
+    # 6. confirm
+    # Two users at a time: each polls every 25 ms, which on a small machine is
+    # load of its own (the figures then measure the CPU, not the confirmation).
+    confirm_users: int = 2
+    confirm_actions: int = 48
+    confirm_latency_ms: int = 50
+    confirm_effect_delay_ms: int = 300
+    confirm_reject_rate: float = 0.1
+    # The sandbox draws each refusal from (seed, n-th acceptance): with 19, two of
+    # the first 12 acceptances (--quick) and five of the first 48 are refused.
+    confirm_seed: int = 19
+    confirm_poll_ms: int = 25
+    # An attempt still unresolved this long after its deadline counts as unresolved.
+    confirm_margin_s: float = 5.0
     # Safety net: no HTTP call of the load clients waits longer than this.
     client_timeout: float = 20.0
 
@@ -74,6 +96,7 @@ QUICK = {
     "storm_rounds": 1,
     "faults_users": 4,
     "faults_seconds": 12.0,
+    "confirm_actions": 12,
 }
 
 
@@ -96,6 +119,15 @@ def parse(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--duration", type=float, default=None, help="throughput: seconds of load")
     parser.add_argument("--faults-duration", type=float, default=None, help="faults: seconds")
     parser.add_argument(
+        "--confirm-actions", type=int, default=None, help="confirm: actions followed to the end"
+    )
+    parser.add_argument(
+        "--confirm-workers",
+        type=int,
+        default=_env_int("BENCH_CONFIRM_WORKERS", 1),
+        help="db_worker processes confirming actions beside the portal",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"),
         help="PostgreSQL server for the bench databases (dropped and re-created)",
@@ -110,6 +142,7 @@ def parse(argv: list[str] | None = None) -> Settings:
         quick=args.quick,
         portal_workers=args.workers,
         portal_threads=args.threads,
+        confirm_workers=max(1, args.confirm_workers),
         postgres_url=args.postgres.rstrip("/"),
     )
     if args.quick:
@@ -126,5 +159,8 @@ def parse(argv: list[str] | None = None) -> Settings:
     )
     settings.faults_seconds = args.faults_duration or _env_float(
         "BENCH_FAULTS_SECONDS", settings.faults_seconds
+    )
+    settings.confirm_actions = args.confirm_actions or _env_int(
+        "BENCH_CONFIRM_ACTIONS", settings.confirm_actions
     )
     return settings

@@ -21,6 +21,10 @@ CONNECT_TIMEOUT = 3.05
 # browser resends such a request; this client reconnects after 1 s idle.
 IDLE_RECONNECT_S = 1.0
 _TAGS = re.compile(r"<[^>]+>")
+# The "in flight" fragment an accepted action answers with follows its attempt here.
+_ATTEMPT_URL = re.compile(r'hx-get="[^"]*/notes/attempts/(\d+)/')
+#: The status htmx stops polling on: the attempt is settled.
+SETTLED = 286
 
 
 @dataclass
@@ -33,6 +37,8 @@ class Result:
     level: str = ""
     message: str = ""
     text: str = field(default="", repr=False)
+    #: The attempt an accepted action is now following (its "in flight" fragment).
+    attempt_id: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -41,6 +47,23 @@ class Result:
 
 def _visible_text(body: str) -> str:
     return " ".join(html.unescape(_TAGS.sub(" ", body)).split())
+
+
+def attempt_id_in(body: str) -> int | None:
+    """Return the attempt id an "in flight" fragment polls, or None for any other body."""
+    match = _ATTEMPT_URL.search(body)
+    return int(match.group(1)) if match else None
+
+
+def toast_of(header: str | None) -> tuple[str, str]:
+    """Return (level, message) of the toast in an HX-Trigger header, or ("", "")."""
+    if not header:
+        return "", ""
+    try:
+        toast = json.loads(header).get("toast") or {}
+        return str(toast.get("level", "")), str(toast.get("message", ""))
+    except (ValueError, AttributeError):
+        return "", ""
 
 
 def _describe(exc: Exception) -> str:
@@ -98,6 +121,10 @@ class Control:
 
     def note_state(self, note_id: str) -> str:
         return self.call("GET", f"notes/{note_id}")["state"]["code"]
+
+    def effects(self, note_id: str) -> list[dict[str, Any]]:
+        """Return the effects Canvas accepted for a note and their fate (pending, applied, ...)."""
+        return self.call("GET", f"notes/{note_id}/effects")["effects"]
 
 
 class Direct:
@@ -205,15 +232,11 @@ class PortalUser:
         finally:
             self._last_used = time.monotonic()
         ms = (time.perf_counter() - started) * 1000
-        level, message = "", ""
-        trigger = response.headers.get("HX-Trigger")
-        if trigger:
-            try:
-                toast = json.loads(trigger).get("toast") or {}
-                level, message = toast.get("level", ""), toast.get("message", "")
-            except (ValueError, AttributeError):
-                pass
-        ok = response.status_code == 200 and level == "success"
+        level, message = toast_of(response.headers.get("HX-Trigger"))
+        # Accepted (or sent without an answer): the "in flight" fragment, no toast,
+        # following the attempt until the worker settles it. A refusal has a toast.
+        attempt_id = attempt_id_in(response.text) if response.status_code == 200 else None
+        ok = response.status_code == 200 and (attempt_id is not None or level == "success")
         return Result(
             ms=ms,
             status=response.status_code,
@@ -221,6 +244,36 @@ class PortalUser:
             level=level,
             message=message,
             text=response.text,
+            attempt_id=attempt_id,
+        )
+
+    def attempt(self, attempt_id: int) -> Result:
+        """Poll an attempt as its "in flight" fragment does: 204 in flight, 286 settled + toast."""
+        self._connection_ready()
+        started = time.perf_counter()
+        try:
+            response = self.session.get(
+                f"{self.base_url}/notes/attempts/{attempt_id}/",
+                params={"view": "row"},
+                headers={"HX-Request": "true", "HX-Current-URL": f"{self.base_url}/notes/"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            ms = (time.perf_counter() - started) * 1000
+            return Result(ms=ms, status=0, ok=False, level="client", message=_describe(exc))
+        finally:
+            self._last_used = time.monotonic()
+        ms = (time.perf_counter() - started) * 1000
+        level, message = toast_of(response.headers.get("HX-Trigger"))
+        return Result(
+            ms=ms,
+            status=response.status_code,
+            ok=response.status_code in (204, SETTLED),
+            level=level,
+            message=message,
+            text=response.text,
+            attempt_id=attempt_id,
         )
 
     def page(self, path: str, *, error_texts: list[str]) -> Result:

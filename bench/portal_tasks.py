@@ -135,6 +135,34 @@ def audit(*, since_id: int = 0) -> dict[str, Any]:
     }
 
 
+def attempts(*, ids: list[int]) -> dict[str, Any]:
+    """Return these audit rows as the confirmation left them (ISO times), and the time now."""
+    from django.utils import timezone
+
+    from notes.models import NoteActionAttempt
+
+    def iso(value):
+        return value.isoformat() if value else None
+
+    rows = {}
+    for row in NoteActionAttempt.objects.filter(pk__in=ids):
+        rows[str(row.pk)] = {
+            "id": row.pk,
+            "note_id": str(row.note_id),
+            "action": row.action,
+            "outcome": row.outcome,
+            "error_code": row.error_code,
+            "canvas_staff_id": row.canvas_staff_id,
+            "expected_state": row.expected_state,
+            "started_at": iso(row.started_at),
+            "finished_at": iso(row.finished_at),
+            "accepted_at": iso(row.accepted_at),
+            "applied_at": iso(row.applied_at),
+            "resolved_at": iso(row.resolved_at),
+        }
+    return {"now": timezone.now().isoformat(), "attempts": rows}
+
+
 def messages() -> dict[str, list[str]]:
     """Return every default message a person can be shown for a notes or link error."""
     from canvas_oauth import exceptions as oauth_exceptions
@@ -247,7 +275,8 @@ def action_profile(*, username: str, note_id: str, first: str, count: int) -> di
                     HTTP_HX_REQUEST="true",
                 )
                 total = (time.perf_counter() - started) * 1000
-            ok = response.status_code == 200 and '"success"' in response.get("HX-Trigger", "")
+            # Accepted: the "in flight" fragment (a refusal answers with a toast).
+            ok = response.status_code == 200 and b'class="in-flight"' in response.content
             action, other = (other, action) if ok else (action, other)
             if index < 3 or not ok:
                 continue
@@ -277,6 +306,7 @@ TASKS = {
     "expire": expire,
     "connection": connection,
     "audit": audit,
+    "attempts": attempts,
     "messages": messages,
     "worklist": worklist,
 }

@@ -25,7 +25,7 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             continue
         if name == "overhead":
             for key in [k for k in data if re.fullmatch(r"\d+ms", k)]:
-                for arm in ("direct", "direct_matched", "portal"):
+                for arm in ("direct", "portal"):
                     sm = data[key][arm]
                     rows.append(
                         (
@@ -38,8 +38,8 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 rows.append(
                     (
                         name,
-                        f"{key} upstream calls per portal action",
-                        _fmt(data[key]["upstream_calls_per_portal_action"]),
+                        f"{key} Canvas requests per portal action (+ worker confirming)",
+                        _fmt(data[key].get("canvas_requests_per_portal_action_with_confirmation")),
                         "",
                     )
                 )
@@ -51,14 +51,6 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                             f"{q}_ratio_{key} (vs 1 POST)",
                             _fmt(data.get(f"{q}_ratio_{key}")),
                             goal,
-                        )
-                    )
-                    rows.append(
-                        (
-                            name,
-                            f"{q}_ratio_{key}_matched (vs POST+GET)",
-                            _fmt(data.get(f"{q}_ratio_{key}_matched")),
-                            "",
                         )
                     )
             if "sql_queries_per_action" in data:
@@ -132,7 +124,9 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 ("errors", "0"),
                 ("portal_cpu_ms_per_action", "<= 6"),
                 ("sandbox_cpu_ms_per_action", ""),
+                ("worker_cpu_ms_per_action", ""),
                 ("cpu_utilisation_of_all_cores", ""),
+                ("unconfirmed_after", ""),
             ]:
                 rows.append((name, labels.get(key, key), _fmt(data.get(key)), goal))
             sm = data.get("unloaded_call_ms") or {}
@@ -177,6 +171,49 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             ]:
                 rows.append((name, key, _fmt(data.get(key)), goal))
             rows.append((name, "statuses", _fmt(data.get("statuses")), ""))
+        elif name == "confirm":
+            faults = data.get("faults") or {}
+            rows.append(
+                (
+                    name,
+                    "actions x users (effect delay, reject rate)",
+                    f"{data.get('actions')} x {data.get('users')} "
+                    f"({faults.get('effect_delay_ms')} ms, {faults.get('effect_reject_rate')})",
+                    "",
+                )
+            )
+            sm = data.get("confirmed_ms") or {}
+            rows.append(
+                (
+                    name,
+                    "POST -> 286 when confirmed p50/p95/p99 ms",
+                    " / ".join(_fmt(sm.get(q)) for q in ("p50", "p95", "p99")),
+                    "",
+                )
+            )
+            parts = [data.get(k) or {} for k in ("post_ms", "accepted_to_resolved_ms", "poll_ms")]
+            rows.append(
+                (
+                    name,
+                    "p50 ms: POST / Canvas 202 -> resolved_at / one poll",
+                    " / ".join(_fmt(sm.get("p50")) for sm in parts),
+                    "",
+                )
+            )
+            for key, goal in [
+                ("p50_ratio_to_delay", "<= 2.0"),
+                ("p99_ratio_to_delay", ""),
+                ("wrong_outcomes", "0"),
+                ("unresolved", "0"),
+                ("confirmed", ""),
+                ("not_applied", ""),
+                ("unknown", ""),
+                ("refused", ""),
+                ("never_settled", ""),
+            ]:
+                rows.append((name, key, _fmt(data.get(key)), goal))
+            sm = data.get("not_applied_ms") or {}
+            rows.append((name, "POST -> 286 when not applied p50 ms", _fmt(sm.get("p50")), ""))
         for goal, held in (data.get("goals") or {}).items():
             rows.append(
                 (name, f"GOAL {goal}", {True: "holds", False: "FAILS", None: "-"}[held], "")
@@ -211,16 +248,12 @@ def plot(overhead: dict[str, Any], path: Path) -> bool:
     fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4.8), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
         series = samples[key]
-        labels = [
-            ("direct", "direct: 1 POST"),
-            ("direct_matched", "direct: POST + GET"),
-            ("portal", "portal"),
-        ]
+        labels = [("direct", "direct: 1 POST"), ("portal", "portal")]
         data = [series[name] for name, _ in labels]
         parts = ax.violinplot(
             data, showmedians=True, showextrema=False, quantiles=[[0.99]] * len(data)
         )
-        for body, colour in zip(parts["bodies"], ["#4c78a8", "#72b7b2", "#f58518"], strict=True):
+        for body, colour in zip(parts["bodies"], ["#4c78a8", "#f58518"], strict=True):
             body.set_facecolor(colour)
             body.set_alpha(0.6)
         for i, values in enumerate(data, start=1):

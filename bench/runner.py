@@ -111,6 +111,7 @@ def _databases(settings: config.Settings, tmp: Path) -> tuple[str, str, str]:
         wanted = (
             settings.portal_workers * settings.portal_threads
             + settings.sandbox_workers * settings.sandbox_threads
+            + settings.confirm_workers
         )
         if wanted + in_use + 5 > limit:
             print(
@@ -207,6 +208,8 @@ def _start_portal(r: Run, database_url: str) -> None:
         "CANVAS_CLIENT_ID": PUBLIC_CLIENT_ID,
         "CANVAS_READ_TIMEOUT": str(s.canvas_read_timeout),
         "DJANGO_LOG_LEVEL": "WARNING",
+        # Short, so an action Canvas refused settles as "not applied" quickly.
+        "NOTES_CONFIRM_SECONDS": str(s.confirm_seconds),
     }
     say("portal: migrate + collectstatic")
     run(
@@ -237,10 +240,44 @@ def _start_portal(r: Run, database_url: str) -> None:
     say(f"portal: {r.portal_url} ({s.portal_workers} workers x {s.portal_threads} threads)")
 
 
+def _start_workers(r: Run) -> None:
+    """Start the worker(s) confirming accepted actions: the portal's environment and database."""
+    s = r.settings
+    for index in range(1, s.confirm_workers + 1):
+        proc = r.stack.start(
+            f"worker{index}",
+            [
+                PY,
+                "manage.py",
+                "db_worker",
+                "--interval",
+                "0.05",
+                "--no-reload",
+                "--no-startup-delay",
+                "--worker-id",
+                f"bench-{index}-{secrets.token_hex(4)}",
+            ],
+            env=r.portal_env,
+        )
+        time.sleep(1.0)
+        if proc.poll() is not None:
+            log = r.stack.log_dir / f"worker{index}.log"
+            text = log.read_text(errors="replace") if log.exists() else ""
+            tail = text.strip().splitlines()[-10:]
+            raise BenchError(
+                f"db_worker exited with {proc.returncode}:\n    " + "\n    ".join(tail)
+            )
+    say(
+        f"worker: {s.confirm_workers} db_worker process(es), "
+        f"NOTES_CONFIRM_SECONDS={s.confirm_seconds:g}"
+    )
+
+
 def _usernames(s: config.Settings) -> list[str]:
     names = ["ovh", "wl", "storm"]
     names += [f"thr{i:02d}" for i in range(1, s.throughput_users + 1)]
     names += [f"flt{i:02d}" for i in range(1, s.faults_users + 1)]
+    names += [f"cnf{i:02d}" for i in range(1, s.confirm_users + 1)]
     return names
 
 
@@ -305,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"database: {r.database}")
         _start_sandbox(r, sandbox_db)
         _start_portal(r, portal_db)
+        _start_workers(r)
         _seed(r)
         r.messages = r.task("messages")["messages"] if not r.requires("audit_model") else []
         for name in settings.scenarios:

@@ -1,4 +1,4 @@
-"""The five measured scenarios. Each takes the Run and returns its figures as a dict.
+"""The six measured scenarios. Each takes the Run and returns its figures as a dict.
 
 A scenario whose portal piece is missing returns {"status": "not run: <why>"}.
 """
@@ -12,10 +12,14 @@ import re
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.http import PortalUser, Result
+import requests
+
+from bench import confirm as truth
+from bench.http import SETTLED, PortalUser, Result
 from bench.stats import cpu_ceiling, cpu_ms_per_action, ideal_rate, ratio, ratio_to_ideal, summarize
 
 if TYPE_CHECKING:
@@ -67,7 +71,7 @@ def overhead(run: Run) -> dict[str, Any]:
     out: dict[str, Any] = {"iterations": s.overhead_iterations, "samples_ms": {}}
     for latency in s.overhead_latencies_ms:
         run.control.set_faults(latency_ms=latency)
-        series: dict[str, list[float]] = {"direct": [], "direct_matched": [], "portal": []}
+        series: dict[str, list[float]] = {"direct": [], "portal": []}
         errors = Counter()
 
         def portal_call(record: bool, series=series, errors=errors) -> None:
@@ -79,25 +83,28 @@ def overhead(run: Run) -> dict[str, Any]:
                 series["portal"].append(result.ms)
 
         def direct_call(record: bool, series=series, errors=errors) -> None:
-            # What the portal does upstream: the action, then a fresh read of the note.
+            # What the portal sends upstream while the person waits: the action alone.
             result = direct.action(d_note.note_id, d_note.next)
-            read = direct.note(d_note.note_id) if result.ok else None
             d_note.after(result)
-            if not result.ok or not read.ok:
+            if not result.ok:
                 errors["direct"] += 1
             elif record:
                 series["direct"].append(result.ms)
-                series["direct_matched"].append(result.ms + read.ms)
 
         for _ in range(10):  # warm-up: connections, caches, worker start-up
             portal_call(False)
             direct_call(False)
+        # The worker's reads of earlier actions must not be counted below.
+        drained_before = drain_confirmations(run)
         run.control.reset_stats()
         for _ in range(s.overhead_iterations):
             calls = [portal_call, direct_call]
             rng.shuffle(calls)  # interleaved, random order: noise hits both alike
             for call in calls:
                 call(True)
+        # Every Canvas request an action causes: the request's own and, once the
+        # worker has confirmed them all, its reads of the note's history and state.
+        drained_after = drain_confirmations(run)
         plugin_requests = run.control.stats().get("plugin_requests", 0)
         n = s.overhead_iterations
         summaries = {name: summarize(values) for name, values in series.items()}
@@ -105,13 +112,13 @@ def overhead(run: Run) -> dict[str, Any]:
         out[key] = {
             **summaries,
             "errors": dict(errors),
-            "upstream_calls_per_portal_action": round((plugin_requests - 2 * n) / n, 2),
+            "canvas_requests_per_portal_action_with_confirmation": (
+                round((plugin_requests - n) / n, 2) if drained_after["drained"] else None
+            ),
+            "confirmation_drain": {"before": drained_before, "after": drained_after},
         }
         for q in ("p50", "p95", "p99"):
             out[f"{q}_ratio_{key}"] = ratio(summaries["portal"][q], summaries["direct"][q])
-            out[f"{q}_ratio_{key}_matched"] = ratio(
-                summaries["portal"][q], summaries["direct_matched"][q]
-            )
         out["samples_ms"][key] = {k: [round(v, 2) for v in vals] for k, vals in series.items()}
     # Where the portal's time goes: the action view in-process, Canvas at 0 ms.
     run.control.set_faults(latency_ms=0)
@@ -143,6 +150,32 @@ def overhead(run: Run) -> dict[str, Any]:
 
 def _le(value: float | None, limit: float) -> bool | None:
     return None if value is None else value <= limit
+
+
+def confirmations(run: Run) -> dict[str, Any]:
+    """Return /healthz's "confirmations" (unconfirmed, oldest_unconfirmed_seconds, behind)."""
+    try:
+        response = requests.get(f"{run.portal_url}/healthz", timeout=(3.05, 10))
+        return response.json().get("confirmations") or {}
+    except (requests.RequestException, ValueError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"[:160]}
+
+
+def drain_confirmations(run: Run, *, timeout: float | None = None) -> dict[str, Any]:
+    """Wait (bounded) until the worker has settled every accepted action; say how it went."""
+    timeout = timeout if timeout is not None else run.settings.confirm_seconds + 60
+    started = time.monotonic()
+    deadline = started + timeout
+    first = health = confirmations(run)
+    while health.get("unconfirmed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        health = confirmations(run)
+    return {
+        "drained": health.get("unconfirmed") == 0,
+        "unconfirmed_at_start": first.get("unconfirmed"),
+        "unconfirmed_left": health.get("unconfirmed"),
+        "waited_s": round(time.monotonic() - started, 1),
+    }
 
 
 # -- 2. worklist ---------------------------------------------------------------
@@ -208,6 +241,11 @@ def _closed_loop(
     return time.monotonic() - started
 
 
+def _workers(run: Run) -> list[str]:
+    """Return the names of the worker processes in the run's stack."""
+    return [f"worker{i}" for i in range(1, run.settings.confirm_workers + 1)]
+
+
 def run_timeout_margin(users: list[PortalUser]) -> float:
     return (users[0].timeout[1] + users[0].timeout[0]) * 2 if users else 0
 
@@ -230,9 +268,12 @@ def throughput(run: Run) -> dict[str, Any]:
             solo.append(result.ms)
     solo_summary = summarize(solo[5:])
     results: list[Result] = []
-    cpu_before = {name: run.stack.cpu_seconds(name) for name in ("portal", "sandbox")}
+    drain_confirmations(run)  # the worker starts the window idle
+    servers = ["portal", "sandbox", *_workers(run)]
+    cpu_before = {name: run.stack.cpu_seconds(name) for name in servers}
     elapsed = _closed_loop(users, togglers, seconds=s.throughput_seconds, results=results)
     cpu = {name: run.stack.cpu_seconds(name) - cpu_before[name] for name in cpu_before}
+    backlog = confirmations(run)
     run.control.reset_faults()
     ok = [r for r in results if r.ok]
     errors = [r for r in results if not r.ok]
@@ -243,10 +284,14 @@ def throughput(run: Run) -> dict[str, Any]:
     )
     # CPU of each server's whole process group over the window, per successful action.
     cpu_ms = {name: cpu_ms_per_action(seconds, len(ok)) for name, seconds in cpu.items()}
+    worker_cpu = [cpu[name] for name in servers[2:]]
+    worker_ms = cpu_ms_per_action(sum(worker_cpu), len(ok)) if worker_cpu else None
     cores = os.cpu_count() or 1
-    # What the CPUs could sustain if the portal and the sandbox had them to themselves
-    # (PostgreSQL's own CPU not counted, so a generous ceiling).
-    ceiling = cpu_ceiling(cores=cores, cpu_ms_per_action=cpu_ms.values())
+    # What the CPUs could sustain if the portal, the sandbox and the worker had them
+    # to themselves (PostgreSQL's own CPU not counted, so a generous ceiling).
+    ceiling = cpu_ceiling(
+        cores=cores, cpu_ms_per_action=[cpu_ms["portal"], cpu_ms["sandbox"], worker_ms or 0.0]
+    )
     to_ideal, bound = ratio_to_ideal(rate, io_ideal=io_ideal, cpu_ceiling=ceiling)
     return {
         "users": len(users),
@@ -263,6 +308,10 @@ def throughput(run: Run) -> dict[str, Any]:
         "loaded_call_ms": summarize(r.ms for r in ok),
         "portal_cpu_ms_per_action": cpu_ms["portal"],
         "sandbox_cpu_ms_per_action": cpu_ms["sandbox"],
+        "worker_cpu_ms_per_action": worker_ms,
+        # What the worker had not confirmed yet when the window closed (from /healthz).
+        "unconfirmed_after": backlog.get("unconfirmed"),
+        "oldest_unconfirmed_s_after": backlog.get("oldest_unconfirmed_seconds"),
         "cpu_utilisation_of_all_cores": round(sum(cpu.values()) / (elapsed * cores), 3),
         "io_ideal_per_s": None if io_ideal is None else round(io_ideal, 2),
         "cpu_ceiling_per_s": None if ceiling is None else round(ceiling, 2),
@@ -458,6 +507,184 @@ def faults(run: Run) -> dict[str, Any]:
     }
 
 
+# -- 6. confirm -----------------------------------------------------------------
+
+
+def _follow(user: PortalUser, note_id: str, control, *, poll_s: float, give_up_s: float) -> dict:
+    """Send one action and poll its attempt until settled (286); return what was seen.
+
+    `ms` runs from just before the POST is sent to the arrival of the 286.
+    """
+    action = ACTION_FOR_STATE.get(control.note_state(note_id), "lock")
+    started = time.perf_counter()
+    sent = user.action(note_id, action)
+    seen: dict[str, Any] = {
+        "answered": time.monotonic(),
+        "note_id": note_id,
+        "action": action,
+        "post_status": sent.status,
+        "post_ms": round(sent.ms, 2),
+        "attempt_id": sent.attempt_id,
+        "polls": 0,
+        "poll_statuses": Counter(),
+        "poll_ms": [],
+    }
+    if sent.attempt_id is None:
+        seen["refused"] = f"{sent.status} {sent.level}: {sent.message or sent.text[:80]}"[:160]
+        return seen
+    deadline = started + give_up_s
+    next_poll = time.perf_counter()
+    while time.perf_counter() < deadline:
+        next_poll += poll_s
+        time.sleep(max(0.0, next_poll - time.perf_counter()))
+        polled = user.attempt(sent.attempt_id)
+        seen["polls"] += 1
+        seen["poll_ms"].append(polled.ms)
+        seen["poll_statuses"][polled.status] += 1
+        if polled.status == SETTLED:
+            seen["ms"] = round((time.perf_counter() - started) * 1000, 2)
+            seen["said"] = truth.said_outcome(polled.level)
+            seen["message"] = polled.message
+            break
+        if polled.status not in (204, 0):
+            seen["odd"] = f"{polled.status} {polled.text[:80]}"
+            break
+    seen["poll_statuses"] = {str(k): v for k, v in seen["poll_statuses"].items()}
+    return seen
+
+
+def confirm(run: Run) -> dict[str, Any]:
+    """Actions through the portal followed to the end: confirmed in time, and truthfully."""
+    if why := run.requires("make_connection", "note_action_perform", "action_url", "audit_model"):
+        return _not_run(why)
+    s = run.settings
+    names = [f"cnf{i:02d}" for i in range(1, s.confirm_users + 1)]
+    users = run.login_many(names)
+    notes = [_note(run, name) for name in names]
+    backlog = drain_confirmations(run)
+    faults = {
+        "latency_ms": s.confirm_latency_ms,
+        "effect_delay_ms": s.confirm_effect_delay_ms,
+        "effect_reject_rate": s.confirm_reject_rate,
+        "seed": s.confirm_seed,
+    }
+    run.control.set_faults(**faults)
+    # Each user acts on its own note, one action at a time (the next waits for the
+    # last to settle, so it is chosen from the note's true state).
+    per_user = [s.confirm_actions // len(users)] * len(users)
+    for index in range(s.confirm_actions % len(users)):
+        per_user[index] += 1
+    give_up_s = s.confirm_seconds + s.confirm_margin_s + 10
+
+    def user_loop(index: int) -> list[dict]:
+        return [
+            _follow(
+                users[index],
+                notes[index],
+                run.control,
+                poll_s=s.confirm_poll_ms / 1000,
+                give_up_s=give_up_s,
+            )
+            for _ in range(per_user[index])
+        ]
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(users)) as pool:
+        seen = [item for chunk in pool.map(user_loop, range(len(users))) for item in chunk]
+    elapsed = time.monotonic() - started
+    ids = [item["attempt_id"] for item in seen if item["attempt_id"] is not None]
+    # Unresolved: still unsettled once every deadline (NOTES_CONFIRM_SECONDS after
+    # the portal's answer, which came before `answered`) and the margin have passed.
+    last = max((item["answered"] for item in seen), default=time.monotonic())
+    time.sleep(max(0.0, last + s.confirm_seconds + s.confirm_margin_s + 0.5 - time.monotonic()))
+    rows = run.task("attempts", ids=ids)
+    now = truth.when(rows["now"])
+    attempts = rows["attempts"]
+    effects = {note_id: run.control.effects(note_id) for note_id in notes}
+    run.control.reset_faults()
+
+    checked = []
+    for item in seen:
+        if item["attempt_id"] is None:
+            continue
+        row = attempts.get(str(item["attempt_id"]), {})
+        fact = truth.sandbox_truth(row, effects.get(item["note_id"], [])) if row else "none"
+        said = item.get("said") or row.get("outcome", "missing")
+        checked.append(
+            {
+                **item,
+                "recorded": row.get("outcome", "missing"),
+                "truth": fact,
+                "wrong": truth.is_wrong(said, fact),
+                "overdue": bool(row)
+                and truth.overdue(
+                    row,
+                    now=now,
+                    confirm_seconds=s.confirm_seconds,
+                    margin_seconds=s.confirm_margin_s,
+                ),
+            }
+        )
+    delay = s.confirm_effect_delay_ms
+    # Where the time goes: Canvas's 202 -> the worker settling the row (Canvas's
+    # and the portal's clocks are this machine's), then the next poll sees it.
+    settle_ms = [
+        truth.ms_between(attempts[str(c["attempt_id"])], "accepted_at", "resolved_at")
+        for c in checked
+        if c.get("said") == "confirmed" and str(c["attempt_id"]) in attempts
+    ]
+    confirmed_ms = [c["ms"] for c in checked if c.get("said") == "confirmed"]
+    not_applied_ms = [c["ms"] for c in checked if c.get("said") == "not_applied"]
+    summary = summarize(confirmed_ms)
+    recorded = Counter(c["recorded"] for c in checked)
+    wrong = [c for c in checked if c["wrong"]]
+    unresolved = sum(1 for c in checked if c["overdue"])
+    p50 = ratio(summary["p50"], delay)
+    return {
+        "users": len(users),
+        "actions": len(seen),
+        "seconds": round(elapsed, 1),
+        "faults": faults,
+        "confirm_seconds": s.confirm_seconds,
+        "confirm_workers": s.confirm_workers,
+        "poll_every_ms": s.confirm_poll_ms,
+        "backlog_before": backlog,
+        "refused": len(seen) - len(checked),
+        "refusals": [item["refused"] for item in seen if "refused" in item][:5],
+        "settled": sum(1 for c in checked if "said" in c),
+        "never_settled": sum(1 for c in checked if "said" not in c),
+        "odd_polls": [c["odd"] for c in checked if "odd" in c][:5],
+        "confirmed": recorded.get("confirmed", 0),
+        "not_applied": recorded.get("not_applied", 0),
+        "unknown": recorded.get("unknown", 0),
+        "outcomes": dict(recorded),
+        "truth": dict(Counter(c["truth"] for c in checked)),
+        "said_vs_recorded_differ": sum(
+            1 for c in checked if "said" in c and c["said"] != c["recorded"]
+        ),
+        "confirmed_ms": summary,
+        "not_applied_ms": summarize(not_applied_ms),
+        "post_ms": summarize(c["post_ms"] for c in checked),
+        # resolved_at is taken as the confirming check begins (before its reads).
+        "accepted_to_resolved_ms": summarize(ms for ms in settle_ms if ms is not None),
+        "polls_per_action": summarize(c["polls"] for c in checked),
+        "poll_ms": summarize(ms for c in checked for ms in c["poll_ms"]),
+        "p50_ratio_to_delay": p50,
+        "p99_ratio_to_delay": ratio(summary["p99"], delay),
+        "wrong_outcomes": len(wrong),
+        "wrong_samples": [
+            {k: c.get(k) for k in ("attempt_id", "action", "said", "recorded", "truth", "message")}
+            for c in wrong[:5]
+        ],
+        "unresolved": unresolved,
+        "goals": {
+            "p50_ratio_to_delay <= 2.0": _le(p50, 2.0),
+            "wrong_outcomes == 0": len(wrong) == 0,
+            "unresolved == 0": unresolved == 0,
+        },
+    }
+
+
 def _clear(result: Result, known: list[str]) -> bool:
     """Return whether a failed action told the person clearly what happened."""
     if result.status >= 500 or result.status == 0 or not result.message:
@@ -474,4 +701,5 @@ REGISTRY = {
     "throughput": throughput,
     "refresh_storm": refresh_storm,
     "faults": faults,
+    "confirm": confirm,
 }

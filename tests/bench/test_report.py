@@ -126,3 +126,70 @@ class SettingsTests(SimpleTestCase):
         with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()) as err:
             config.parse(["--scenarios", "nonsense"])
         self.assertIn("unknown scenario(s): nonsense", err.getvalue())
+
+
+class ConfirmReportTests(SimpleTestCase):
+    def test_confirm_shows_its_ratios_counts_and_goals(self):
+        results = {
+            "confirm": {
+                "actions": 48,
+                "users": 2,
+                "faults": {"effect_delay_ms": 300, "effect_reject_rate": 0.1},
+                "confirmed_ms": {"p50": 690.0, "p95": 730.0, "p99": 740.0},
+                "post_ms": {"p50": 115.0},
+                "accepted_to_resolved_ms": {"p50": 394.0},
+                "poll_ms": {"p50": 15.0},
+                "not_applied_ms": {"p50": 3445.0},
+                "p50_ratio_to_delay": 2.3,
+                "p99_ratio_to_delay": 2.47,
+                "wrong_outcomes": 0,
+                "unresolved": 0,
+                "confirmed": 43,
+                "not_applied": 5,
+                "unknown": 0,
+                "refused": 0,
+                "never_settled": 0,
+                "goals": {
+                    "p50_ratio_to_delay <= 2.0": False,
+                    "wrong_outcomes == 0": True,
+                    "unresolved == 0": True,
+                },
+            }
+        }
+        text = report.table(results)
+        self.assertIn("48 x 2 (300 ms, 0.1)", text)
+        row = _row(text, "p50_ratio_to_delay")
+        self.assertIn("2.3", row)
+        self.assertTrue(row.endswith("<= 2.0"))
+        self.assertTrue(_row(text, "not_applied").endswith(" 5"))
+        self.assertTrue(_row(text, "GOAL p50_ratio_to_delay <= 2.0").endswith("FAILS"))
+        self.assertTrue(_row(text, "GOAL wrong_outcomes == 0").endswith("holds"))
+
+    def test_overhead_has_no_matched_rows(self):
+        summary = {"p50": 100.0, "p95": 120.0, "p99": 130.0}
+        results = {
+            "overhead": {
+                "50ms": {
+                    "direct": summary,
+                    "portal": summary,
+                    "canvas_requests_per_portal_action_with_confirmation": 3.0,
+                },
+                "p50_ratio_50ms": 1.2,
+                "goals": {},
+            }
+        }
+        text = report.table(results)
+        self.assertNotIn("matched", text)
+        self.assertTrue(_row(text, "50ms Canvas requests per portal action").endswith(" 3"))
+        self.assertTrue(_row(text, "p50_ratio_50ms").endswith("<= 1.15"))
+
+
+class ConfirmSettingsTests(SimpleTestCase):
+    def test_confirm_is_a_scenario_with_quick_and_flag_sizes(self):
+        self.assertIn("confirm", config.SCENARIOS)
+        self.assertEqual(
+            config.parse(["--quick", "--scenarios", "confirm"]).confirm_actions,
+            config.QUICK["confirm_actions"],
+        )
+        settings = config.parse(["--confirm-actions", "30", "--confirm-workers", "2"])
+        self.assertEqual((settings.confirm_actions, settings.confirm_workers), (30, 2))
