@@ -320,6 +320,12 @@ def run_cases(client: Client, ids: dict) -> list[str]:
         check=ids_are(["appt_cvd", "appt_bkd"], count=7, ordered=True),
     )
     get(
+        "/notes",
+        prov,
+        {"provider": "me", "patient": "pat qui", "limit": 2, "order": "oldest"},
+        check=ids_are(["new", "ulk"], count=7, ordered=True),
+    )
+    get(
         "/notes/counts",
         prov,
         {

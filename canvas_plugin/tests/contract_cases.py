@@ -82,3 +82,31 @@ SIGN_AGAIN_CASES: list[tuple[str, str, int, str, str]] = [
     ("supervising", "provider", 202, "", "SGN"),
     ("provider", "other", 403, "not_note_provider", ""),
 ]
+
+#: GET /notes `order`: (the query's `order`, None for none; the order the notes come in).
+#: Both orders break a tie on the date of service by id, ascending; an unknown value
+#: is ignored like any unreadable filter.
+LIST_ORDER_CASES: list[tuple[str | None, str]] = [
+    (None, "newest"),
+    ("newest", "newest"),
+    ("oldest", "oldest"),
+    (" oldest ", "oldest"),
+    ("", "newest"),
+    ("OLDEST", "newest"),
+    ("sideways", "newest"),
+]
+
+#: A cursor is only good for the order it was made in; any other use is a bad cursor.
+#: (order the cursor was made with, order it is used with, status, code)
+CURSOR_ORDER_CASES: list[tuple[str | None, str | None, int, str]] = [
+    ("oldest", "oldest", 200, ""),
+    ("newest", "newest", 200, ""),
+    (None, "newest", 200, ""),
+    ("newest", None, 200, ""),
+    ("sideways", None, 200, ""),
+    ("oldest", None, 400, "invalid_cursor"),
+    ("oldest", "newest", 400, "invalid_cursor"),
+    ("oldest", "sideways", 400, "invalid_cursor"),
+    ("newest", "oldest", 400, "invalid_cursor"),
+    (None, "oldest", 400, "invalid_cursor"),
+]

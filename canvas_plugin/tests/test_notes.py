@@ -144,13 +144,77 @@ class NoteListTests(TestCase):
         self.assertEqual(reply.status, 200, reply.raw)
         return [note["id"] for note in reply.json()["notes"]]
 
-    def expected(self, notes) -> list[str]:
+    def expected(self, notes, order: str = "newest") -> list[str]:
         ordered = sorted(notes, key=lambda n: str(n.id))
-        ordered = sorted(ordered, key=lambda n: n.datetime_of_service, reverse=True)
+        ordered = sorted(ordered, key=lambda n: n.datetime_of_service, reverse=order == "newest")
         return [str(n.id) for n in ordered]
+
+    def walk(self, limit: int, **params) -> tuple[list[str], int]:
+        """Return every note id the list yields page by page, and the number of pages."""
+        seen, cursor, pages = [], None, 0
+        while True:
+            query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
+            reply = call(self.api, path="/notes", query_string=urlencode(query), **bearer(self.me))
+            self.assertEqual(reply.status, 200, reply.raw)
+            body = reply.json()
+            self.assertLessEqual(len(body["notes"]), limit)
+            self.assertEqual(body["count"], len(self.notes + self.tied))
+            seen += [note["id"] for note in body["notes"]]
+            pages += 1
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen, pages
+            self.assertIsInstance(cursor, str)
 
     def test_order_is_date_desc_then_id(self):
         self.assertEqual(self.ids(), self.expected(self.notes + self.tied))
+        self.assertEqual(self.ids(order="newest"), self.expected(self.notes + self.tied))
+
+    def test_order_oldest_is_date_asc_then_id(self):
+        oldest = self.expected(self.notes + self.tied, "oldest")
+        self.assertEqual(self.ids(order="oldest"), oldest)
+        self.assertEqual(oldest[0], str(self.notes[0].id))
+        # The tie on the date of service is still broken by id, ascending.
+        self.assertEqual(oldest[-3:], sorted(str(n.id) for n in self.tied))
+        mine = [n for n in self.notes + self.tied if n.provider == self.me]
+        self.assertEqual(self.ids(order="oldest", provider="me"), self.expected(mine, "oldest"))
+
+    def test_unknown_order_is_ignored(self):
+        newest = self.expected(self.notes + self.tied)
+        for order in ("", "sideways", "OLDEST", "asc", "-datetime_of_service", "x" * 5000):
+            with self.subTest(order=order[:20]):
+                self.assertEqual(self.ids(order=order), newest)
+
+    def test_pagination_walks_every_note_once_oldest_first(self):
+        oldest = self.expected(self.notes + self.tied, "oldest")
+        for limit in (1, 2, 3, 4, 7, 8, 100):
+            with self.subTest(limit=limit):
+                seen, pages = self.walk(limit, order="oldest")
+                self.assertEqual(seen, oldest)
+                self.assertEqual(pages, max(1, -(-len(oldest) // limit)))
+
+    def test_a_cursor_from_the_other_order_is_400(self):
+        oldest_cursor = self.walk_first_cursor(order="oldest")
+        newest_cursor = self.walk_first_cursor()
+        for order, cursor in (
+            (None, oldest_cursor),
+            ("newest", oldest_cursor),
+            ("oldest", newest_cursor),
+        ):
+            with self.subTest(order=order, cursor=cursor):
+                params = {"cursor": cursor, **({"order": order} if order else {})}
+                reply = call(
+                    self.api, path="/notes", query_string=urlencode(params), **bearer(self.me)
+                )
+                self.assertEqual(reply.status, 400, reply.raw)
+                self.assertEqual(reply.json()["error"]["code"], "invalid_cursor")
+
+    def walk_first_cursor(self, **params) -> str:
+        query = urlencode({**params, "limit": 2})
+        reply = call(self.api, path="/notes", query_string=query, **bearer(self.me))
+        cursor = reply.json()["next_cursor"]
+        self.assertIsInstance(cursor, str)
+        return cursor
 
     def test_summaries_carry_the_callers_allowed_actions(self):
         reply = call(self.api, path="/notes", **bearer(self.me))
@@ -221,20 +285,7 @@ class NoteListTests(TestCase):
         everything = self.expected(self.notes + self.tied)
         for limit in (1, 2, 3, 7, 8, 100):
             with self.subTest(limit=limit):
-                seen, cursor, pages = [], None, 0
-                while True:
-                    params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
-                    reply = call(
-                        self.api, path="/notes", query_string=urlencode(params), **bearer(self.me)
-                    )
-                    body = reply.json()
-                    self.assertLessEqual(len(body["notes"]), limit)
-                    seen += [note["id"] for note in body["notes"]]
-                    pages += 1
-                    cursor = body["next_cursor"]
-                    if cursor is None:
-                        break
-                    self.assertIsInstance(cursor, str)
+                seen, pages = self.walk(limit)
                 self.assertEqual(seen, everything)
                 self.assertEqual(pages, max(1, -(-len(everything) // limit)))
 
@@ -420,19 +471,26 @@ class NoteListQueryTests(TestCase):
         cls.me = make_staff()
         cls.supervisor = make_staff(first_name="Sam", last_name="Okafor")
 
-    def list_queries(self, n: int) -> list[str]:
+    def list_queries(self, n: int, query_string: str = "") -> list[str]:
         for _ in range(n):
             make_note(state="LKD", provider=self.me, supervising_provider=self.supervisor)
         with CaptureQueriesContext(connection) as queries:
-            reply = call(self.api, path="/notes", **bearer(self.me))
+            reply = call(self.api, path="/notes", query_string=query_string, **bearer(self.me))
         self.assertEqual(len(reply.json()["notes"]), reply.json()["count"])
         return [query["sql"] for query in queries.captured_queries]
 
     def test_query_count_does_not_grow_with_the_page(self):
         self.assertEqual(len(self.list_queries(2)), len(self.list_queries(20)))
+        self.assertEqual(
+            len(self.list_queries(2, "order=oldest")), len(self.list_queries(20, "order=oldest"))
+        )
 
     def test_selects_only_the_columns_a_summary_needs(self):
-        queries = self.list_queries(3)
+        for query_string in ("", "order=oldest"):
+            with self.subTest(query_string=query_string):
+                self.check_summary_columns(self.list_queries(3, query_string))
+
+    def check_summary_columns(self, queries: list[str]) -> None:
         page = [sql for sql in queries if "LIMIT" in sql and "canvas_sdk_data_api_note_001" in sql]
         self.assertEqual(len(page), 1, queries)
         select = page[0].lower()

@@ -89,6 +89,7 @@ def note_list(request: HttpRequest, *, actor: Staff) -> HttpResponse:
             end=params.get("to"),
             limit=params.get("limit"),
             cursor=params.get("cursor"),
+            order=params.get("order"),
         )
     )
 

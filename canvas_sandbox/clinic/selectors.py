@@ -222,23 +222,39 @@ def staff_me(*, staff: Staff) -> dict[str, Any]:
     return {"user_id": str(staff.user_id), "staff": {"id": staff.key, "name": staff.name}}
 
 
-def _cursor_encode(note: Note) -> str:
-    payload = json.dumps({"d": note.datetime_of_service.isoformat(), "i": str(note.id)})
+#: GET /notes `order`: newest date of service first (the default) or oldest first.
+NEWEST = "newest"
+OLDEST = "oldest"
+
+
+def _order_parse(order: str | None) -> str:
+    """Return the list order: "oldest" when asked for, else "newest" (unknown values too)."""
+    return OLDEST if (order or "").strip() == OLDEST else NEWEST
+
+
+def _cursor_encode(note: Note, order: str) -> str:
+    payload = json.dumps({"d": note.datetime_of_service.isoformat(), "i": str(note.id), "o": order})
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _cursor_decode(cursor: str) -> tuple[dt.datetime, str]:
+def _cursor_decode(cursor: str, order: str) -> tuple[dt.datetime, str]:
+    """Return the (date of service, id) a cursor points after, or raise InvalidCursor.
+
+    A cursor is only good for the order it was made in; one without an
+    order (made before lists had one) was made newest first.
+    """
     if len(cursor) > 200 or not re.fullmatch(r"[A-Za-z0-9_-]+", cursor):
         raise InvalidCursor()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         position = json.loads(raw)
         when, note_id = position["d"], position["i"]
+        made_in = position.get("o", NEWEST)
         after = dt.datetime.fromisoformat(when)
         note_id = note_id_validate(note_id=note_id)
-    except (binascii.Error, ValueError, TypeError, KeyError, InvalidNoteId) as exc:
+    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError, InvalidNoteId) as exc:
         raise InvalidCursor() from exc
-    if after.tzinfo is None:
+    if after.tzinfo is None or made_in != order:
         raise InvalidCursor()
     return after, note_id
 
@@ -355,6 +371,7 @@ def note_list(
     actor: Staff,
     limit: str | None = None,
     cursor: str | None = None,
+    order: str | None = None,
     **filters: str | None,
 ) -> dict[str, Any]:
     """Return one page of note summaries, the next page's cursor and the total count.
@@ -365,18 +382,25 @@ def note_list(
     substring of "first last"), `date` (a UTC date of service), `start`/`end`
     (the query's `from`/`to`: ISO date-times, date of service in [from, to)).
     Blank or unparseable filters are ignored; `limit` is clamped to 1..100.
-    Order: date of service descending, then id.
+    Order: date of service descending (`order=newest`, the default; unknown
+    values too) or ascending (`order=oldest`), then id. A cursor is only good
+    for the order it was made in.
     """
     notes = _filtered_notes(actor=actor, **filters)
     count = notes.count()
+    direction = _order_parse(order)
     if cursor:
-        position, after_id = _cursor_decode(cursor)
-        notes = notes.filter(
-            Q(datetime_of_service__lt=position) | Q(datetime_of_service=position, id__gt=after_id)
+        position, after_id = _cursor_decode(cursor, direction)
+        beyond = (
+            Q(datetime_of_service__gt=position)
+            if direction == OLDEST
+            else Q(datetime_of_service__lt=position)
         )
+        notes = notes.filter(beyond | Q(datetime_of_service=position, id__gt=after_id))
     size = _limit_parse(limit)
-    page = list(notes.order_by("-datetime_of_service", "id")[: size + 1])
-    next_cursor = _cursor_encode(page[size - 1]) if len(page) > size else None
+    by_date = "datetime_of_service" if direction == OLDEST else "-datetime_of_service"
+    page = list(notes.order_by(by_date, "id")[: size + 1])
+    next_cursor = _cursor_encode(page[size - 1], direction) if len(page) > size else None
     events = events_by_note(note_ids=[note.pk for note in page[:size]])
     return {
         "notes": [

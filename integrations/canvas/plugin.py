@@ -62,6 +62,9 @@ STATE_LABELS: dict[str, str] = {
     "CNF": "Confirmed",
 }
 
+#: The keys of `GET /notes/counts`, each a count of notes.
+COUNT_KEYS = ("to_sign", "overdue", "open", "today")
+
 # An upstream message is shown to a person only after trimming.
 _MAX_UPSTREAM_MESSAGE = 300
 _UNREADABLE = "Canvas sent an answer the portal doesn't understand. Please try again later."
@@ -287,12 +290,16 @@ class PluginClient:
         date_to: datetime | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        order: str | None = None,
     ) -> dict[str, Any]:
         """Return `{"notes": [summary, ...], "next_cursor": str | None, "count": int | None}`.
 
         `count` is the total matching (contract v2), None from a plugin that
         does not send it. `date_from`/`date_to` (aware) ask for a date of
         service in [from, to): a clinic's own day, whatever its zone.
+        `order` is `"oldest"` (date of service oldest first) or `"newest"`
+        (the plugin's default); a cursor is only good with the order it came
+        from (another answers 400 `invalid_cursor`).
         """
         params: dict[str, str] = {"limit": str(int(limit))}
         if queue:
@@ -311,6 +318,8 @@ class PluginClient:
             params["to"] = date_to.isoformat()
         if cursor:
             params["cursor"] = cursor
+        if order:
+            params["order"] = order
         data = self._request("GET", "notes", access_token=access_token, params=params)
         if not isinstance(data, dict) or not isinstance(data.get("notes"), list):
             raise CanvasUnavailable(_UNREADABLE)
@@ -325,6 +334,41 @@ class PluginClient:
             "next_cursor": next_cursor or None,
             "count": count,
         }
+
+    def note_counts(
+        self,
+        *,
+        access_token: str,
+        overdue_before: datetime | None,
+        day_start: datetime | None,
+        day_end: datetime | None,
+    ) -> dict[str, int]:
+        """Return the caller's worklist counts: `{"to_sign", "overdue", "open", "today"}`.
+
+        `to_sign`: the `to_sign` queue; `overdue`: those of them with a date
+        of service before `overdue_before`; `open`: the caller's own NEW and
+        ULK notes; `today`: notes of any state with a date of service in
+        [`day_start`, `day_end`). The bounds are aware datetimes; Canvas
+        answers 0 for a count whose bound is missing (None is not sent).
+        """
+        bounds = {
+            "overdue_before": overdue_before,
+            "day_start": day_start,
+            "day_end": day_end,
+        }
+        params = {name: when.isoformat() for name, when in bounds.items() if when is not None}
+        data = self._request(
+            "GET", "notes/counts", access_token=access_token, params=params or None
+        )
+        if not isinstance(data, dict):
+            raise CanvasUnavailable(_UNREADABLE)
+        counts = {}
+        for key in COUNT_KEYS:
+            value = data.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise CanvasUnavailable(_UNREADABLE)
+            counts[key] = value
+        return counts
 
     def note_get(self, *, access_token: str, note_id: Any) -> dict[str, Any]:
         """Return one note's summary."""

@@ -3,7 +3,8 @@
 import socket
 import threading
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import requests
 from django.test import SimpleTestCase, override_settings
@@ -12,7 +13,8 @@ from responses import matchers
 from integrations.canvas import exceptions
 from integrations.canvas.exceptions import InvalidNoteId
 from integrations.canvas.plugin import PluginClient, note_id_parse
-from tests.helpers import CanvasMockMixin, error, summary
+from tests.helpers import API, SETTINGS, CanvasMockMixin, error, summary
+from tests.live import sandbox
 
 BASE = "https://canvas.test/plugin-io/api/note_sign_api/"
 NOTE_ID = "3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6f"
@@ -338,6 +340,216 @@ class PluginClientTests(CanvasMockMixin, SimpleTestCase):
                 self.client_.note_action(access_token="t", note_id=NOTE_ID, action=action)
         self.assertEqual(len(self.rsps.calls), 0)
         self.rsps.assert_all_requests_are_fired = False
+
+
+COUNTS_URL = API + "notes/counts"
+LOS_ANGELES = ZoneInfo("America/Los_Angeles")
+
+
+@override_settings(**SETTINGS)
+class PluginClientWorklistTests(CanvasMockMixin, SimpleTestCase):
+    """`order` on the list and GET /notes/counts, at the HTTP boundary."""
+
+    def setUp(self):
+        super().setUp()
+        self.client_ = PluginClient()
+
+    def test_note_list_sends_order(self):
+        for order in ("oldest", "newest"):
+            with self.subTest(order=order):
+                self.rsps.reset()
+                self.rsps.get(
+                    API + "notes",
+                    json={"notes": [summary()], "next_cursor": "c2", "count": 3},
+                    match=[
+                        matchers.query_param_matcher(
+                            {"queue": "to_sign", "limit": "2", "cursor": "c1", "order": order}
+                        )
+                    ],
+                )
+                page = self.client_.note_list(
+                    access_token="t", queue="to_sign", limit=2, cursor="c1", order=order
+                )
+                self.assertEqual((page["next_cursor"], page["count"]), ("c2", 3))
+
+    def test_note_list_without_order_sends_none(self):
+        self.rsps.get(
+            API + "notes",
+            json={"notes": [], "next_cursor": None, "count": 0},
+            match=[matchers.query_param_matcher({"limit": "50"})],
+        )
+        self.assertEqual(
+            self.client_.note_list(access_token="t"),
+            {"notes": [], "next_cursor": None, "count": 0},
+        )
+
+    def test_note_counts_sends_the_bounds_and_parses(self):
+        day_start = datetime(2026, 11, 30, tzinfo=LOS_ANGELES)
+        self.rsps.get(
+            COUNTS_URL,
+            json={"to_sign": 7, "overdue": 2, "open": 3, "today": 0, "later": "ignored"},
+            match=[
+                matchers.header_matcher({"Authorization": "Bearer at-1"}),
+                matchers.query_param_matcher(
+                    {
+                        "overdue_before": "2026-11-30T00:00:00-08:00",
+                        "day_start": "2026-11-30T00:00:00-08:00",
+                        "day_end": "2026-12-01T00:00:00-08:00",
+                    }
+                ),
+            ],
+        )
+        counts = self.client_.note_counts(
+            access_token="at-1",
+            overdue_before=day_start,
+            day_start=day_start,
+            day_end=day_start + timedelta(days=1),
+        )
+        self.assertEqual(counts, {"to_sign": 7, "overdue": 2, "open": 3, "today": 0})
+
+    def test_note_counts_leaves_missing_bounds_out(self):
+        cases = [
+            ({}, {}),
+            (
+                {"overdue_before": datetime(2026, 11, 30, 8, tzinfo=UTC)},
+                {"overdue_before": "2026-11-30T08:00:00+00:00"},
+            ),
+            (
+                {"day_start": datetime(2026, 11, 30, 8, tzinfo=UTC)},
+                {"day_start": "2026-11-30T08:00:00+00:00"},
+            ),
+        ]
+        for given, sent in cases:
+            with self.subTest(given=given):
+                self.rsps.reset()
+                self.rsps.get(
+                    COUNTS_URL,
+                    json={"to_sign": 1, "overdue": 0, "open": 0, "today": 0},
+                    match=[matchers.query_param_matcher(sent)],
+                )
+                bounds = {"overdue_before": None, "day_start": None, "day_end": None, **given}
+                counts = self.client_.note_counts(access_token="t", **bounds)
+                self.assertEqual(counts, {"to_sign": 1, "overdue": 0, "open": 0, "today": 0})
+
+    def test_unreadable_counts_are_unavailable(self):
+        good = {"to_sign": 1, "overdue": 0, "open": 2, "today": 3}
+        bodies = [
+            ["a list"],
+            {},
+            "7",
+            {key: value for key, value in good.items() if key != "today"},
+            {**good, "overdue": -1},
+            {**good, "open": "2"},
+            {**good, "today": 3.0},
+            {**good, "to_sign": True},
+            {**good, "to_sign": None},
+        ]
+        for body in bodies:
+            with self.subTest(body=body):
+                self.rsps.reset()
+                self.rsps.get(COUNTS_URL, json=body)
+                with self.assertRaises(exceptions.CanvasUnavailable):
+                    self.client_.note_counts(
+                        access_token="t", overdue_before=None, day_start=None, day_end=None
+                    )
+        self.rsps.reset()
+        self.rsps.get(COUNTS_URL, body="<html>Maintenance</html>", content_type="text/html")
+        with self.assertRaises(exceptions.CanvasUnavailable):
+            self.client_.note_counts(
+                access_token="t", overdue_before=None, day_start=None, day_end=None
+            )
+
+    def test_note_counts_errors_map_as_every_call(self):
+        for status, code, exc_class in (
+            (401, "unauthenticated", exceptions.Unauthenticated),
+            (403, "forbidden", exceptions.Forbidden),
+            (503, "unavailable", exceptions.CanvasUnavailable),
+        ):
+            with self.subTest(status=status):
+                self.rsps.reset()
+                self.rsps.get(COUNTS_URL, status=status, json=error(code))
+                with self.assertRaises(exc_class) as caught:
+                    self.client_.note_counts(
+                        access_token="t", overdue_before=None, day_start=None, day_end=None
+                    )
+                self.assertEqual((caught.exception.status, caught.exception.code), (status, code))
+
+
+class PluginClientSandboxTests(SimpleTestCase):
+    """`order` and the counts through the client against the sandbox: the same names."""
+
+    PATIENT = "Olive Counts"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+        cls.settings_override = override_settings(
+            CANVAS_BASE_URL=cls.sandbox.base_url, CANVAS_PLUGIN_NAME="note_sign_api"
+        )
+        cls.settings_override.enable()
+        cls.addClassCleanup(cls.settings_override.disable)
+        cls.token = cls.sandbox.issue_tokens("provider")["access_token"]
+        day = datetime(2024, 3, 4, 9, tzinfo=UTC)
+        cls.notes = [
+            cls.sandbox.create_note(
+                state="LKD",
+                kind="encounter",
+                patient=cls.PATIENT,
+                date=(day + timedelta(hours=hours)).isoformat(),
+            )
+            for hours in (2, 0, 1, 1)
+        ]
+
+    def test_note_list_oldest_first_across_pages(self):
+        client = PluginClient()
+        seen, cursor = [], None
+        while True:
+            page = client.note_list(
+                access_token=self.token,
+                patient=self.PATIENT,
+                limit=1,
+                cursor=cursor,
+                order="oldest",
+            )
+            self.assertEqual(page["count"], len(self.notes))
+            seen += [note["id"] for note in page["notes"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        expected = sorted(self.notes, key=lambda note: note["id"])
+        expected = sorted(expected, key=lambda note: note["datetime_of_service"])
+        self.assertEqual(seen, [note["id"] for note in expected])
+        newest = client.note_list(access_token=self.token, patient=self.PATIENT, limit=1)
+        # A cursor of the other order: 400 invalid_cursor (raised as the client's 400 error).
+        with self.assertRaises(exceptions.CanvasError) as caught:
+            client.note_list(
+                access_token=self.token,
+                patient=self.PATIENT,
+                cursor=newest["next_cursor"],
+                order="oldest",
+            )
+        self.assertEqual((caught.exception.status, caught.exception.code), (400, "invalid_cursor"))
+
+    def test_note_counts(self):
+        client = PluginClient()
+        queue = client.note_list(access_token=self.token, queue="to_sign", limit=1)["count"]
+        day_start = datetime(2024, 3, 4, tzinfo=UTC)
+        counts = client.note_counts(
+            access_token=self.token,
+            overdue_before=datetime.now(UTC),
+            day_start=day_start,
+            day_end=day_start + timedelta(days=1),
+        )
+        self.assertEqual(set(counts), {"to_sign", "overdue", "open", "today"})
+        self.assertEqual(counts["to_sign"], queue)
+        self.assertGreaterEqual(counts["overdue"], len(self.notes))
+        self.assertGreaterEqual(counts["today"], len(self.notes))
+        none = client.note_counts(
+            access_token=self.token, overdue_before=None, day_start=day_start, day_end=None
+        )
+        self.assertEqual((none["overdue"], none["today"]), (0, 0))
+        self.assertEqual((none["to_sign"], none["open"]), (counts["to_sign"], counts["open"]))
 
 
 def _free_port():

@@ -7,6 +7,7 @@ expected state. The note's provider is the nurse practitioner `nurse`, its
 supervising provider `provider`; "other" is `provider2`.
 """
 
+import datetime as dt
 import importlib.util
 import sys
 from pathlib import Path
@@ -81,3 +82,66 @@ class ContractParityTests(SimpleTestCase):
                 self.assertEqual(first.status_code, 202, first.text)
                 self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
                 self.assertOutcome(self._post(note, "sign", caller), note, status, code, expected)
+
+
+class ListOrderParityTests(SimpleTestCase):
+    """The shared `order` cases of GET /notes (the plugin runs them as SDK events)."""
+
+    PATIENT = "Orla Parity"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+        cls.token = cls.sandbox.issue_tokens("provider")["access_token"]
+        day = dt.datetime(2024, 2, 2, 9, tzinfo=dt.UTC)
+        hours = [5, 0, 3, 3, 3, 1]  # three notes tie on their date of service
+        cls.notes = [
+            cls.sandbox.create_note(
+                state="NEW",
+                kind="encounter",
+                patient=cls.PATIENT,
+                date=(day + dt.timedelta(hours=h)).isoformat(),
+            )
+            for h in hours
+        ]
+
+    def expected(self, order):
+        by_id = sorted(self.notes, key=lambda note: note["id"])
+        ordered = sorted(
+            by_id,
+            key=lambda note: dt.datetime.fromisoformat(note["datetime_of_service"]),
+            reverse=order == "newest",
+        )
+        return [note["id"] for note in ordered]
+
+    def get(self, **params):
+        query = {"patient": self.PATIENT, **params}
+        query = {key: value for key, value in query.items() if value is not None}
+        return self.sandbox.api("GET", "/notes", token=self.token, params=query)
+
+    def test_the_tables_have_rows(self):
+        self.assertTrue(contract_cases.LIST_ORDER_CASES)
+        self.assertTrue(contract_cases.CURSOR_ORDER_CASES)
+
+    def test_every_order_case(self):
+        for order, expected in contract_cases.LIST_ORDER_CASES:
+            with self.subTest(order=order):
+                response = self.get(order=order)
+                self.assertEqual(response.status_code, 200, response.text)
+                body = response.json()
+                self.assertEqual([note["id"] for note in body["notes"]], self.expected(expected))
+                self.assertEqual(body["count"], len(self.notes))
+
+    def test_a_cursor_is_only_good_for_its_order(self):
+        for made_with, used_with, status, code in contract_cases.CURSOR_ORDER_CASES:
+            with self.subTest(made_with=made_with, used_with=used_with):
+                cursor = self.get(order=made_with, limit=2).json()["next_cursor"]
+                response = self.get(order=used_with, limit=2, cursor=cursor)
+                self.assertEqual(response.status_code, status, response.text)
+                if status == 200:
+                    expected = "oldest" if used_with == "oldest" else "newest"
+                    ids = [note["id"] for note in response.json()["notes"]]
+                    self.assertEqual(ids, self.expected(expected)[2:4])
+                else:
+                    self.assertEqual(response.json()["error"]["code"], code)

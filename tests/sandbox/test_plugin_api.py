@@ -310,6 +310,64 @@ class PaginationTests(SimpleTestCase):
         self.assertGreaterEqual(len(body["notes"]), 5)
         self.assertIsNone(body["next_cursor"])
 
+    def test_order_oldest_is_date_of_service_ascending_then_id(self):
+        notes = self.sandbox.api(
+            "GET", "/notes", token=self.token, params={"limit": 100, "order": "oldest"}
+        ).json()["notes"]
+        keys = [
+            (dt.datetime.fromisoformat(n["datetime_of_service"]).timestamp(), n["id"])
+            for n in notes
+        ]
+        self.assertEqual(keys, sorted(keys))
+        self.assertEqual(len(notes), 100)
+
+    def test_cursor_walk_oldest_first_sees_every_note_once_in_order(self):
+        newest, _ = _walk(self.sandbox, self.token, limit=100)
+        for limit in (7, 100):
+            with self.subTest(limit=limit):
+                oldest, pages = _walk(self.sandbox, self.token, limit=limit, order="oldest")
+                self.assertEqual(pages, -(-len(oldest) // limit))
+                self.assertEqual(sorted(oldest), sorted(newest))
+                self.assertEqual(len(oldest), len(set(oldest)))
+        # The 40 notes that tie on their date of service come in id order, across pages.
+        tied = {"date": "2025-06-01", "order": "oldest"}
+        ids, pages = _walk(self.sandbox, self.token, limit=3, **tied)
+        self.assertGreaterEqual(len(ids), 40)
+        self.assertGreater(pages, 10)
+        by_date = self.sandbox.api(
+            "GET", "/notes", token=self.token, params={**tied, "limit": 100}
+        ).json()["notes"]
+        self.assertEqual(ids, [note["id"] for note in by_date])
+        self.assertEqual(
+            [n["id"] for n in by_date],
+            [n["id"] for n in sorted(by_date, key=lambda n: (n["datetime_of_service"], n["id"]))],
+        )
+
+    def test_count_does_not_depend_on_the_order(self):
+        counts = {
+            order: self.sandbox.api(
+                "GET", "/notes", token=self.token, params={"limit": 1, "order": order}
+            ).json()["count"]
+            for order in ("newest", "oldest", "sideways")
+        }
+        self.assertEqual(len(set(counts.values())), 1, counts)
+
+    def test_a_cursor_from_the_other_order_is_400(self):
+        first = {
+            order: self.sandbox.api(
+                "GET", "/notes", token=self.token, params={"limit": 2, "order": order}
+            ).json()["next_cursor"]
+            for order in ("newest", "oldest")
+        }
+        for made_with, used_with in (("oldest", None), ("oldest", "newest"), ("newest", "oldest")):
+            with self.subTest(made_with=made_with, used_with=used_with):
+                params = {"cursor": first[made_with], "limit": 2}
+                if used_with:
+                    params["order"] = used_with
+                response = self.sandbox.api("GET", "/notes", token=self.token, params=params)
+                self.assertEqual(response.status_code, 400, response.text)
+                self.assertEqual(response.json()["error"]["code"], "invalid_cursor")
+
     def test_invalid_cursor_is_400(self):
         for cursor in ("garbage!", "eyJ4IjogMX0", "A" * 300):
             with self.subTest(cursor=cursor[:20]):

@@ -49,6 +49,9 @@ CURSOR_MAX_LENGTH = 200
 SIGNING_POLICY_VARIABLE = "signing_policy"
 #: The states GET /notes/counts calls open.
 OPEN_STATES = ("NEW", "ULK")
+#: GET /notes `order`: newest date of service first (the default) or oldest first.
+NEWEST = "newest"
+OLDEST = "oldest"
 
 #: Everything a summary reads, and nothing else (no patient or staff column beyond names).
 SUMMARY_FIELDS = (
@@ -168,23 +171,33 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def encode_cursor(row: dict[str, Any]) -> str:
-    """Return an opaque cursor pointing just after the summary row `row` in list order."""
-    position = {"d": row["datetime_of_service"].isoformat(), "i": str(row["id"])}
+def parse_order(raw: str | None) -> str:
+    """Return the list order: "oldest" when asked for, else "newest" (unknown values too)."""
+    return OLDEST if (raw or "").strip() == OLDEST else NEWEST
+
+
+def encode_cursor(row: dict[str, Any], order: str) -> str:
+    """Return an opaque cursor pointing just after the summary row `row` in `order`."""
+    position = {"d": row["datetime_of_service"].isoformat(), "i": str(row["id"]), "o": order}
     return urlsafe_b64encode(dumps(position).encode()).decode().rstrip("=")
 
 
-def decode_cursor(raw: str) -> tuple[datetime, str] | None:
-    """Return the (datetime_of_service, id) a cursor points after, or None when unreadable."""
+def decode_cursor(raw: str, order: str) -> tuple[datetime, str] | None:
+    """Return the (datetime_of_service, id) a cursor points after, or None when unreadable.
+
+    A cursor is only good for the order it was made in; one without an order
+    (made before lists had one) was made newest first.
+    """
     if len(raw) > CURSOR_MAX_LENGTH or not fullmatch("[A-Za-z0-9_-]+", raw):
         return None
     try:
         position = loads(urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
         after = datetime.fromisoformat(position["d"])
         note_id = parse_note_id(position["i"])
-    except (ValueError, KeyError, TypeError):
+        made_in = position.get("o", NEWEST)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if note_id is None or after.tzinfo is None:
+    if note_id is None or after.tzinfo is None or made_in != order:
         return None
     return after, note_id
 
@@ -440,13 +453,20 @@ class NoteApi(SimpleAPI):
 
     @api.get("/notes")
     def note_list(self) -> list[Response | Effect]:
-        """Return a page of note summaries, newest date of service first, and the total."""
+        """Return a page of note summaries and the total.
+
+        `order=oldest` lists by date of service oldest first, anything else newest
+        first; ties by id either way. A cursor is only good for its own order.
+        """
         notes = self.filtered_notes()
         count = notes.count()
 
+        order = parse_order(self.request.query_params.get("order"))
+        if order == OLDEST:
+            notes = notes.order_by("datetime_of_service", "id")
         cursor = self.request.query_params.get("cursor")
         if cursor:
-            position = decode_cursor(cursor)
+            position = decode_cursor(cursor, order)
             if position is None:
                 return [
                     error_response(
@@ -456,13 +476,16 @@ class NoteApi(SimpleAPI):
                     )
                 ]
             after, after_id = position
-            notes = notes.filter(
-                Q(datetime_of_service__lt=after) | Q(datetime_of_service=after, id__gt=after_id)
+            beyond = (
+                Q(datetime_of_service__gt=after)
+                if order == OLDEST
+                else Q(datetime_of_service__lt=after)
             )
+            notes = notes.filter(beyond | Q(datetime_of_service=after, id__gt=after_id))
 
         limit = parse_limit(self.request.query_params.get("limit"))
         page = list(summary_rows(notes)[: limit + 1])
-        next_cursor = encode_cursor(page[limit - 1]) if len(page) > limit else None
+        next_cursor = encode_cursor(page[limit - 1], order) if len(page) > limit else None
         summaries = [self.summary(row) for row in page[:limit]]
         return [JSONResponse({"notes": summaries, "next_cursor": next_cursor, "count": count})]
 
