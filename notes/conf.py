@@ -36,3 +36,13 @@ def confirm_window() -> timedelta:
     Past it, an action Canvas does not show is recorded as not applied.
     """
     return timedelta(seconds=float(getattr(settings, "NOTES_CONFIRM_SECONDS", 30)))
+
+
+def bulk_concurrency() -> int:
+    """Return how many Canvas calls one bulk run makes at once."""
+    return int(getattr(settings, "NOTES_BULK_CONCURRENCY", 4))
+
+
+def overdue_days() -> int:
+    """Return after how many days an unsigned note is overdue."""
+    return int(getattr(settings, "NOTES_OVERDUE_DAYS", 3))

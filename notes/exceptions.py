@@ -36,3 +36,26 @@ class AlreadyInProgress(NotesError):
 
     default_message = "That action is already in progress for this note. Wait for it to finish."
     code = "already_in_progress"
+
+
+class NothingToSign(NotesError):
+    """None of the chosen notes is in the signing queue any more."""
+
+    default_message = (
+        "None of those notes needs your signature any more: Canvas shows them signed. "
+        "The queue has been refreshed."
+    )
+    code = "nothing_to_sign"
+
+
+class BulkOverlap(NotesError):
+    """Some of the chosen notes are already in one of the user's runs that is still going."""
+
+    code = "bulk_overlap"
+
+    def __init__(self, count: int) -> None:
+        noun = "note is" if count == 1 else "notes are"
+        super().__init__(
+            f"{count} of those {noun} already being signed in a run that is still going. "
+            "Wait for it to finish (My runs shows it), then try again."
+        )

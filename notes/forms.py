@@ -6,18 +6,23 @@ from django import forms
 
 from integrations.canvas.exceptions import InvalidNoteId
 from integrations.canvas.plugin import note_id_parse
-from notes.services import DEFAULT_TAB, TABS
+from notes.services import TAB_ALIASES, TABS
 
 
 class WorklistForm(forms.Form):
-    """The worklist's query string: tab, patient search and the page cursor."""
+    """The worklist's query string: tab, patient search and the page cursor.
 
-    tab = forms.ChoiceField(choices=[(key, tab.label) for key, tab in TABS.items()], required=False)
+    An unknown or missing tab is "" (the view picks the user's first tab).
+    """
+
+    tab = forms.CharField(max_length=20, required=False)
     patient = forms.CharField(max_length=100, required=False, strip=True)
     cursor = forms.CharField(max_length=500, required=False)
 
     def clean_tab(self) -> str:
-        return self.cleaned_data.get("tab") or DEFAULT_TAB
+        tab = self.cleaned_data.get("tab") or ""
+        tab = TAB_ALIASES.get(tab, tab)
+        return tab if tab in TABS else ""
 
 
 class OpenNoteForm(forms.Form):

@@ -139,3 +139,78 @@ class NoteActionAttempt(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("The note action audit log is append-only; rows are never deleted.")
+
+
+class BulkRun(models.Model):
+    """One person's request to act on many notes at once (close my day), run on the worker.
+
+    Its items go through the same service as a single action (audit row,
+    token, confirmation); the run only orders them, limits how many go to
+    Canvas at once, and can be cancelled before an item starts.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="bulk_runs"
+    )
+    username = models.CharField(max_length=150)
+    #: What the person chose, e.g. "Sign 12 notes" (no note content).
+    label = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(db_index=True)
+    #: Last sign of life from the worker running it (a dead worker's run is resumed).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.label} ({self.status})"
+
+
+class BulkItem(models.Model):
+    """One note of a bulk run: its action, and the attempt that carried it out."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        REFUSED = "refused", "Refused"
+        SKIPPED = "skipped", "Not started"
+
+    run = models.ForeignKey(BulkRun, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    note_id = models.UUIDField()
+    action = models.CharField(max_length=16, choices=Action.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    #: Set when the item is handed to the service; the attempt's outcome is the item's.
+    attempt = models.OneToOneField(
+        NoteActionAttempt, on_delete=models.PROTECT, null=True, blank=True, related_name="bulk_item"
+    )
+    sending_at = models.DateTimeField(null=True, blank=True)
+    #: Why it was refused or not started, in words a person understands.
+    message = models.CharField(max_length=300, blank=True)
+    # To tell the items apart on the progress panel without note content:
+    # the note type (Canvas configuration), its date of service, and what
+    # the action is called for it (Lock & sign, Sign, Co-sign).
+    note_type = models.CharField(max_length=100, blank=True)
+    date_of_service = models.DateTimeField(null=True, blank=True)
+    label = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["run", "position"]
+        default_permissions = ()
+        constraints = [
+            models.UniqueConstraint(fields=["run", "note_id"], name="notes_bulk_one_item_per_note")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.note_id} ({self.status})"

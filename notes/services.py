@@ -72,25 +72,49 @@ def note_with_actions(*, user: AbstractBaseUser, note: dict[str, Any]) -> dict[s
 
 @dataclass(frozen=True)
 class Tab:
-    """One worklist tab: which states, whose notes, which day."""
+    """One worklist tab: which notes, in which order, and which count it shows."""
 
     key: str
     label: str
     states: tuple[str, ...] = ()
     mine: bool = False
     today: bool = False
+    #: A plugin queue (to_sign: every note the caller must sign or co-sign).
+    queue: str = ""
+    #: "oldest" lists the oldest date of service first.
+    order: str = ""
+    #: Its key in GET /notes/counts, if Canvas counts it there.
+    count_key: str = ""
 
 
 TABS: dict[str, Tab] = {
     tab.key: tab
     for tab in (
-        Tab("signature", "Awaiting my signature", states=("LKD",), mine=True),
-        Tab("open", "Open", states=("NEW", "ULK")),
-        Tab("today", "Today's appointments", states=("BKD", "RVT"), today=True),
+        Tab("to_sign", "To sign", queue="to_sign", order="oldest", count_key="to_sign"),
+        Tab("open", "My open notes", states=("NEW", "ULK"), mine=True, count_key="open"),
+        Tab("today", "Today's appointments", states=("BKD", "RVT"), today=True, count_key="today"),
         Tab("all", "All"),
     )
 }
-DEFAULT_TAB = "signature"
+DEFAULT_TAB = "to_sign"
+#: Old links to the tab before "To sign".
+TAB_ALIASES = {"signature": "to_sign"}
+
+
+def can_sign(user: AbstractBaseUser) -> bool:
+    """Return whether the user may sign notes (providers), as opposed to front-desk work."""
+    return user.has_perm(ACTIONS["sign"].perm) or user.has_perm(ACTIONS["lock_sign"].perm)
+
+
+def tabs_for_user(user: AbstractBaseUser) -> list[Tab]:
+    """Return the user's tabs in order: signing work first, or today's appointments first."""
+    if can_sign(user):
+        return list(TABS.values())
+    return [TABS["today"], TABS["all"]]
+
+
+def default_tab_for(user: AbstractBaseUser) -> str:
+    return tabs_for_user(user)[0].key
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -117,14 +141,19 @@ def note_list_for_user(
     limit: int | None = None,
     today: date | None = None,
 ) -> dict[str, Any]:
-    """Return one worklist page: `{"tab", "notes": [summary + actions], "next_cursor"}`."""
-    spec = TABS.get(tab) or TABS[DEFAULT_TAB]
+    """Return one worklist page: `{"tab", "notes": [summary + actions + age], "next_cursor",
+    "count"}`; each note's `age_days` counts calendar days since its date of service, and
+    `overdue` is set past `NOTES_OVERDUE_DAYS` on the signing queue."""
+    spec = TABS.get(TAB_ALIASES.get(tab, tab)) or TABS[DEFAULT_TAB]
+    now = _now()
     # Today is the clinic's day, asked for as an exact UTC range.
-    bounds = day_bounds(today or timezone.localdate(_now())) if spec.today else None
+    bounds = day_bounds(today or timezone.localdate(now)) if spec.today else None
     page = canvas_call(
         user=user,
         call=lambda token: plugin_client().note_list(
             access_token=token,
+            queue=spec.queue or None,
+            order=spec.order or None,
             state=list(spec.states) or None,
             provider="me" if spec.mine else None,
             patient=(patient or "").strip()[:100] or None,
@@ -136,9 +165,39 @@ def note_list_for_user(
     )
     return {
         "tab": spec,
-        "notes": [note_with_actions(user=user, note=n) for n in page["notes"]],
+        "notes": [
+            note_aged(note_with_actions(user=user, note=n), queue=spec.queue, now=now)
+            for n in page["notes"]
+        ],
         "next_cursor": page["next_cursor"],
+        "count": page.get("count"),
     }
+
+
+def note_aged(note: dict[str, Any], *, queue: str, now: datetime | None = None) -> dict[str, Any]:
+    """Add `age_days` (calendar days since the date of service) and, in the signing
+    queue, `overdue` (older than NOTES_OVERDUE_DAYS)."""
+    when = note.get("datetime_of_service")
+    age = age_days(when, now=now) if when else None
+    overdue = queue == "to_sign" and age is not None and age > conf.overdue_days()
+    return {**note, "age_days": age, "overdue": overdue}
+
+
+def note_counts_for_user(*, user: AbstractBaseUser, today: date | None = None) -> dict[str, int]:
+    """Return the user's counts in one Canvas call: to_sign, overdue, open and today.
+
+    Overdue: in the signing queue with a date of service more than
+    `NOTES_OVERDUE_DAYS` calendar days ago in the clinic's (or user's) zone.
+    """
+    day = today or timezone.localdate(_now())
+    start, end = day_bounds(day)
+    overdue_before = day_bounds(day - timedelta(days=conf.overdue_days()))[0]
+    return canvas_call(
+        user=user,
+        call=lambda token: plugin_client().note_counts(
+            access_token=token, overdue_before=overdue_before, day_start=start, day_end=end
+        ),
+    )
 
 
 def note_get_for_user(*, user: AbstractBaseUser, note_id: Any) -> dict[str, Any]:
@@ -500,3 +559,36 @@ def notes_with_attempts(
         outcome = attempt_reply(user=user, attempt=attempt) if settled_badly else None
         rows.append({**note, "attempt": attempt, "outcome": outcome})
     return rows
+
+
+@dataclass(frozen=True)
+class CountCard:
+    """One number on the home page, linking to the tab that lists it."""
+
+    label: str
+    count: int
+    tab: str
+    warn: bool = False
+
+
+def home_cards_for_user(*, user: AbstractBaseUser) -> list[CountCard]:
+    """Return the home page's counts, in the order the user's work needs them.
+
+    Providers: to sign, overdue, open, today's appointments; front-desk
+    staff: today's appointments first (and only). One Canvas call.
+    """
+    counts = note_counts_for_user(user=user)
+    today = CountCard("Today's appointments", counts["today"], "today")
+    if not can_sign(user):
+        return [today]
+    return [
+        CountCard("To sign", counts["to_sign"], "to_sign"),
+        CountCard(
+            f"Overdue (over {conf.overdue_days()} days)",
+            counts["overdue"],
+            "to_sign",
+            warn=counts["overdue"] > 0,
+        ),
+        CountCard("My open notes", counts["open"], "open"),
+        today,
+    ]

@@ -12,6 +12,7 @@ import logging
 from django.db import DatabaseError
 from django_tasks import task
 
+from notes.bulk import run_execute
 from notes.confirmation import attempt_check
 
 logger = logging.getLogger(__name__)
@@ -35,3 +36,9 @@ def confirmation_enqueue(attempt_id: int) -> None:
         confirm_attempt.enqueue(attempt_id)
     except DatabaseError:
         logger.exception("Could not enqueue the confirmation of attempt %s", attempt_id)
+
+
+@task()
+def bulk_run(run_id: int) -> str:
+    """Carry out a bulk run's waiting items (see notes.bulk); return the run's status."""
+    return run_execute(run_id=run_id)

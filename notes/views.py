@@ -20,9 +20,11 @@ from django_htmx.middleware import HtmxDetails
 from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired, TokenDecryptionFailed
 from integrations.canvas.exceptions import CanvasError, InvalidNoteId, NoteNotFound
 from integrations.canvas.plugin import note_id_parse
+from notes import bulk as bulk_service
+from notes import conf as notes_conf
 from notes.actions import ACTIONS
 from notes.forms import OpenNoteForm, WorklistForm
-from notes.models import NoteActionAttempt
+from notes.models import BulkRun, NoteActionAttempt
 from notes.selectors import attempt_list_for_user
 from notes.services import (
     TABS,
@@ -30,9 +32,12 @@ from notes.services import (
     attempt_get_for_user,
     attempt_reply,
     note_action_reply,
+    note_aged,
+    note_counts_for_user,
     note_get_for_user,
     note_list_for_user,
     notes_with_attempts,
+    tabs_for_user,
 )
 
 logger = logging.getLogger(__name__)
@@ -101,12 +106,15 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
     form = WorklistForm(request.GET)
     form.is_valid()
     query = form.cleaned_data
-    tab = query.get("tab") or "signature"
+    tabs = tabs_for_user(request.user)
+    tab = query.get("tab") or tabs[0].key
     patient = query.get("patient") or ""
     cursor = query.get("cursor") or ""
     context: dict[str, Any] = {
-        "tabs": TABS.values(),
+        "tabs": tabs,
         "tab": TABS[tab],
+        "counts": None,
+        "overdue_days": notes_conf.overdue_days(),
         "patient": patient,
         "cursor": cursor,
         "open_form": open_form,
@@ -127,15 +135,31 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
         context["page"]["notes"] = notes_with_attempts(
             user=request.user, notes=context["page"]["notes"]
         )
+        counts = _counts_or_none(request) or {}
+        if tab == "all" and context["page"]["count"] is not None:
+            counts = {**counts, "all": context["page"]["count"]}
+        context["counts"] = counts
         base = {"tab": tab, **({"patient": patient} if patient else {})}
         context["first_url"] = f"{reverse('notes:worklist')}?{urlencode(base)}"
         if context["page"]["next_cursor"]:
             params = {**base, "cursor": context["page"]["next_cursor"]}
             context["next_url"] = f"{reverse('notes:worklist')}?{urlencode(params)}"
+    context["tab_links"] = [
+        {"tab": t, "count": (context["counts"] or {}).get(t.count_key or t.key)} for t in tabs
+    ]
     context["next_path"] = request.get_full_path()
     if request.htmx and not request.htmx.boosted:
         return render(request, "notes/partials/worklist.html", context)
     return render(request, "notes/worklist.html", context)
+
+
+def _counts_or_none(request: HttpRequest) -> dict[str, int] | None:
+    """Return the tab counts, or None when Canvas cannot give them (the list still shows)."""
+    try:
+        return note_counts_for_user(user=request.user)
+    except CanvasError as exc:
+        logger.warning("Counts unavailable for user %s (%s)", request.user.pk, exc.code)
+        return None
 
 
 @require_safe
@@ -225,7 +249,13 @@ def _refusal_fragment(
             )
         except InvalidNoteId:
             return reswap(response, "none")
-    context = {"note": reply.note, "error": reply.message, "next_path": _safe_next(request, "")}
+    queue = "to_sign" if request.POST.get("queue") == "to_sign" else ""
+    context = {
+        "note": note_aged(reply.note, queue=queue),
+        "error": reply.message,
+        "next_path": _safe_next(request, ""),
+        "queue": queue,
+    }
     template = "notes/partials/note_row.html"
     if view == "detail":
         template = "notes/partials/note_card.html"
@@ -290,3 +320,81 @@ def activity(request: HttpRequest) -> HttpResponse:
     paginator = Paginator(attempt_list_for_user(user=request.user), ACTIVITY_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     return render(request, "notes/activity.html", {"page": page})
+
+
+# -- close my day: bulk runs ----------------------------------------------------
+
+
+@require_POST
+def bulk(request: HttpRequest) -> HttpResponse:
+    """Plan a run from the queue (and ask), or, confirmed, start it and open its progress."""
+    scope_all = request.POST.get("scope") == "queue"
+    note_ids = None if scope_all else request.POST.getlist("note")[: bulk_service.MAX_NOTES]
+    back = f"{reverse('notes:worklist')}?tab=to_sign"
+    if note_ids is not None and not note_ids:
+        messages.warning(request, "Choose the notes to sign first (the boxes on the left).")
+        return redirect(back)
+    try:
+        plan = bulk_service.plan_for_user(user=request.user, note_ids=note_ids)
+        if request.POST.get("confirm") != "1":
+            return render(request, "notes/bulk_confirm.html", {"plan": plan})
+        run = bulk_service.run_start(user=request.user, plan=plan)
+    except TokenDecryptionFailed:
+        return _decrypt_failed(request)
+    except CanvasError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    confirmed = len(note_ids or [])
+    if note_ids is not None and plan.count < confirmed:
+        messages.info(
+            request,
+            f"{confirmed - plan.count} of the notes you chose no longer need your signature "
+            "in Canvas; the run signs the rest.",
+        )
+    return redirect("notes:run", run_id=run.pk)
+
+
+def _progress_or_404(request: HttpRequest, run_id: int) -> bulk_service.Progress:
+    try:
+        return bulk_service.run_progress(user=request.user, run_id=run_id)
+    except BulkRun.DoesNotExist:
+        raise Http404("No such run of yours.") from None
+
+
+@require_safe
+def run(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Show a run: its progress bar, each note's result, and Cancel while it goes."""
+    return render(request, "notes/run.html", {"progress": _progress_or_404(request, run_id)})
+
+
+@require_safe
+def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress panel alone, for the page's poll: 286 (stop polling) once finished."""
+    progress = _progress_or_404(request, run_id)
+    status = HTMX_STOP_POLLING if progress.finished else 200
+    return render(
+        request,
+        "notes/partials/run_progress.html",
+        {"progress": progress, "oob": True},
+        status=status,
+    )
+
+
+@require_POST
+def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Stop the run's notes that have not started; those already sent finish."""
+    try:
+        bulk_service.run_cancel(user=request.user, run_id=run_id)
+    except BulkRun.DoesNotExist:
+        raise Http404("No such run of yours.") from None
+    messages.info(request, "Cancelled: notes already sent to Canvas finish; the rest won't start.")
+    return redirect("notes:run", run_id=run_id)
+
+
+@require_safe
+def runs(request: HttpRequest) -> HttpResponse:
+    """List the user's runs, newest first."""
+    paginator = Paginator(bulk_service.runs_with_counts_for_user(user=request.user), 25)
+    page = paginator.get_page(request.GET.get("page"))
+    rows = [{"run": r, "done": r.done, "total": r.total} for r in page.object_list]
+    return render(request, "notes/runs.html", {"runs": rows, "page": page})

@@ -245,6 +245,10 @@ NOTES_PENDING_WINDOW_SECONDS = env.float("NOTES_PENDING_WINDOW_SECONDS", default
 # How long after Canvas accepts an action the portal keeps reading the note's
 # history for the change before it records "not applied".
 NOTES_CONFIRM_SECONDS = env.float("NOTES_CONFIRM_SECONDS", default=30)
+# Close my day: an unsigned note is overdue after this many days; a bulk run
+# makes at most this many Canvas calls at once.
+NOTES_OVERDUE_DAYS = env.int("NOTES_OVERDUE_DAYS", default=3)
+NOTES_BULK_CONCURRENCY = env.int("NOTES_BULK_CONCURRENCY", default=4)
 
 # Background work (confirming actions) on Django's tasks API, stored in the
 # database: run `python manage.py db_worker` beside the web servers.

@@ -14,7 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
 
+from integrations.canvas.exceptions import CanvasError
 from notes.selectors import confirmation_health
+from notes.services import home_cards_for_user
 from portal.forms import ProfileForm
 from portal.models import UserProfile
 from portal.timezones import clinic_zone
@@ -24,8 +26,14 @@ logger = logging.getLogger(__name__)
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
-    """Render the signed-in user's start page."""
-    return render(request, "home.html")
+    """Render the signed-in user's start page: their counts, and their Canvas link."""
+    cards = None
+    if getattr(getattr(request.user, "canvas_connection", None), "is_active", False):
+        try:
+            cards = home_cards_for_user(user=request.user)
+        except CanvasError as exc:
+            logger.warning("Home counts unavailable for user %s (%s)", request.user.pk, exc.code)
+    return render(request, "home.html", {"cards": cards})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

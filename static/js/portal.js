@@ -66,6 +66,35 @@
     showToast({ message: "The portal took too long to answer. Check the list before trying again.", level: "warning" });
   });
 
+  // Close my day: "Select all on this page", and the Sign button's count.
+  function bulkBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll('input[name="note"][form="bulk-form"]'));
+  }
+  function bulkRefresh() {
+    var boxes = bulkBoxes();
+    var chosen = boxes.filter(function (box) { return box.checked; }).length;
+    var count = document.querySelector("[data-selected-count]");
+    if (count) count.textContent = chosen ? " (" + chosen + ")" : "";
+    var submit = document.querySelector("[data-bulk-submit]");
+    if (submit) submit.setAttribute("aria-disabled", chosen ? "false" : "true");
+    var all = document.querySelector("[data-select-page]");
+    if (all) {
+      all.checked = boxes.length > 0 && chosen === boxes.length;
+      all.indeterminate = chosen > 0 && chosen < boxes.length;
+    }
+  }
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("[data-select-page]")) {
+      bulkBoxes().forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.matches && (target.matches("[data-select-page]") || target.matches('input[name="note"]'))) {
+      bulkRefresh();
+    }
+  });
+  document.body.addEventListener("htmx:afterSettle", bulkRefresh);
+  bulkRefresh();
+
   // Automatic logoff on screen: the server ends a session after this many
   // idle seconds; when they pass with the page untouched, reload it so the
   // server's sign-in page replaces whatever patient data was showing.

@@ -465,6 +465,100 @@ class ClinicWalkTests(E2ETestCase):
         self.assertNoProblems()
         self.assertLogsHoldNoSecrets()
 
+    def tab_to(self, page, selector: str, *, limit: int = 80):
+        """Press Tab until the element matching `selector` has the focus (the keyboard only)."""
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+                return
+        self.fail(f"Tab never reached {selector}")
+
+    def test_4_provider_closes_the_day_with_the_keyboard(self):
+        patient = "Dayclose"
+        notes = [
+            self.sandbox.create_note(state="NEW", kind="encounter", patient=f"{patient} Amos",
+                                     date="2026-11-20"),
+            self.sandbox.create_note(state="LKD", kind="encounter", patient=f"{patient} Bea"),
+            self.sandbox.create_note(state="LKD", kind="encounter", patient=f"{patient} Cy"),
+        ]  # fmt: skip
+        page = self.browser.new_page()
+        self.sign_in(page, "provider")
+        if page.get_by_role("link", name="Connect to Canvas").count():
+            self.link(page, canvas_user="provider", shot_prefix="50")
+        page.goto(self.url("/"))
+        cards = page.locator(".count-card")
+        self.assertIn("To sign", cards.first.inner_text())
+        self.browser.shot(page, "50a-home-counts")
+
+        page.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
+        queue = page.locator("table.worklist tbody tr")
+        self.assertEqual(queue.count(), 3)
+        # Oldest first, with its age and the overdue mark.
+        self.assertIn("Amos", queue.first.inner_text())
+        self.assertIn("Overdue", queue.first.inner_text())
+        self.assertRegex(page.locator("#worklist-tabs").inner_text(), r"To sign \d+")
+        self.browser.shot(page, "51-queue")
+
+        # Keyboard only: select the page, sign the selection, confirm.
+        self.tab_to(page, "#select-page")
+        page.keyboard.press("Space")
+        self.assertEqual(page.locator('input[name="note"]:checked').count(), 3)
+        self.assertIn("(3)", page.locator("#bulk-submit").inner_text())
+        self.tab_to(page, "#bulk-submit")
+        self.browser.shot(page, "52-queue-selected")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/notes/bulk/"))
+        self.assertIn("Sign 3 notes?", page.locator("h1").inner_text())
+        self.assertIn("1 to lock & sign and 2 to sign", page.locator(".lead").inner_text())
+        self.browser.shot(page, "53-bulk-confirm")
+        page.keyboard.press("Enter")  # the confirmation's own button has the focus
+        page.wait_for_url(re.compile(r"/notes/runs/\d+/$"))
+        bar = page.locator("#run-bar")
+        self.assertEqual(bar.get_attribute("role"), "progressbar")
+        self.assertEqual(bar.get_attribute("aria-valuemax"), "3")
+        self.browser.shot(page, "54-run-progress")
+        page.locator("#run-count", has_text="3 of 3 done").wait_for(timeout=20_000)
+        self.assertEqual(bar.get_attribute("aria-valuenow"), "3")
+        self.assertIn("Signed 3", page.locator(".run-summary").inner_text())
+        self.assertEqual(page.locator("#run-cancel button").count(), 0)
+        self.browser.shot(page, "55-run-done")
+        for note in notes:
+            self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
+
+        # A slow Canvas: Cancel stops the notes that have not started.
+        self.sandbox.set_faults(latency_ms=2500)
+        slow = [
+            self.sandbox.create_note(state="LKD", kind="encounter", patient=f"Slowday {i}")
+            for i in range(6)
+        ]
+        page.goto(self.url("/notes/?tab=to_sign&patient=Slowday"))
+        page.get_by_role("button", name=re.compile(r"Sign all \d+ in this queue")).wait_for()
+        page.locator("#select-page").check()
+        page.locator("#bulk-submit").click()
+        page.get_by_role("button", name="Sign 6 notes").click()
+        page.wait_for_url(re.compile(r"/notes/runs/\d+/$"))
+        page.get_by_role("button", name="Cancel the rest").click()
+        page.locator("#run-count", has_text="6 of 6 done").wait_for(timeout=30_000)
+        summary = page.locator(".run-summary").inner_text()
+        self.assertIn("Not started 2", summary)
+        self.assertIn("Signed 4", summary)
+        self.browser.shot(page, "56-run-cancelled")
+        self.sandbox.reset_faults()
+        states = sorted(self.sandbox.note(n["id"])["state"]["code"] for n in slow)
+        self.assertEqual(states, ["LKD", "LKD", "SGN", "SGN", "SGN", "SGN"])
+
+        page.goto(self.url("/notes/runs/"))
+        self.assertEqual(page.locator("tbody tr").count(), 2)
+        self.assertIn("Cancelled", page.locator("tbody tr").first.inner_text())
+        self.browser.shot(page, "57-my-runs")
+        tablet = self.browser.new_page(width=768, height=1024)
+        tablet.context.add_cookies(page.context.cookies())
+        tablet.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
+        self.browser.shot(tablet, "58-queue-tablet")
+        tablet.context.close()
+        page.context.close()
+        self.assertNoProblems()
+
     def test_3_server_logs_hold_no_tokens_codes_or_verifiers(self):
         if not (self.codes and self.verifiers and self.tokens):
             # Run on its own: do one link to have something to look for.

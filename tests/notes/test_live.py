@@ -249,14 +249,17 @@ class LiveWorklistTests(LiveSandboxMixin, TestCase):
     def test_tabs_filter_by_state_provider_and_date(self):
         q = f"&patient={self.patient}"
         expected = {
-            "signature": [self.locked["id"]],
+            # The signing queue: the open note (lock & sign) and the locked one (sign).
+            "to_sign": [self.locked["id"], self.new["id"]],
             "open": [self.new["id"]],
             "today": [self.booked["id"]],
         }
         for tab, ids in expected.items():
             with self.subTest(tab=tab):
-                _, got = self.ids_on(f"/notes/?tab={tab}{q}")
-                self.assertEqual(got, ids)
+                response, got = self.ids_on(f"/notes/?tab={tab}{q}")
+                self.assertEqual(sorted(got), sorted(ids))
+                # Every tab shows its count, from one call to Canvas's counts.
+                self.assertIsNotNone(response.context["counts"].get(tab))
         _, everything = self.ids_on(f"/notes/?tab=all{q}")
         self.assertEqual(
             sorted(everything), sorted([self.locked["id"], self.new["id"], self.booked["id"]])

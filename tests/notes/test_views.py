@@ -47,15 +47,21 @@ class WorklistTests(CanvasMockMixin, TestCase):
         self.client.login(username="provider", password=PASSWORD)
 
     def list_mock(self, params, notes=None, next_cursor=None):
+        """Mock the list, and the counts a page with a list asks for too."""
+        self.counts_mock()
         return self.rsps.get(
             API + "notes",
             json={"notes": notes if notes is not None else [summary()], "next_cursor": next_cursor},
             match=[matchers.query_param_matcher(params)],
         )
 
-    def test_default_tab_is_awaiting_my_signature(self):
+    def counts_mock(self):
+        body = {"to_sign": 1, "overdue": 0, "open": 2, "today": 3}
+        return self.rsps.get(API + "notes/counts", json=body)
+
+    def test_default_tab_is_the_signing_queue(self):
         note = summary(state="LKD", allowed=["sign", "lock_sign", "unlock"])
-        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"}, [note])
+        self.list_mock({"queue": "to_sign", "order": "oldest", "limit": "25"}, [note])
         response = self.client.get(reverse("notes:worklist"))
         self.assertEqual(response.status_code, 200)
         self.assertTemplateUsed(response, "notes/worklist.html")
@@ -73,11 +79,13 @@ class WorklistTests(CanvasMockMixin, TestCase):
         self.assertIn("HX-Request", response["Vary"])
 
     def test_tabs_send_their_filters(self):
+        queue = {"queue": "to_sign", "order": "oldest"}
         cases = [
-            ("signature", {"state": "LKD", "provider": "me"}),
-            ("open", {"state": "NEW,ULK"}),
+            ("to_sign", queue),
+            ("signature", queue),  # the tab's old name, in old links
+            ("open", {"state": "NEW,ULK", "provider": "me"}),
             ("all", {}),
-            ("nonsense", {"state": "LKD", "provider": "me"}),
+            ("nonsense", queue),
         ]
         for tab, params in cases:
             with self.subTest(tab=tab):
@@ -97,6 +105,7 @@ class WorklistTests(CanvasMockMixin, TestCase):
             self.assertNotIn("date", query)
             return (200, {}, json.dumps({"notes": [], "next_cursor": None}))
 
+        self.counts_mock()
         self.rsps.add_callback("GET", API + "notes", callback=check)
         response = self.client.get("/notes/?tab=today")
         self.assertContains(response, "No booked appointments today.")
@@ -113,7 +122,7 @@ class WorklistTests(CanvasMockMixin, TestCase):
         self.assertContains(response, "First page")
 
     def test_htmx_request_gets_only_the_list(self):
-        self.list_mock({"state": "LKD", "provider": "me", "limit": "25", "patient": "ada"})
+        self.list_mock({"queue": "to_sign", "order": "oldest", "limit": "25", "patient": "ada"})
         response = self.client.get(reverse("notes:worklist") + "?patient=ada", **HTMX)
         self.assertTemplateUsed(response, "notes/partials/worklist.html")
         self.assertTemplateNotUsed(response, "notes/worklist.html")
@@ -188,13 +197,13 @@ class WorklistTests(CanvasMockMixin, TestCase):
         self.assertRedirects(response, f"/notes/{note_id}/", fetch_redirect_response=False)
 
     def test_open_by_id_with_a_bad_id_says_so(self):
-        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"})
+        self.list_mock({"queue": "to_sign", "order": "oldest", "limit": "25"})
         response = self.client.get("/notes/?id=hello")
         self.assertContains(response, "That is not a note ID.")
         self.assertContains(response, 'aria-invalid="true"')
 
     def test_nav_links(self):
-        self.list_mock({"state": "LKD", "provider": "me", "limit": "25"})
+        self.list_mock({"queue": "to_sign", "order": "oldest", "limit": "25"})
         response = self.client.get("/notes/")
         self.assertContains(response, 'href="/notes/" aria-current="page">Worklist</a>', html=False)
         self.assertContains(response, 'href="/notes/activity/"')

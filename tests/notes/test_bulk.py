@@ -1,0 +1,362 @@
+"""Close my day: the signing queue, counts and age, bulk runs and their pages.
+
+Canvas is mocked at HTTP (`responses`); runs execute in the test's own
+thread (NOTES_BULK_CONCURRENCY=1). The worker processes and the threads of
+a real run are exercised by the e2e walk and `make bench`.
+"""
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+from django.test import TestCase, override_settings
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+from responses import matchers
+
+from notes import bulk, exceptions, services
+from notes.models import BulkItem, BulkRun, NoteActionAttempt
+from tests.factories import PASSWORD, make_connection, make_user
+from tests.helpers import API, SETTINGS, CanvasMockMixin, accepted, ensure_groups, error, summary
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+
+def queued_tasks(path):
+    return [
+        row.args_kwargs["args"][0]
+        for row in DBTaskResult.objects.order_by("enqueued_at")
+        if row.task_path == path
+    ]
+
+
+def queue_note(state, allowed, *, days_old=1, supervised=False):
+    when = (NOW - timedelta(days=days_old)).isoformat()
+    note = summary(uuid.uuid4(), state=state, allowed=allowed, datetime_of_service=when)
+    if supervised:
+        note["supervising_provider"] = {"id": "staff-me", "name": "Dr. Me"}
+    return note
+
+
+@override_settings(**SETTINGS, NOTES_BULK_CONCURRENCY=1, NOTES_OVERDUE_DAYS=3)
+class BulkTestCase(CanvasMockMixin, TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.provider = make_user("provider", groups=("Providers",))
+        cls.frontdesk = make_user("frontdesk", groups=("Front desk",))
+        make_connection(cls.provider, access_token="at-p", staff_id="staff-me")
+        make_connection(cls.frontdesk, access_token="at-f")
+
+    def setUp(self):
+        super().setUp()
+        self.open = queue_note("NEW", ["lock", "lock_sign"], days_old=5)
+        self.locked = queue_note("LKD", ["sign", "lock_sign", "unlock"], days_old=2)
+        self.cosign = queue_note("SGN", ["sign", "unlock"], days_old=0, supervised=True)
+        self.queue = [self.open, self.locked, self.cosign]
+
+    def queue_mock(self, notes=None, **params):
+        return self.rsps.get(
+            API + "notes",
+            json={"notes": self.queue if notes is None else notes, "next_cursor": None},
+            match=[
+                matchers.query_param_matcher(
+                    {"queue": "to_sign", "order": "oldest", "limit": "100", **params}
+                )
+            ],
+        )
+
+    def plan(self, note_ids=None):
+        self.queue_mock()
+        return bulk.plan_for_user(user=self.provider, note_ids=note_ids)
+
+
+class PlanTests(BulkTestCase):
+    def test_each_note_gets_the_action_that_signs_it(self):
+        plan = self.plan()
+        self.assertEqual(
+            [(p.note["id"], p.action, p.label) for p in plan.notes],
+            [
+                (self.open["id"], "lock_sign", "Lock & sign"),
+                (self.locked["id"], "sign", "Sign"),
+                (self.cosign["id"], "sign", "Co-sign"),
+            ],
+        )
+        self.assertEqual(plan.title, "Sign 3 notes")
+        self.assertEqual(plan.by_label, {"Lock & sign": 1, "Sign": 1, "Co-sign": 1})
+
+    def test_only_the_chosen_notes_still_in_the_queue(self):
+        gone = str(uuid.uuid4())  # signed meanwhile: no longer in the queue
+        plan = self.plan([self.locked["id"], gone])
+        self.assertEqual([p.note["id"] for p in plan.notes], [self.locked["id"]])
+        self.assertEqual(plan.title, "Sign 1 note")
+
+    def test_nothing_left_to_sign_and_front_desk_are_refused(self):
+        self.queue_mock(notes=[queue_note("LKD", ["unlock"])])
+        with self.assertRaises(exceptions.NothingToSign):
+            bulk.plan_for_user(user=self.provider, note_ids=None)
+        with self.assertRaises(exceptions.ActionNotPermitted):
+            bulk.plan_for_user(user=self.frontdesk, note_ids=None)
+
+
+class RunTests(BulkTestCase):
+    def start(self, note_ids=None):
+        with self.captureOnCommitCallbacks(execute=True):
+            return bulk.run_start(user=self.provider, plan=self.plan(note_ids))
+
+    def post_mock(self, note, action, **kwargs):
+        kwargs.setdefault("status", 202)
+        kwargs.setdefault("json", accepted(note["id"], action))
+        return self.rsps.post(f"{API}notes/{note['id']}/{action}", **kwargs)
+
+    def test_start_records_the_items_and_queues_the_run(self):
+        run = self.start()
+        self.assertEqual(run.label, "Sign 3 notes")
+        self.assertEqual(
+            list(run.items.values_list("position", "action", "label", "status")),
+            [(0, "lock_sign", "Lock & sign", "queued"), (1, "sign", "Sign", "queued"),
+             (2, "sign", "Co-sign", "queued")],
+        )  # fmt: skip
+        item = run.items.first()
+        self.assertEqual(item.note_type, "Office visit")
+        self.assertEqual(queued_tasks("notes.tasks.bulk_run"), [run.pk])
+
+    def test_notes_already_in_a_running_run_are_refused(self):
+        self.start([self.locked["id"]])
+        self.rsps.reset()
+        with self.assertRaises(exceptions.BulkOverlap) as caught:
+            self.start()
+        self.assertIn("1 of those note is already being signed", caught.exception.message)
+        self.assertEqual(BulkRun.objects.count(), 1)
+
+    def test_items_go_through_the_same_service_once_each(self):
+        run = self.start()
+        self.rsps.reset()
+        self.post_mock(self.open, "lock_sign")
+        # Refused by Canvas: this one stops, the others go on.
+        self.post_mock(self.locked, "sign", status=409, json=error("already_signed", state="SGN"))
+        # Rate limited once, then accepted: waited for and sent again (nothing was done).
+        cosign_url = f"{API}notes/{self.cosign['id']}/sign"
+        self.rsps.post(cosign_url, status=429, json=error("rate_limited"),
+                       headers={"Retry-After": "0"})  # fmt: skip
+        self.rsps.post(cosign_url, status=202, json=accepted(self.cosign["id"], "sign"))
+        self.assertEqual(bulk.run_execute(run_id=run.pk), "done")
+        items = {i.note_id: i for i in BulkItem.objects.select_related("attempt")}
+        opened = items[uuid.UUID(self.open["id"])]
+        self.assertEqual((opened.status, opened.attempt.outcome), ("sent", "accepted"))
+        refused = items[uuid.UUID(self.locked["id"])]
+        self.assertEqual(refused.status, "refused")
+        self.assertEqual(refused.message, "You have already signed this note.")
+        self.assertEqual(items[uuid.UUID(self.cosign["id"])].status, "sent")
+        # Every call is in the audit log; each accepted one is being confirmed.
+        self.assertEqual(
+            sorted(NoteActionAttempt.objects.values_list("action", "outcome", "upstream_status")),
+            [("lock_sign", "accepted", 202), ("sign", "accepted", 202),
+             ("sign", "failed", 409), ("sign", "failed", 429)],
+        )  # fmt: skip
+        self.assertEqual(len(queued_tasks("notes.tasks.confirm_attempt")), 2)
+        run.refresh_from_db()
+        self.assertEqual((run.status, run.finished_at is not None), ("done", True))
+
+    def test_cancel_stops_what_has_not_started(self):
+        run = self.start()
+        self.rsps.reset()
+
+        def cancel_while_in_flight(request):
+            # The person presses Cancel while the first item is with Canvas.
+            bulk.run_cancel(user=self.provider, run_id=run.pk)
+            return 202, {}, json.dumps(accepted(self.open["id"], "lock_sign"))
+
+        self.rsps.add_callback(
+            "POST", f"{API}notes/{self.open['id']}/lock_sign", callback=cancel_while_in_flight
+        )
+        self.assertEqual(bulk.run_execute(run_id=run.pk), "cancelled")
+        statuses = list(run.items.order_by("position").values_list("status", flat=True))
+        self.assertEqual(statuses, ["sent", "skipped", "skipped"])
+        self.assertEqual(len(self.rsps.calls), 1)
+
+    def test_a_run_no_worker_started_is_cancelled_at_once(self):
+        run = self.start()
+        run = bulk.run_cancel(user=self.provider, run_id=run.pk)
+        self.assertEqual(run.status, "cancelled")
+        self.assertEqual(set(run.items.values_list("status", flat=True)), {"skipped"})
+        self.assertEqual(bulk.run_execute(run_id=run.pk), "cancelled")
+
+    def test_a_dead_workers_run_is_resumed_without_sending_anything_twice(self):
+        run = self.start()
+        self.rsps.reset()
+        long_ago = timezone.now() - timedelta(hours=1)
+        items = list(run.items.order_by("position"))
+        # Item 0 was sent (its audit row exists); item 1 was marked sending but never sent.
+        BulkItem.objects.filter(pk__in=[items[0].pk, items[1].pk]).update(
+            status="sending", sending_at=long_ago
+        )
+        sent = NoteActionAttempt.objects.create(
+            user=self.provider, username="provider", note_id=items[0].note_id,
+            action=items[0].action, outcome="unknown", started_at=long_ago,
+            finished_at=long_ago, error_code="abandoned",
+        )  # fmt: skip
+        BulkRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=long_ago)
+        with self.captureOnCommitCallbacks(execute=True):
+            self.assertEqual(bulk.runs_resume(), 1)
+        statuses = dict(run.items.values_list("position", "status"))
+        self.assertEqual(statuses, {0: "sent", 1: "queued", 2: "queued"})
+        self.assertEqual(run.items.get(position=0).attempt, sent)
+        self.assertEqual(queued_tasks("notes.tasks.bulk_run"), [run.pk, run.pk])
+        # The next worker sends items 1 and 2, and not item 0 again.
+        self.post_mock(self.locked, "sign")
+        self.post_mock(self.cosign, "sign")
+        self.assertEqual(bulk.run_execute(run_id=run.pk), "done")
+        self.assertEqual(len(self.rsps.calls), 2)
+
+    def test_progress_counts_each_item_by_its_attempts_outcome(self):
+        run = self.start()
+        items = list(run.items.order_by("position"))
+        now = timezone.now()
+
+        def attempt(item, outcome):
+            return NoteActionAttempt.objects.create(
+                user=self.provider, username="provider", note_id=item.note_id,
+                action=item.action, outcome=outcome, started_at=now, finished_at=now,
+                resolved_at=None if outcome == "accepted" else now,
+            )  # fmt: skip
+
+        BulkItem.objects.filter(pk=items[0].pk).update(
+            status="sent", attempt=attempt(items[0], "confirmed")
+        )
+        BulkItem.objects.filter(pk=items[1].pk).update(
+            status="sent", attempt=attempt(items[1], "accepted")
+        )
+        BulkItem.objects.filter(pk=items[2].pk).update(status="refused", message="No.")
+        BulkRun.objects.filter(pk=run.pk).update(status="done")
+        progress = bulk.run_progress(user=self.provider, run_id=run.pk)
+        self.assertEqual([r for _, r in progress.items], ["confirmed", "in_flight", "refused"])
+        self.assertEqual((progress.done, progress.total, progress.finished), (2, 3, False))
+        NoteActionAttempt.objects.filter(pk=progress.items[1][0].attempt_id).update(
+            outcome="not_applied", resolved_at=now
+        )
+        progress = bulk.run_progress(user=self.provider, run_id=run.pk)
+        self.assertEqual((progress.done, progress.finished, progress.percent), (3, True, 100))
+        self.assertEqual(progress.counts["not_applied"], 1)
+
+
+class BulkPageTests(BulkTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client.login(username="provider", password=PASSWORD)
+
+    def test_choose_confirm_then_follow_the_run(self):
+        self.queue_mock()
+        ids = [self.open["id"], self.locked["id"]]
+        page = self.client.post("/notes/bulk/", {"scope": "selected", "note": ids})
+        self.assertContains(page, "Sign 2 notes?")
+        self.assertContains(page, "1 to lock &amp; sign and 1 to sign.")
+        self.assertFalse(BulkRun.objects.exists())  # asked, not started
+        self.rsps.reset()
+        self.queue_mock()
+        with self.captureOnCommitCallbacks(execute=True):
+            started = self.client.post("/notes/bulk/", {"confirm": "1", "note": ids})
+        run = BulkRun.objects.get()
+        self.assertRedirects(started, f"/notes/runs/{run.pk}/", fetch_redirect_response=False)
+        page = self.client.get(f"/notes/runs/{run.pk}/")
+        self.assertContains(page, 'role="progressbar"')
+        self.assertContains(page, 'aria-valuenow="0"')
+        self.assertContains(page, "0 of 2")
+        self.assertContains(page, 'hx-trigger="every 500ms"')
+        self.assertContains(page, "Cancel the rest")
+        poll = self.client.get(f"/notes/runs/{run.pk}/progress/", **HTMX)
+        self.assertEqual(poll.status_code, 200)  # still going: keep polling
+
+    def test_the_whole_queue_and_a_finished_run_stops_polling(self):
+        self.queue_mock()
+        page = self.client.post("/notes/bulk/", {"scope": "queue"})
+        self.assertContains(page, "Sign 3 notes?")
+        run = BulkRun.objects.create(
+            user=self.provider, username="provider", label="Sign 1 note",
+            status="done", created_at=timezone.now(),
+        )  # fmt: skip
+        BulkItem.objects.create(
+            run=run, position=0, note_id=uuid.uuid4(), action="sign", label="Sign",
+            status="refused", message="Refused by Canvas.",
+        )  # fmt: skip
+        poll = self.client.get(f"/notes/runs/{run.pk}/progress/", **HTMX)
+        self.assertEqual(poll.status_code, 286)
+        self.assertContains(poll, "1 of 1 done", status_code=286)
+        self.assertContains(poll, "Refused by Canvas.", status_code=286)
+        runs = self.client.get("/notes/runs/")
+        self.assertContains(runs, "Sign 1 note")
+        self.assertContains(runs, "1 of 1")
+
+    def test_nothing_chosen_and_someone_elses_run(self):
+        response = self.client.post("/notes/bulk/", {"scope": "selected"}, follow=True)
+        self.assertContains(response, "Choose the notes to sign first")
+        other = make_user("other", groups=("Providers",))
+        theirs = BulkRun.objects.create(
+            user=other, username="other", label="x", created_at=timezone.now()
+        )
+        self.assertEqual(self.client.get(f"/notes/runs/{theirs.pk}/").status_code, 404)
+        self.assertEqual(self.client.post(f"/notes/runs/{theirs.pk}/cancel/").status_code, 404)
+
+
+@override_settings(**SETTINGS, NOTES_OVERDUE_DAYS=3)
+class QueueTabTests(BulkTestCase):
+    def setUp(self):
+        super().setUp()
+        self.client.login(username="provider", password=PASSWORD)
+
+    def counts_mock(self, **counts):
+        body = {"to_sign": 3, "overdue": 1, "open": 4, "today": 6, **counts}
+        return self.rsps.get(API + "notes/counts", json=body)
+
+    def test_the_first_tab_is_the_queue_oldest_first_with_age_counts_and_boxes(self):
+        self.rsps.get(
+            API + "notes",
+            json={"notes": self.queue, "next_cursor": None, "count": 3},
+            match=[
+                matchers.query_param_matcher({"queue": "to_sign", "order": "oldest", "limit": "25"})
+            ],
+        )
+        self.counts_mock()
+        with mock.patch.object(services, "_now", return_value=NOW):
+            page = self.client.get("/notes/")
+        self.assertContains(page, 'aria-current="page">To sign <span class="tab-count">3</span>')
+        self.assertContains(page, '<span class="tab-count tab-count-overdue"')
+        self.assertContains(page, 'My open notes <span class="tab-count">4</span>')
+        self.assertContains(page, "5 days")
+        self.assertContains(page, "Overdue", count=2)  # the tab's title and the 5-day-old note
+        self.assertContains(page, f'value="{self.locked["id"]}" form="bulk-form"')
+        self.assertContains(page, "Sign all 3 in this queue")
+
+    def test_front_desk_gets_todays_appointments_first_and_no_queue(self):
+        self.client.login(username="frontdesk", password=PASSWORD)
+        self.rsps.get(API + "notes", json={"notes": [], "next_cursor": None, "count": 0})
+        self.counts_mock()
+        page = self.client.get("/notes/")
+        self.assertEqual(page.context["tab"].key, "today")
+        self.assertEqual([t.key for t in page.context["tabs"]], ["today", "all"])
+        self.assertNotContains(page, "bulk-form")
+
+    def test_home_cards_link_to_the_tabs(self):
+        self.counts_mock(overdue=2)
+        with mock.patch.object(services, "_now", return_value=NOW):
+            page = self.client.get("/")
+        cards = [(c.label, c.count, c.tab) for c in page.context["cards"]]
+        self.assertEqual(
+            cards,
+            [("To sign", 3, "to_sign"), ("Overdue (over 3 days)", 2, "to_sign"),
+             ("My open notes", 4, "open"), ("Today's appointments", 6, "today")],
+        )  # fmt: skip
+        self.assertContains(page, 'href="/notes/?tab=to_sign"', count=2)
+        request = self.rsps.calls[0].request
+        self.assertIn("overdue_before=2026-11-27T00%3A00%3A00%2B00%3A00", request.url)
+
+    def test_counts_unavailable_still_shows_the_list(self):
+        self.rsps.get(API + "notes", json={"notes": self.queue, "next_cursor": None})
+        self.rsps.get(API + "notes/counts", status=503, json=error("unavailable"))
+        page = self.client.get("/notes/?tab=to_sign")
+        self.assertEqual(page.status_code, 200)
+        for note in self.queue:
+            self.assertContains(page, f'<tr id="note-{note["id"]}"')
+        self.assertEqual(json.dumps(page.context["counts"]), "{}")
