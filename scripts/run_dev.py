@@ -73,10 +73,16 @@ def main() -> int:
             [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=sandbox_env
         ),
         subprocess.Popen([PY, "manage.py", "runserver", "127.0.0.1:8000"], cwd=ROOT, env=env),
-        # Polls the task queue every 0.05 s when idle, so "Signing..." turns
-        # into "Signed" a moment after the sandbox applies the effect.
-        subprocess.Popen(
-            [PY, "manage.py", "db_worker", "--interval", "0.05", "--no-reload"], cwd=ROOT, env=env
+        # Two task workers, as in production: a bulk run keeps one busy while
+        # the other confirms. They poll the queue every 0.05 s when idle, so
+        # "Signing..." turns into "Signed" a moment after the effect lands.
+        *(
+            subprocess.Popen(
+                [PY, "manage.py", "db_worker", "--interval", "0.05", "--no-reload"],
+                cwd=ROOT,
+                env=env,
+            )
+            for _ in range(2)
         ),
     ]
 
@@ -100,7 +106,7 @@ def main() -> int:
             "  Canvas sandbox      " + SANDBOX + "/\n"
             "    Canvas staff provider and frontdesk (password: canvas-demo)\n"
             + ("" if ready else "  (still starting: watch the log below)\n")
-            + "  Task worker         confirms each action Canvas accepts\n"
+            + "  Task workers (2)    confirm each action Canvas accepts, run bulk signing\n"
             "  Press Ctrl-C to stop them all.\n",
             flush=True,
         )
