@@ -176,3 +176,8 @@ if admin.site.is_registered(User):
 @admin.register(User)
 class PortalUserAdmin(UserAdmin):
     actions = [*UserAdmin.actions, deactivate_and_unlink]
+    # Plain labelled multi-selects: Django's two-box filter widget sets ARIA
+    # attributes axe reports as prohibited (serious).
+    filter_horizontal = ()
+    # Nobody edits these; as inputs, the time half of each had no label.
+    readonly_fields = ("last_login", "date_joined")
