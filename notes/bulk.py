@@ -17,9 +17,11 @@ items it had started and runs the rest.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +38,8 @@ from integrations.canvas.exceptions import CanvasError, RateLimited
 from integrations.canvas.plugin import plugin_client
 from notes import conf
 from notes.actions import ACTIONS
+from notes.confirmation import FIRST_WAIT as FIRST_READ
+from notes.confirmation import attempt_check
 from notes.exceptions import ActionNotPermitted, BulkOverlap, NothingToSign
 from notes.models import BulkItem, BulkRun, NoteActionAttempt
 
@@ -227,8 +231,53 @@ class _Gate:
             time.sleep(min(remaining, 1.0))
 
 
+class _Work:
+    """A run's jobs, shared by its threads: notes to send in order, and sent ones to read.
+
+    A thread takes a read that is due first (so outcomes land), else the next
+    note to send, else waits for the next read to fall due. The run ends when
+    nothing is left to send or read and no job is in progress. So the run
+    confirms its own notes while it sends the rest, and never has more than
+    its threads' worth of Canvas calls in flight.
+    """
+
+    def __init__(self, items: list[BulkItem]) -> None:
+        self._cond = threading.Condition()
+        self._items = deque(items)
+        self._reads: list[tuple[float, int, int]] = []  # (due, tie-break, attempt id)
+        self._busy = 0
+        self._seq = 0
+
+    def take(self) -> tuple[str, Any] | None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._reads and self._reads[0][0] <= now:
+                    self._busy += 1
+                    return "read", heapq.heappop(self._reads)[2]
+                if self._items:
+                    self._busy += 1
+                    return "send", self._items.popleft()
+                if not self._reads and not self._busy:
+                    self._cond.notify_all()
+                    return None
+                self._cond.wait(timeout=self._reads[0][0] - now if self._reads else None)
+
+    def read_later(self, attempt_id: int, due: datetime) -> None:
+        delay = max(0.0, (due - timezone.now()).total_seconds())
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._reads, (time.monotonic() + delay, self._seq, attempt_id))
+            self._cond.notify_all()
+
+    def done(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+
 def run_execute(*, run_id: int) -> str:
-    """Run a queued (or resumed) run's waiting items; return the run's status after."""
+    """Run a queued (or resumed) run's waiting items to their outcomes; return its status."""
     now = _now()
     claimed = BulkRun.objects.filter(
         pk=run_id, status__in=[BulkRun.Status.QUEUED, BulkRun.Status.RUNNING]
@@ -239,18 +288,51 @@ def run_execute(*, run_id: int) -> str:
     if run.user is None or not run.user.is_active:
         _skip_queued(run.pk, "Your account is no longer active.")
         return _finish(run)
-    items = list(run.items.filter(status=BulkItem.Status.QUEUED).order_by("position"))
+    work = _Work(list(run.items.filter(status=BulkItem.Status.QUEUED).order_by("position")))
+    # Items a dead worker sent are read again here too.
+    for attempt_id in (
+        NoteActionAttempt.objects.unresolved()
+        .filter(bulk_item__run=run)
+        .values_list("pk", flat=True)
+    ):
+        work.read_later(attempt_id, now)
     gate = _Gate()
     concurrency = max(1, conf.bulk_concurrency())
     if concurrency == 1:
-        for item in items:
-            _item_run(run, item, gate)
+        _worker_loop(run, work, gate)
     else:
-        # Threads for the waiting on Canvas: each item is one call; the
-        # database work is a few short statements per item.
+        # Threads for the waiting on Canvas: each job is one call (two at a
+        # read's deadline); the database work is a few short statements.
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            list(pool.map(lambda item: _item_run_in_thread(run, item, gate), items))
+            for future in [
+                pool.submit(_worker_loop_in_thread, run, work, gate) for _ in range(concurrency)
+            ]:
+                future.result()
     return _finish(run)
+
+
+def _worker_loop(run: BulkRun, work: _Work, gate: _Gate) -> None:
+    while (job := work.take()) is not None:
+        kind, target = job
+        try:
+            if kind == "send":
+                attempt = _item_run(run, target, gate)
+            else:
+                check = attempt_check(attempt_id=target)
+                attempt = None if check.settled else (target, check.retry_at)
+            if isinstance(attempt, NoteActionAttempt) and attempt.in_flight:
+                work.read_later(attempt.pk, _now() + FIRST_READ)
+            elif isinstance(attempt, tuple):
+                work.read_later(*attempt)
+        finally:
+            work.done()
+
+
+def _worker_loop_in_thread(run: BulkRun, work: _Work, gate: _Gate) -> None:
+    try:
+        _worker_loop(run, work, gate)
+    finally:
+        connections.close_all()  # this thread's own database connections
 
 
 def _finish(run: BulkRun) -> str:
@@ -265,31 +347,31 @@ def _finish(run: BulkRun) -> str:
     return status
 
 
-def _item_run_in_thread(run: BulkRun, item: BulkItem, gate: _Gate) -> None:
-    try:
-        _item_run(run, item, gate)
-    finally:
-        connections.close_all()  # this thread's own database connections
-
-
-def _item_run(run: BulkRun, item: BulkItem, gate: _Gate) -> None:
-    """Send one item once (or not at all when the run was cancelled)."""
-    from notes.services import _failure_message, note_action_perform
+def _item_run(run: BulkRun, item: BulkItem, gate: _Gate) -> NoteActionAttempt | None:
+    """Send one item once (or not at all when the run was cancelled); return its attempt."""
+    # Imported here: services imports the tasks, which import this module.
+    from notes.services import note_action_perform, refusal_message
 
     if BulkRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
-        return  # skipped by _finish
+        return None  # skipped by _finish
     gate.wait()
     now = _now()
     if not BulkItem.objects.filter(pk=item.pk, status=BulkItem.Status.QUEUED).update(
         status=BulkItem.Status.SENDING, sending_at=now
     ):
-        return  # another worker took it
+        return None  # another worker took it
     BulkRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
     spec = ACTIONS[item.action]
     for _ in range(RATE_LIMIT_RETRIES + 1):
         try:
+            # The run reads its own notes back; the background confirmation is
+            # only the backstop (at the deadline) should this worker die.
             attempt = note_action_perform(
-                user=run.user, note_id=item.note_id, action=item.action, request_id=f"bulk-{run.pk}"
+                user=run.user,
+                note_id=item.note_id,
+                action=item.action,
+                request_id=f"bulk-{run.pk}",
+                confirm_in_background=False,
             )
         except RateLimited as exc:
             # Refused before Canvas acted: safe to send again once it allows.
@@ -298,14 +380,15 @@ def _item_run(run: BulkRun, item: BulkItem, gate: _Gate) -> None:
             continue
         except CanvasError as exc:
             BulkItem.objects.filter(pk=item.pk).update(
-                status=BulkItem.Status.REFUSED, message=_failure_message(exc, spec)[:300]
+                status=BulkItem.Status.REFUSED, message=refusal_message(exc, spec)[:300]
             )
-            return
+            return None
         BulkItem.objects.filter(pk=item.pk).update(status=BulkItem.Status.SENT, attempt=attempt)
-        return
+        return attempt
     BulkItem.objects.filter(pk=item.pk).update(
         status=BulkItem.Status.REFUSED, message=RateLimited.default_message
     )
+    return None
 
 
 def runs_resume(*, now: datetime | None = None) -> int:

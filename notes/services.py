@@ -281,11 +281,13 @@ def _attempt_finish(
     status: int | None,
     error_code: str,
     accepted: dict[str, Any] | None = None,
+    confirm_now: bool = True,
 ) -> None:
     """Complete the pending attempt once (a single autocommitted UPDATE).
 
     An accepted or unknown attempt then waits for its confirmation
-    (notes.confirmation), which a background task starts at once.
+    (notes.confirmation), which a background task starts at once, or, when
+    the caller reads it back itself, only at its deadline as a backstop.
     """
     finished = _now()
     fields: dict[str, Any] = {
@@ -303,7 +305,9 @@ def _attempt_finish(
     for name, value in fields.items():
         setattr(attempt, name, value)
     if attempt.in_flight:
-        confirmation_enqueue(attempt.pk)
+        confirmation_enqueue(
+            attempt.pk, run_after=None if confirm_now else finished + conf.confirm_window()
+        )
 
 
 # -- actions --------------------------------------------------------------------
@@ -316,6 +320,7 @@ def note_action_perform(
     action: str,
     request_id: str = "",
     client_ip: str | None = None,
+    confirm_in_background: bool = True,
 ) -> NoteActionAttempt:
     """Ask Canvas to perform `action` on a note for `user`; return the accepted attempt.
 
@@ -326,6 +331,8 @@ def note_action_perform(
     confirmation. Canvas applies an accepted action's effects after
     answering, so the attempt is in flight until notes.confirmation
     settles it. Raises a CanvasError for a refusal (nothing happened).
+    A caller that reads the attempt back itself (a bulk run) passes
+    `confirm_in_background=False`: the task then runs only at the deadline.
     """
     spec = ACTIONS.get(action) if isinstance(action, str) else None
     if spec is None:
@@ -375,7 +382,14 @@ def note_action_perform(
         outcome = Outcome.UNKNOWN if sent else Outcome.FAILED
         raise
     finally:
-        _attempt_finish(attempt, outcome=outcome, status=status, error_code=code, accepted=accepted)
+        _attempt_finish(
+            attempt,
+            outcome=outcome,
+            status=status,
+            error_code=code,
+            accepted=accepted,
+            confirm_now=confirm_in_background,
+        )
         logger.info(
             "Note action %s on %s by user %s: %s %s", action, note_uuid, user.pk, outcome, code
         )
@@ -413,7 +427,8 @@ _REREAD_AFTER = (
 )
 
 
-def _failure_message(exc: CanvasError, spec: ActionSpec | None) -> str:
+def refusal_message(exc: CanvasError, spec: ActionSpec | None) -> str:
+    """Return the sentence a person reads when an action was refused (or could not be sent)."""
     if isinstance(exc, NotLinked):
         return f"{exc.message} Open the worklist to connect your Canvas account."
     if isinstance(exc, ReauthorizationRequired):
@@ -453,7 +468,7 @@ def note_action_reply(
                 note = note_get_for_user(user=user, note_id=note_id)
             except CanvasError:
                 note = None
-        return ActionReply(note=note, message=_failure_message(exc, spec), level=level)
+        return ActionReply(note=note, message=refusal_message(exc, spec), level=level)
     level = "warning" if attempt.outcome == Outcome.UNKNOWN else "info"
     return ActionReply(
         note=None, message=_requested_message(attempt, spec), level=level, attempt=attempt

@@ -8,6 +8,7 @@ runs them, on as many hosts as you like.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import DatabaseError
 from django_tasks import task
@@ -30,10 +31,14 @@ def confirm_attempt(attempt_id: int) -> str:
     return check.outcome
 
 
-def confirmation_enqueue(attempt_id: int) -> None:
-    """Start confirming an attempt; if the queue cannot be written, `notes_resolve` settles it."""
+def confirmation_enqueue(attempt_id: int, *, run_after: datetime | None = None) -> None:
+    """Start confirming an attempt (now, or at `run_after`).
+
+    If the queue cannot be written, `resolve_note_actions` settles it.
+    """
     try:
-        confirm_attempt.enqueue(attempt_id)
+        task = confirm_attempt.using(run_after=run_after) if run_after else confirm_attempt
+        task.enqueue(attempt_id)
     except DatabaseError:
         logger.exception("Could not enqueue the confirmation of attempt %s", attempt_id)
 

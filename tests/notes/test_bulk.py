@@ -106,6 +106,12 @@ class RunTests(BulkTestCase):
         with self.captureOnCommitCallbacks(execute=True):
             return bulk.run_start(user=self.provider, plan=self.plan(note_ids))
 
+    def read_mock(self, note, state="SGN"):
+        """Mock the run's read of a sent note: Canvas shows it changed by me after the 202."""
+        body = summary(note["id"], state=state, allowed=["unlock"])
+        body["state"].update(changed_at="2026-11-30T10:00:01+00:00", changed_by="staff-me")
+        return self.rsps.get(f"{API}notes/{note['id']}", json=body)
+
     def post_mock(self, note, action, **kwargs):
         kwargs.setdefault("status", 202)
         kwargs.setdefault("json", accepted(note["id"], action))
@@ -142,10 +148,13 @@ class RunTests(BulkTestCase):
         self.rsps.post(cosign_url, status=429, json=error("rate_limited"),
                        headers={"Retry-After": "0"})  # fmt: skip
         self.rsps.post(cosign_url, status=202, json=accepted(self.cosign["id"], "sign"))
+        # The run reads back what it sent, and ends when each has its outcome.
+        self.read_mock(self.open)
+        self.read_mock(self.cosign)
         self.assertEqual(bulk.run_execute(run_id=run.pk), "done")
         items = {i.note_id: i for i in BulkItem.objects.select_related("attempt")}
         opened = items[uuid.UUID(self.open["id"])]
-        self.assertEqual((opened.status, opened.attempt.outcome), ("sent", "accepted"))
+        self.assertEqual((opened.status, opened.attempt.outcome), ("sent", "confirmed"))
         refused = items[uuid.UUID(self.locked["id"])]
         self.assertEqual(refused.status, "refused")
         self.assertEqual(refused.message, "You have already signed this note.")
@@ -153,10 +162,14 @@ class RunTests(BulkTestCase):
         # Every call is in the audit log; each accepted one is being confirmed.
         self.assertEqual(
             sorted(NoteActionAttempt.objects.values_list("action", "outcome", "upstream_status")),
-            [("lock_sign", "accepted", 202), ("sign", "accepted", 202),
+            [("lock_sign", "confirmed", 202), ("sign", "confirmed", 202),
              ("sign", "failed", 409), ("sign", "failed", 429)],
         )  # fmt: skip
-        self.assertEqual(len(queued_tasks("notes.tasks.confirm_attempt")), 2)
+        # The background confirmation is only a backstop, due at the deadline.
+        backstops = DBTaskResult.objects.filter(task_path="notes.tasks.confirm_attempt")
+        self.assertEqual(backstops.count(), 2)
+        for task in backstops:
+            self.assertGreater(task.run_after, timezone.now() + timedelta(seconds=20))
         run.refresh_from_db()
         self.assertEqual((run.status, run.finished_at is not None), ("done", True))
 
@@ -172,10 +185,11 @@ class RunTests(BulkTestCase):
         self.rsps.add_callback(
             "POST", f"{API}notes/{self.open['id']}/lock_sign", callback=cancel_while_in_flight
         )
+        self.read_mock(self.open)
         self.assertEqual(bulk.run_execute(run_id=run.pk), "cancelled")
         statuses = list(run.items.order_by("position").values_list("status", flat=True))
         self.assertEqual(statuses, ["sent", "skipped", "skipped"])
-        self.assertEqual(len(self.rsps.calls), 1)
+        self.assertEqual([c.request.method for c in self.rsps.calls], ["POST", "GET"])
 
     def test_a_run_no_worker_started_is_cancelled_at_once(self):
         run = self.start()
@@ -195,8 +209,8 @@ class RunTests(BulkTestCase):
         )
         sent = NoteActionAttempt.objects.create(
             user=self.provider, username="provider", note_id=items[0].note_id,
-            action=items[0].action, outcome="unknown", started_at=long_ago,
-            finished_at=long_ago, error_code="abandoned",
+            action=items[0].action, outcome="not_applied", started_at=long_ago,
+            finished_at=long_ago, resolved_at=long_ago,
         )  # fmt: skip
         BulkRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=long_ago)
         with self.captureOnCommitCallbacks(execute=True):
@@ -208,8 +222,12 @@ class RunTests(BulkTestCase):
         # The next worker sends items 1 and 2, and not item 0 again.
         self.post_mock(self.locked, "sign")
         self.post_mock(self.cosign, "sign")
+        self.read_mock(self.locked)
+        self.read_mock(self.cosign)
         self.assertEqual(bulk.run_execute(run_id=run.pk), "done")
-        self.assertEqual(len(self.rsps.calls), 2)
+        posts = [c.request.url for c in self.rsps.calls if c.request.method == "POST"]
+        self.assertEqual(len(posts), 2)
+        self.assertNotIn(self.open["id"], " ".join(posts))
 
     def test_progress_counts_each_item_by_its_attempts_outcome(self):
         run = self.start()
