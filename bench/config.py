@@ -6,9 +6,10 @@ import argparse
 import os
 from dataclasses import asdict, dataclass, field
 
-# confirm runs before throughput: the one worker cannot confirm throughput's
-# thousands of actions quickly, and confirm measures confirmation, not a backlog.
-SCENARIOS = ("overhead", "worklist", "confirm", "throughput", "refresh_storm", "faults")
+# confirm and bulk run before throughput: the one worker cannot confirm
+# throughput's thousands of actions quickly, and both measure confirmation,
+# not a backlog.
+SCENARIOS = ("overhead", "worklist", "confirm", "bulk", "throughput", "refresh_storm", "faults")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -79,6 +80,18 @@ class Settings:
     confirm_poll_ms: int = 25
     # An attempt still unresolved this long after its deadline counts as unresolved.
     confirm_margin_s: float = 5.0
+    # 7. bulk ("close my day"): one provider signs this many notes in one run,
+    # twice: Canvas applying every effect, then refusing a share of them.
+    bulk_notes: int = 50
+    bulk_latency_ms: int = 50
+    bulk_effect_delay_ms: int = 300
+    bulk_reject_rate: float = 0.1
+    # The same draw as confirm's: with 19, 5 of the first 50 acceptances are
+    # refused, 2 of the first 20 (--quick).
+    bulk_seed: int = 19
+    bulk_poll_ms: int = 50
+    # A run whose progress has not answered 286 by then "never finished".
+    bulk_give_up_s: float = 120.0
     # Safety net: no HTTP call of the load clients waits longer than this.
     client_timeout: float = 20.0
 
@@ -97,6 +110,7 @@ QUICK = {
     "faults_users": 4,
     "faults_seconds": 12.0,
     "confirm_actions": 12,
+    "bulk_notes": 20,
 }
 
 
@@ -120,6 +134,9 @@ def parse(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--faults-duration", type=float, default=None, help="faults: seconds")
     parser.add_argument(
         "--confirm-actions", type=int, default=None, help="confirm: actions followed to the end"
+    )
+    parser.add_argument(
+        "--bulk-notes", type=int, default=None, help="bulk: notes signed in one run"
     )
     parser.add_argument(
         "--confirm-workers",
@@ -163,4 +180,6 @@ def parse(argv: list[str] | None = None) -> Settings:
     settings.confirm_actions = args.confirm_actions or _env_int(
         "BENCH_CONFIRM_ACTIONS", settings.confirm_actions
     )
+    settings.bulk_notes = args.bulk_notes or _env_int("BENCH_BULK_NOTES", settings.bulk_notes)
+    settings.bulk_poll_ms = _env_int("BENCH_BULK_POLL_MS", settings.bulk_poll_ms)
     return settings

@@ -39,6 +39,8 @@ class Result:
     text: str = field(default="", repr=False)
     #: The attempt an accepted action is now following (its "in flight" fragment).
     attempt_id: int | None = None
+    #: Where a redirect pointed (the Location header), "" for none.
+    location: str = ""
 
     @property
     def failed(self) -> bool:
@@ -274,6 +276,62 @@ class PortalUser:
             message=message,
             text=response.text,
             attempt_id=attempt_id,
+        )
+
+    def form_post(self, path: str, data: dict[str, Any], *, referer: str = "/notes/") -> Result:
+        """POST a form as the browser does (CSRF field, no htmx); redirects are not followed.
+
+        ok: 200 (a page) or 302 (a redirect, its target in `location`).
+        """
+        self._connection_ready()
+        started = time.perf_counter()
+        try:
+            response = self.session.post(
+                f"{self.base_url}{path}",
+                data={**data, "csrfmiddlewaretoken": self.csrf_token()},
+                headers={"Referer": f"{self.base_url}{referer}"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            ms = (time.perf_counter() - started) * 1000
+            return Result(ms=ms, status=0, ok=False, level="client", message=_describe(exc))
+        finally:
+            self._last_used = time.monotonic()
+        ms = (time.perf_counter() - started) * 1000
+        return Result(
+            ms=ms,
+            status=response.status_code,
+            ok=response.status_code in (200, 302),
+            text=response.text,
+            location=response.headers.get("Location", ""),
+        )
+
+    def run_progress(self, run_id: int) -> Result:
+        """Poll a bulk run's progress panel as its page does: 200 while going, 286 finished."""
+        self._connection_ready()
+        started = time.perf_counter()
+        try:
+            response = self.session.get(
+                f"{self.base_url}/notes/runs/{run_id}/progress/",
+                headers={
+                    "HX-Request": "true",
+                    "HX-Current-URL": f"{self.base_url}/notes/runs/{run_id}/",
+                },
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            ms = (time.perf_counter() - started) * 1000
+            return Result(ms=ms, status=0, ok=False, level="client", message=_describe(exc))
+        finally:
+            self._last_used = time.monotonic()
+        ms = (time.perf_counter() - started) * 1000
+        return Result(
+            ms=ms,
+            status=response.status_code,
+            ok=response.status_code in (200, SETTLED),
+            text=response.text,
         )
 
     def page(self, path: str, *, error_texts: list[str]) -> Result:

@@ -43,6 +43,8 @@ def probe() -> dict[str, str]:
     )
     check("audit_model", lambda: importlib.import_module("notes.models").NoteActionAttempt)
     check("worklist_url", lambda: reverse("notes:worklist"))
+    check("bulk_url", lambda: reverse("notes:bulk"))
+    check("bulk_model", lambda: importlib.import_module("notes.models").BulkRun)
     check(
         "action_url",
         lambda: reverse(
@@ -135,32 +137,104 @@ def audit(*, since_id: int = 0) -> dict[str, Any]:
     }
 
 
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _attempt_row(row) -> dict[str, Any]:
+    """Return an audit row as the bench reads it (ISO times, no note content)."""
+    return {
+        "id": row.pk,
+        "note_id": str(row.note_id),
+        "action": row.action,
+        "outcome": row.outcome,
+        "error_code": row.error_code,
+        "canvas_staff_id": row.canvas_staff_id,
+        "expected_state": row.expected_state,
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "accepted_at": _iso(row.accepted_at),
+        "applied_at": _iso(row.applied_at),
+        "resolved_at": _iso(row.resolved_at),
+    }
+
+
 def attempts(*, ids: list[int]) -> dict[str, Any]:
     """Return these audit rows as the confirmation left them (ISO times), and the time now."""
     from django.utils import timezone
 
     from notes.models import NoteActionAttempt
 
-    def iso(value):
-        return value.isoformat() if value else None
-
-    rows = {}
-    for row in NoteActionAttempt.objects.filter(pk__in=ids):
-        rows[str(row.pk)] = {
-            "id": row.pk,
-            "note_id": str(row.note_id),
-            "action": row.action,
-            "outcome": row.outcome,
-            "error_code": row.error_code,
-            "canvas_staff_id": row.canvas_staff_id,
-            "expected_state": row.expected_state,
-            "started_at": iso(row.started_at),
-            "finished_at": iso(row.finished_at),
-            "accepted_at": iso(row.accepted_at),
-            "applied_at": iso(row.applied_at),
-            "resolved_at": iso(row.resolved_at),
-        }
+    rows = {str(row.pk): _attempt_row(row) for row in NoteActionAttempt.objects.filter(pk__in=ids)}
     return {"now": timezone.now().isoformat(), "attempts": rows}
+
+
+def bulk_run(*, run_id: int) -> dict[str, Any]:
+    """Return a bulk run, its items with their attempts, and the worker's tasks for it.
+
+    `tasks`: the run's own task (notes.tasks.bulk_run) and every confirmation
+    check (notes.tasks.confirm_attempt) of its attempts, from django-tasks-db's
+    table: when each was enqueued, started and finished.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notes import conf
+    from notes.models import BulkRun
+
+    run = BulkRun.objects.get(pk=run_id)
+    items = []
+    for item in run.items.select_related("attempt").order_by("position"):
+        items.append(
+            {
+                "position": item.position,
+                "note_id": str(item.note_id),
+                "action": item.action,
+                "status": item.status,
+                "message": item.message,
+                "sending_at": _iso(item.sending_at),
+                "attempt": _attempt_row(item.attempt) if item.attempt_id else None,
+            }
+        )
+    out: dict[str, Any] = {
+        "now": timezone.now().isoformat(),
+        "concurrency": conf.bulk_concurrency(),
+        "confirm_seconds": conf.confirm_window().total_seconds(),
+        "run": {
+            "id": run.pk,
+            "label": run.label,
+            "status": run.status,
+            "cancel_requested": run.cancel_requested,
+            "created_at": _iso(run.created_at),
+            "heartbeat_at": _iso(run.heartbeat_at),
+            "finished_at": _iso(run.finished_at),
+        },
+        "items": items,
+        "tasks": {"run": None, "checks": []},
+    }
+    try:
+        from django_tasks_db.models import DBTaskResult
+    except ImportError as exc:
+        out["tasks"] = {"error": f"{type(exc).__name__}: {exc}"}
+        return out
+    ids = {item["attempt"]["id"] for item in items if item["attempt"]}
+    rows = DBTaskResult.objects.filter(
+        enqueued_at__gte=run.created_at - timedelta(seconds=5)
+    ).values_list("task_path", "args_kwargs", "status", "enqueued_at", "started_at", "finished_at")
+    for path, args_kwargs, status, enqueued, started, finished in rows:
+        args = (args_kwargs or {}).get("args") or []
+        times = {
+            "status": status,
+            "enqueued_at": _iso(enqueued),
+            "started_at": _iso(started),
+            "finished_at": _iso(finished),
+        }
+        if path.endswith(".bulk_run") and args[:1] == [run.pk]:
+            out["tasks"]["run"] = times
+        elif path.endswith(".confirm_attempt") and args[:1] and args[0] in ids:
+            out["tasks"]["checks"].append({"attempt_id": args[0], **times})
+    return out
 
 
 def messages() -> dict[str, list[str]]:
@@ -307,6 +381,7 @@ TASKS = {
     "connection": connection,
     "audit": audit,
     "attempts": attempts,
+    "bulk_run": bulk_run,
     "messages": messages,
     "worklist": worklist,
 }

@@ -214,10 +214,111 @@ def _rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 rows.append((name, key, _fmt(data.get(key)), goal))
             sm = data.get("not_applied_ms") or {}
             rows.append((name, "POST -> 286 when not applied p50 ms", _fmt(sm.get("p50")), ""))
+        elif name == "bulk":
+            rows.extend(_bulk_rows(data))
         for goal, held in (data.get("goals") or {}).items():
             rows.append(
                 (name, f"GOAL {goal}", {True: "holds", False: "FAILS", None: "-"}[held], "")
             )
+    return rows
+
+
+def _bulk_rows(data: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Return scenario 7's rows: the clean run's figures, then the run with refusals."""
+    name = "bulk"
+    runs = data.get("runs") or {}
+    clean, refusing = runs.get("clean") or {}, runs.get("with_refusals") or {}
+    n = data.get("notes")
+    rows = [
+        (
+            name,
+            "notes x concurrency (latency, effect delay)",
+            f"{n} x {data.get('concurrency')} "
+            f"({data.get('latency_ms')} ms, {data.get('effect_delay_ms')} ms)",
+            "",
+        ),
+        (
+            name,
+            f"ideal ms ({n} x {data.get('latency_ms')} / {data.get('concurrency')}"
+            f" + {data.get('effect_delay_ms')})",
+            _fmt(data.get("ideal_ms")),
+            "",
+        ),
+        (name, "wall ms: confirming POST -> 286", _fmt(data.get("wall_ms")), ""),
+        (name, "ratio_to_ideal", _fmt(data.get("ratio_to_ideal")), "<= 1.5"),
+    ]
+    at = clean.get("ms_after_post") or {}
+    steps = ("run_created", "first_sent", "last_answer", "run_finished", "last_resolved")
+    rows.append(
+        (
+            name,
+            "ms after POST: run created / 1st sent / last answer / run done / last resolved",
+            " / ".join(_fmt(at.get(k)) for k in steps),
+            "",
+        )
+    )
+    call = clean.get("call_ms") or {}
+    rows.append(
+        (
+            name,
+            "Canvas calls: max at once / p50 ms",
+            f"{_fmt(clean.get('max_concurrent_calls'))} / {_fmt(call.get('p50'))}",
+            "",
+        )
+    )
+    split = [clean.get(k) or {} for k in ("to_accepted_ms", "accepted_to_answer_ms")]
+    rows.append(
+        (
+            name,
+            "a call p50 ms: start -> Canvas accepted / accepted -> answered",
+            " / ".join(_fmt(sm.get("p50")) for sm in split),
+            "",
+        )
+    )
+    cpu = clean.get("cpu_s_post_to_286") or {}
+    if cpu:
+        rows.append(
+            (
+                name,
+                f"CPU s POST -> 286: {' / '.join(cpu)}",
+                " / ".join(_fmt(v) for v in cpu.values()),
+                "",
+            )
+        )
+    rows.append(
+        (
+            name,
+            f"progress polls (every {_fmt(data.get('poll_every_ms'))} ms) / portal CPU ms per poll",
+            f"{_fmt(clean.get('polls'))} / {_fmt(clean.get('portal_cpu_ms_per_poll'))}",
+            "",
+        )
+    )
+    check = clean.get("check_ms") or {}
+    rows.append(
+        (
+            name,
+            "confirmation checks (started before the run finished) / check p50 ms",
+            f"{_fmt(clean.get('confirmation_checks'))} "
+            f"({_fmt(clean.get('checks_started_before_run_finished'))}) / {_fmt(check.get('p50'))}",
+            "",
+        )
+    )
+    rows.append((name, "errors", _fmt(data.get("errors")), "0"))
+    rows.append((name, "confirmed", _fmt(data.get("confirmed")), _fmt(n)))
+    faults = refusing.get("faults") or {}
+    rows.append(
+        (
+            name,
+            f"reject {_fmt(faults.get('effect_reject_rate', data.get('reject_rate')))}: "
+            "signed / not applied / refused / unknown",
+            " / ".join(
+                _fmt(refusing.get(k)) for k in ("confirmed", "not_applied", "refused", "unknown")
+            ),
+            "",
+        )
+    )
+    rows.append((name, "reject: wall ms POST -> 286", _fmt(data.get("wall_ms_with_refusals")), ""))
+    rows.append((name, "wrong_outcomes", _fmt(data.get("wrong_outcomes")), "0"))
     return rows
 
 

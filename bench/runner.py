@@ -278,6 +278,7 @@ def _usernames(s: config.Settings) -> list[str]:
     names += [f"thr{i:02d}" for i in range(1, s.throughput_users + 1)]
     names += [f"flt{i:02d}" for i in range(1, s.faults_users + 1)]
     names += [f"cnf{i:02d}" for i in range(1, s.confirm_users + 1)]
+    names += list(scenarios.BULK_USERS)
     return names
 
 

@@ -1,4 +1,4 @@
-"""The six measured scenarios. Each takes the Run and returns its figures as a dict.
+"""The seven measured scenarios. Each takes the Run and returns its figures as a dict.
 
 A scenario whose portal piece is missing returns {"status": "not run: <why>"}.
 """
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from bench import bulk as bulk_pages
 from bench import confirm as truth
 from bench.http import SETTLED, PortalUser, Result
 from bench.stats import cpu_ceiling, cpu_ms_per_action, ideal_rate, ratio, ratio_to_ideal, summarize
@@ -685,6 +686,331 @@ def confirm(run: Run) -> dict[str, Any]:
     }
 
 
+# -- 7. bulk: close my day --------------------------------------------------------
+
+#: One provider per run, each with a signing queue of its own (the seed gives
+#: bench staff no notes): the first run with every effect applied, the second
+#: with a share of them refused.
+BULK_USERS = ("blk01", "blk02")
+#: Item results that are not final yet (the run is still going).
+_GOING = ("waiting", "in_flight")
+
+
+def _bulk_poll(
+    user: PortalUser, run_id: int, *, started: float, poll_s: float, give_up_s: float
+) -> dict[str, Any]:
+    """Poll a run's progress panel until it answers 286 (or the deadline); return what was seen.
+
+    `wall_ms` runs from `started` (just before the confirming POST) to the 286's arrival.
+    """
+    seen: dict[str, Any] = {"polls": 0, "statuses": Counter(), "failures": Counter()}
+    timeline: list[list[int]] = []  # [ms, done] each time the count of done items moves
+    poll_ms: list[float] = []
+    deadline = started + give_up_s
+    next_poll = time.perf_counter()
+    while time.perf_counter() < deadline:
+        next_poll = max(next_poll + poll_s, time.perf_counter())
+        time.sleep(max(0.0, next_poll - time.perf_counter()))
+        polled = user.run_progress(run_id)
+        at = (time.perf_counter() - started) * 1000
+        seen["polls"] += 1
+        seen["statuses"][polled.status] += 1
+        poll_ms.append(polled.ms)
+        if not polled.ok:
+            seen["failures"][f"{polled.status} {polled.message or polled.text[:80]}"[:120]] += 1
+            continue
+        panel = bulk_pages.progress_of(polled.text)
+        if not timeline or timeline[-1][1] != panel["done"]:
+            timeline.append([round(at), panel["done"]])
+        seen["panel"] = panel
+        if polled.status == SETTLED:
+            seen["wall_ms"] = round(at, 1)
+            break
+    seen["statuses"] = {str(k): v for k, v in seen["statuses"].items()}
+    seen["failures"] = dict(seen["failures"])
+    seen["timeline"] = timeline
+    seen["poll_ms"] = summarize(poll_ms)
+    return seen
+
+
+def _first(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return min(values) if values else None
+
+
+def _last(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
+
+
+def _cpu_since(run: Run, name: str, before: float | None) -> float | None:
+    """Return the CPU seconds server `name` used since `before` (None if unknown)."""
+    now = run.stack.cpu_seconds(name)
+    return None if now is None or before is None else round(now - before, 2)
+
+
+def _bulk_once(run: Run, username: str, *, reject_rate: float) -> dict[str, Any]:
+    """Make a queue of notes, sign it in one run, follow it to 286; judge every item."""
+    s = run.settings
+    user = run.login(username)
+    # Half open (lock & sign), half locked (sign): both kinds the queue holds.
+    notes = [_note(run, username, state=("NEW", "LKD")[i % 2]) for i in range(s.bulk_notes)]
+    backlog = drain_confirmations(run)  # the worker starts idle
+    faults = {
+        "latency_ms": s.bulk_latency_ms,
+        "effect_delay_ms": s.bulk_effect_delay_ms,
+        "effect_reject_rate": reject_rate,
+        "seed": s.bulk_seed,
+    }
+    run.control.set_faults(**faults)
+    out: dict[str, Any] = {
+        "faults": faults,
+        "backlog_before": backlog,
+        "notes": len(notes),
+        # The machine is shared: how busy it was as the run began.
+        "load_before": [round(x, 2) for x in os.getloadavg()],
+    }
+    failures: Counter = Counter()
+    try:
+        # "Close my day" on the whole queue: the confirmation page lists what it signs.
+        plan = user.form_post("/notes/bulk/", {"scope": "queue"}, referer="/notes/?tab=to_sign")
+        planned = bulk_pages.planned_notes(plan.text) if plan.status == 200 else []
+        if plan.status != 200:
+            failures[f"plan: {plan.status} {plan.message or plan.text[:80]}"[:120]] += 1
+        mine = set(notes)
+        out.update(
+            plan_status=plan.status,
+            plan_ms=round(plan.ms, 1),
+            plan_title=bulk_pages.plan_title(plan.text) if plan.status == 200 else "",
+            queue_extra=sum(1 for n in planned if n not in mine),
+            queue_missing=len(mine - set(planned)),
+        )
+        # The run must sign exactly the notes made for it: if the queue held
+        # others (or lacked some), post only ours (the selected-notes form).
+        chosen = planned if planned and set(planned) == mine else notes
+        out["posted"] = "queue" if chosen is planned else "selected"
+        servers = ["portal", "sandbox", *_workers(run)]
+        cpu_before = {name: run.stack.cpu_seconds(name) for name in servers}
+        start_epoch = time.time()
+        started = time.perf_counter()
+        sent = user.form_post(
+            "/notes/bulk/", {"confirm": "1", "note": chosen}, referer="/notes/?tab=to_sign"
+        )
+        out["post_status"] = sent.status
+        out["post_ms"] = round(sent.ms, 1)
+        run_id = bulk_pages.run_id_in(sent.location) if sent.status == 302 else None
+        out["run_id"] = run_id
+        if run_id is None:
+            failures[f"confirm: {sent.status} {sent.location or sent.text[:80]}"[:120]] += 1
+            out.update(failures=dict(failures), http_failures=sum(failures.values()))
+            return out
+        seen = _bulk_poll(
+            user,
+            run_id,
+            started=started,
+            poll_s=s.bulk_poll_ms / 1000,
+            give_up_s=s.bulk_give_up_s,
+        )
+        failures.update({f"progress: {k}": v for k, v in seen.pop("failures").items()})
+        # CPU of each server's process group from the confirming POST to the 286.
+        cpu = {name: _cpu_since(run, name, before) for name, before in cpu_before.items()}
+        rows = run.task("bulk_run", run_id=run_id)
+        effects = {note_id: run.control.effects(note_id) for note_id in chosen}
+    finally:
+        run.control.reset_faults()
+    items = rows["items"]
+    judged = []
+    for item in items:
+        result = bulk_pages.item_result(item)
+        fact = bulk_pages.item_truth(item, effects.get(item["note_id"], []))
+        judged.append((item, result, fact, bulk_pages.is_wrong(result, fact)))
+    results = Counter(result for _, result, _, _ in judged)
+    attempts = [item["attempt"] for item in items if item["attempt"]]
+    checks = (rows.get("tasks") or {}).get("checks") or []
+    task = (rows.get("tasks") or {}).get("run") or {}
+
+    def after(value: str | None) -> float | None:
+        return bulk_pages.ms_after(value, start_epoch)
+
+    calls = [
+        (after(a["started_at"]), after(a["finished_at"]))
+        for a in attempts
+        if a["started_at"] and a["finished_at"]
+    ]
+    run_finished = after(rows["run"]["finished_at"])
+    # Where the time goes, in ms after the confirming POST was sent (the
+    # database's times and the bench's are this machine's clock).
+    timing = {
+        "post_answered": out["post_ms"],
+        "run_created": after(rows["run"]["created_at"]),
+        "task_started": after(task.get("started_at")),
+        "first_sent": _first(after(i["sending_at"]) for i in items),
+        "last_sent": _last(after(i["sending_at"]) for i in items),
+        "last_answer": _last(end for _, end in calls),
+        "run_finished": run_finished,
+        "first_check_started": _first(after(c["started_at"]) for c in checks),
+        "last_resolved": _last(after(a["resolved_at"]) for a in attempts),
+        "progress_286": seen.get("wall_ms"),
+    }
+    panel = seen.get("panel") or {}
+    shown = {k: v for k, v in (panel.get("counts") or {}).items() if v}
+    recorded = {k: v for k, v in results.items() if v}
+    wrong = [(item, result, fact) for item, result, fact, bad in judged if bad]
+    going = sum(results.get(k, 0) for k in _GOING)
+    out.update(
+        {
+            "run_status": rows["run"]["status"],
+            "items": len(items),
+            "concurrency_setting": rows.get("concurrency"),
+            "wall_ms": seen.get("wall_ms"),
+            "never_finished": "wall_ms" not in seen,
+            "ms_after_post": timing,
+            "send_phase_ms": None
+            if timing["last_answer"] is None or timing["first_sent"] is None
+            else round(timing["last_answer"] - timing["first_sent"], 1),
+            "call_ms": summarize(end - start for start, end in calls),
+            # An item's call split at Canvas's acceptance: the portal's work and
+            # the request up to Canvas's decision, then Canvas's answer (its
+            # latency is added after the work) and the portal completing the row.
+            "to_accepted_ms": summarize(
+                ms
+                for a in attempts
+                if (ms := truth.ms_between(a, "started_at", "accepted_at")) is not None
+            ),
+            "accepted_to_answer_ms": summarize(
+                ms
+                for a in attempts
+                if (ms := truth.ms_between(a, "accepted_at", "finished_at")) is not None
+            ),
+            "max_concurrent_calls": bulk_pages.max_overlap(calls) if calls else None,
+            "accepted_to_resolved_ms": summarize(
+                ms
+                for a in attempts
+                if a["outcome"] == "confirmed"
+                and (ms := truth.ms_between(a, "accepted_at", "resolved_at")) is not None
+            ),
+            "confirmation_checks": len(checks),
+            # One check: the worker's task reading Canvas once for one attempt.
+            "check_ms": summarize(
+                end - start
+                for c in checks
+                if (start := after(c["started_at"])) is not None
+                and (end := after(c["finished_at"])) is not None
+            ),
+            "checks_started_before_run_finished": sum(
+                1
+                for c in checks
+                if run_finished is not None
+                and (t := after(c["started_at"])) is not None
+                and t < run_finished
+            ),
+            "results": recorded,
+            "by_action": dict(Counter(item["action"] for item in items)),
+            "truth": dict(Counter(fact for _, _, fact, _ in judged)),
+            "panel": {"done": panel.get("done"), "total": panel.get("total"), "counts": shown},
+            "panel_matches_db": shown == {k: v for k, v in recorded.items() if k != "waiting"}
+            and panel.get("done") == len(items) - going,
+            "confirmed": results.get("confirmed", 0),
+            "not_applied": results.get("not_applied", 0),
+            "refused": results.get("refused", 0),
+            "unknown": results.get("unknown", 0),
+            "skipped": results.get("skipped", 0),
+            "unsettled": going,
+            "wrong_outcomes": len(wrong),
+            "wrong_samples": [
+                {
+                    "position": item["position"],
+                    "action": item["action"],
+                    "said": result,
+                    "truth": fact,
+                    "message": item["message"],
+                }
+                for item, result, fact in wrong[:5]
+            ],
+            "refusals": [i["message"] for i in items if i["status"] == "refused"][:5],
+            "polls": seen["polls"],
+            "poll_statuses": seen["statuses"],
+            "poll_ms": seen["poll_ms"],
+            "timeline_ms_done": seen["timeline"],
+            "cpu_s_post_to_286": cpu,
+            # The bench's own polling is load too: the portal's CPU from the
+            # POST to the 286 (the POST, the polls) per poll.
+            "portal_cpu_ms_per_poll": None
+            if cpu.get("portal") is None or not seen["polls"]
+            else round(cpu["portal"] * 1000 / seen["polls"], 1),
+            # Per item, in ms after the POST: sent, Canvas accepted, answered, resolved.
+            "items_ms": [
+                [
+                    item["position"],
+                    item["action"],
+                    after(item["sending_at"]),
+                    after((item["attempt"] or {}).get("accepted_at")),
+                    after((item["attempt"] or {}).get("finished_at")),
+                    after((item["attempt"] or {}).get("resolved_at")),
+                    result,
+                ]
+                for item, result, _, _ in judged
+            ],
+            "failures": dict(failures),
+            "http_failures": sum(failures.values()),
+        }
+    )
+    return out
+
+
+def bulk(run: Run) -> dict[str, Any]:
+    """One provider signs a whole queue in one run ("close my day"): how fast, how truthfully."""
+    pieces = ("make_connection", "note_action_perform", "audit_model", "bulk_url", "bulk_model")
+    if why := run.requires(*pieces):
+        return _not_run(why)
+    s = run.settings
+    clean = _bulk_once(run, BULK_USERS[0], reject_rate=0.0)
+    refusing = _bulk_once(run, BULK_USERS[1], reject_rate=s.bulk_reject_rate)
+    concurrency = clean.get("concurrency_setting") or refusing.get("concurrency_setting") or 4
+    ideal = bulk_pages.ideal_ms(
+        notes=s.bulk_notes,
+        call_ms=s.bulk_latency_ms,
+        concurrency=concurrency,
+        effect_delay_ms=s.bulk_effect_delay_ms,
+    )
+    to_ideal = ratio(clean.get("wall_ms"), ideal)
+    # Errors of the clean run: anything but a signed or not-applied item, and
+    # every HTTP answer that was not the expected one.
+    errors = clean.get("http_failures", 0) + sum(
+        clean.get(k, 0) for k in ("refused", "unknown", "skipped", "unsettled")
+    )
+    errors += max(0, s.bulk_notes - clean.get("items", 0))  # never made into items
+    confirmed = clean.get("confirmed", 0)
+    wrong = refusing.get("wrong_outcomes")
+    return {
+        "notes": s.bulk_notes,
+        "concurrency": concurrency,
+        "latency_ms": s.bulk_latency_ms,
+        "effect_delay_ms": s.bulk_effect_delay_ms,
+        "reject_rate": s.bulk_reject_rate,
+        "confirm_workers": s.confirm_workers,
+        "confirm_seconds": s.confirm_seconds,
+        "poll_every_ms": s.bulk_poll_ms,
+        "ideal_ms": round(ideal, 1),
+        "wall_ms": clean.get("wall_ms"),
+        "ratio_to_ideal": to_ideal,
+        "last_sent_ms": (clean.get("ms_after_post") or {}).get("last_answer"),
+        "max_concurrent_calls": clean.get("max_concurrent_calls"),
+        "errors": errors,
+        "confirmed": confirmed,
+        "wall_ms_with_refusals": refusing.get("wall_ms"),
+        "wrong_outcomes": wrong,
+        "wrong_outcomes_clean_run": clean.get("wrong_outcomes"),
+        "runs": {"clean": clean, "with_refusals": refusing},
+        "goals": {
+            "ratio_to_ideal <= 1.5": _le(to_ideal, 1.5),
+            "errors == 0": errors == 0,
+            f"confirmed == {s.bulk_notes}": confirmed == s.bulk_notes,
+            "wrong_outcomes == 0": None if wrong is None else wrong == 0,
+        },
+    }
+
+
 def _clear(result: Result, known: list[str]) -> bool:
     """Return whether a failed action told the person clearly what happened."""
     if result.status >= 500 or result.status == 0 or not result.message:
@@ -702,4 +1028,5 @@ REGISTRY = {
     "refresh_storm": refresh_storm,
     "faults": faults,
     "confirm": confirm,
+    "bulk": bulk,
 }
