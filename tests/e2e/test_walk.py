@@ -498,6 +498,12 @@ class ClinicWalkTests(E2ETestCase):
         self.assertIn("Overdue", queue.first.inner_text())
         self.assertRegex(page.locator("#worklist-tabs").inner_text(), r"To sign \d+")
         self.browser.shot(page, "51-queue")
+        tablet = self.browser.new_page(width=768, height=1024)
+        tablet.context.add_cookies(page.context.cookies())
+        tablet.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
+        self.assertEqual(tablet.locator("table.worklist tbody tr").count(), 3)
+        self.browser.shot(tablet, "51b-queue-tablet")
+        tablet.context.close()
 
         # Keyboard only: select the page, sign the selection, confirm.
         self.tab_to(page, "#select-page")
@@ -551,11 +557,6 @@ class ClinicWalkTests(E2ETestCase):
         self.assertEqual(page.locator("tbody tr").count(), 2)
         self.assertIn("Cancelled", page.locator("tbody tr").first.inner_text())
         self.browser.shot(page, "57-my-runs")
-        tablet = self.browser.new_page(width=768, height=1024)
-        tablet.context.add_cookies(page.context.cookies())
-        tablet.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
-        self.browser.shot(tablet, "58-queue-tablet")
-        tablet.context.close()
         page.context.close()
         self.assertNoProblems()
 
