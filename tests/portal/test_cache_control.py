@@ -5,6 +5,7 @@ import uuid
 from django.test import TestCase, override_settings
 from django.urls import reverse
 
+from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
 from tests.helpers import API, SETTINGS, CanvasMockMixin, accepted, ensure_groups, summary
 
@@ -54,7 +55,8 @@ class NoStoreWhenSignedInTests(CanvasMockMixin, TestCase):
         self.assertEqual(action.status_code, 200)
         self.assertNotStored(action)
         # The poll that follows the attempt carries the outcome: never stored either.
-        poll = self.client.get("/notes/attempts/1/", HTTP_HX_REQUEST="true")
+        attempt = NoteActionAttempt.objects.get(note_id=note_id)
+        poll = self.client.get(f"/notes/attempts/{attempt.pk}/", HTTP_HX_REQUEST="true")
         self.assertEqual(poll.status_code, 204)
         self.assertNotStored(poll)
 
