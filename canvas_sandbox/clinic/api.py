@@ -3,7 +3,7 @@
 Thin views: authenticate the bearer token, call one selector or service,
 answer JSON. Checks run in the contract's order: 401 (the authentication
 pass comes first, as on Canvas), 403 forbidden, 400 invalid_note_id, 404,
-then the note rules (transitions.refusal). Every error is the contract's
+then the note rules (the plugin's transitions.refusal). Every error is the contract's
 `{"error": {...}}` body; an unknown path or method gets the plugin
 runner's empty 404.
 """
@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from canvas_sandbox.clinic import conf, selectors, services
+from canvas_sandbox.clinic import actions, conf, effects, listing, selectors, shapes, tokens
 from canvas_sandbox.clinic.exceptions import SandboxError
 from canvas_sandbox.clinic.models import Staff
 
@@ -48,8 +48,8 @@ def plugin_endpoint(*methods: str, note_id: bool = False) -> Callable[[View], Vi
             if request.method not in methods:
                 return _empty_404()
             try:
-                services.effects_apply_due()
-                actor = selectors.staff_from_authorization(
+                effects.effects_apply_due()
+                actor = tokens.staff_from_authorization(
                     header=request.headers.get("Authorization", "")
                 )
                 if note_id:
@@ -69,7 +69,7 @@ def plugin_endpoint(*methods: str, note_id: bool = False) -> Callable[[View], Vi
 @plugin_endpoint("GET")
 def me(request: HttpRequest, *, actor: Staff) -> HttpResponse:
     """Answer `GET /me`: the token's user and staff member."""
-    return _json(selectors.staff_me(staff=actor))
+    return _json(shapes.staff_me(staff=actor))
 
 
 @plugin_endpoint("GET")
@@ -77,7 +77,7 @@ def note_list(request: HttpRequest, *, actor: Staff) -> HttpResponse:
     """Answer `GET /notes`: one page of summaries, `next_cursor` and `count`."""
     params = request.GET
     return _json(
-        selectors.note_list(
+        listing.note_list(
             actor=actor,
             queue=params.get("queue"),
             state=params.get("state"),
@@ -99,7 +99,7 @@ def note_counts(request: HttpRequest, *, actor: Staff) -> HttpResponse:
     """Answer `GET /notes/counts`: every tab's count for the caller."""
     params = request.GET
     return _json(
-        selectors.note_counts(
+        listing.note_counts(
             actor=actor,
             day_start=params.get("day_start"),
             day_end=params.get("day_end"),
@@ -111,20 +111,20 @@ def note_counts(request: HttpRequest, *, actor: Staff) -> HttpResponse:
 @plugin_endpoint("GET", note_id=True)
 def note_detail(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
     """Answer `GET /notes/<id>`: the note's summary for this caller."""
-    return _json(selectors.note_summary(note=selectors.note_get(note_id=note_id), caller=actor))
+    return _json(shapes.note_summary(note=selectors.note_get(note_id=note_id), caller=actor))
 
 
 @plugin_endpoint("GET", note_id=True)
 def note_history(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
     """Answer `GET /notes/<id>/history?since=`: the state changes, oldest first."""
     note = selectors.note_get(note_id=note_id)
-    return _json(selectors.note_history_api(note=note, since=request.GET.get("since")))
+    return _json(shapes.note_history_api(note=note, since=request.GET.get("since")))
 
 
 @plugin_endpoint("POST", note_id=True)
 def note_action(request: HttpRequest, *, actor: Staff, note_id: str, action: str) -> HttpResponse:
     """Answer `POST /notes/<id>/<action>`: 202 accepted (effects land later), or a refusal."""
-    result = services.note_action_accept(note_id=note_id, action=action, actor=actor)
+    result = actions.note_action_accept(note_id=note_id, action=action, actor=actor)
     return _json(result, status=202)
 
 

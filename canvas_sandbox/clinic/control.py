@@ -18,7 +18,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from canvas_sandbox.clinic import conf, selectors, services
+from canvas_sandbox.clinic import conf, selectors
+from canvas_sandbox.clinic import faults as fault_settings
+from canvas_sandbox.clinic.effects import effects_apply_due
 from canvas_sandbox.clinic.exceptions import (
     ControlError,
     ControlRefused,
@@ -26,6 +28,9 @@ from canvas_sandbox.clinic.exceptions import (
     MethodNotAllowed,
     SandboxError,
 )
+from canvas_sandbox.clinic.notes import note_create, note_veto_set
+from canvas_sandbox.clinic.shapes import note_summary
+from canvas_sandbox.clinic.tokens import tokens_issue, tokens_revoke_for_user
 
 View = Callable[..., HttpResponse]
 
@@ -52,7 +57,7 @@ def control_endpoint(*methods: str) -> Callable[[View], View]:
                 ):
                     raise ControlRefused()
                 # Reads here see what a plugin request would: every due effect landed.
-                services.effects_apply_due()
+                effects_apply_due()
                 data: Any = {}
                 if request.method == "POST" and request.body:
                     try:
@@ -93,29 +98,29 @@ def _text(data: dict[str, Any], key: str, *, required: bool = True) -> str | Non
 def faults(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
     """GET: the fault settings. POST: replace them (missing keys = 0/false/503/1)."""
     if request.method == "POST":
-        config = services.faults_set(values=data)
+        config = fault_settings.faults_set(values=data)
     else:
-        config = selectors.fault_config_get()
-    return selectors.fault_config_data(config=config)
+        config = fault_settings.fault_config_get()
+    return fault_settings.fault_config_data(config=config)
 
 
 @control_endpoint("POST")
 def faults_reset(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
     """Put the fault settings back to the environment's defaults."""
-    return selectors.fault_config_data(config=services.faults_reset())
+    return fault_settings.fault_config_data(config=fault_settings.faults_reset())
 
 
 @control_endpoint("GET")
 def stats(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
     """Return the request counts (token requests by grant type, revocations, plugin)."""
-    return selectors.stats_get()
+    return fault_settings.stats_get()
 
 
 @control_endpoint("POST")
 def stats_reset(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
     """Zero every request count."""
-    services.stats_reset()
-    return selectors.stats_get()
+    fault_settings.stats_reset()
+    return fault_settings.stats_get()
 
 
 @control_endpoint("POST")
@@ -124,13 +129,13 @@ def tokens(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
     expires_in = data.get("expires_in")
     if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int)):
         raise ControlError("expires_in must be an integer number of seconds.")
-    return services.tokens_issue(username=_text(data, "username"), expires_in=expires_in)
+    return tokens_issue(username=_text(data, "username"), expires_in=expires_in)
 
 
 @control_endpoint("POST")
 def revoke(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
     """Revoke every token and authorization code of a user."""
-    count = services.tokens_revoke_for_user(username=_text(data, "username"))
+    count = tokens_revoke_for_user(username=_text(data, "username"))
     return {"revoked": count}
 
 
@@ -141,7 +146,7 @@ def notes(request: HttpRequest, *, data: dict[str, Any]) -> HttpResponse:
     if supervising is not None and not isinstance(supervising, str):
         raise ControlError('supervising_provider must be a username, or "" for none.')
     category = _text(data, "category", required=False)
-    note = services.note_create(
+    note = note_create(
         state=_text(data, "state"),
         kind=_text(data, "kind", required=category is None),
         category=category,
@@ -153,13 +158,13 @@ def notes(request: HttpRequest, *, data: dict[str, Any]) -> HttpResponse:
         title=_text(data, "title", required=False),
         veto=_flag(data, "veto"),
     )
-    return JsonResponse(selectors.note_summary(note=note), status=201)
+    return JsonResponse(note_summary(note=note), status=201)
 
 
 @control_endpoint("GET")
 def note_detail(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> dict[str, Any]:
     """Return a note's summary without a token."""
-    return selectors.note_summary(note=selectors.note_get(note_id=note_id))
+    return note_summary(note=selectors.note_get(note_id=note_id))
 
 
 @control_endpoint("GET")
@@ -180,7 +185,7 @@ def note_veto(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> di
     if request.method == "POST":
         if "veto" not in data:
             raise ControlError("veto must be true or false.")
-        note = services.note_veto_set(note_id=note_id, veto=_flag(data, "veto"))
+        note = note_veto_set(note_id=note_id, veto=_flag(data, "veto"))
     else:
         note = selectors.note_get(note_id=note_id)
     return {"note_id": str(note.pk), "veto": note.veto}

@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from canvas_sandbox.clinic import selectors, services
+from canvas_sandbox.clinic import faults
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class FaultInjectionMiddleware:
         else:
             return self.get_response(request)
         try:
-            config = selectors.fault_config_get()
+            config = faults.fault_config_get()
             self._count(request, kind)
             fault = self._fault(config, kind)
         except DatabaseError:
@@ -75,14 +75,14 @@ class FaultInjectionMiddleware:
     @staticmethod
     def _count(request: HttpRequest, kind: str) -> None:
         if kind == "plugin":
-            services.counter_increment(name="plugin_requests")
+            faults.counter_increment(name="plugin_requests")
         elif request.method == "POST" and kind == "revoke":
-            services.counter_increment(name="revocations")
+            faults.counter_increment(name="revocations")
         elif request.method == "POST":
             # Form bodies are cached by Django, so DOT can still read them.
             form = request.content_type == "application/x-www-form-urlencoded"
             grant_type = (request.POST.get("grant_type", "") if form else "")[:40] or "missing"
-            services.counter_increment(name=f"token:{grant_type}")
+            faults.counter_increment(name=f"token:{grant_type}")
 
     @staticmethod
     def _fault(config, kind: str) -> HttpResponse | None:
@@ -98,7 +98,7 @@ class FaultInjectionMiddleware:
             return None
         if config.html_instead_of_json:
             return HttpResponse(_MAINTENANCE_PAGE, content_type="text/html; charset=utf-8")
-        if services.fault_error_decide(config=config):
+        if faults.fault_error_decide(config=config):
             response = _error_json(
                 config.error_status,
                 "injected_fault",

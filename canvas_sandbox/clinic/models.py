@@ -5,7 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from note_sign_api import transitions
+
+from canvas_sandbox.clinic.engine import STATE_LABELS, Category
 
 
 class Staff(models.Model):
@@ -74,7 +75,7 @@ class Patient(models.Model):
 class NoteType(models.Model):
     """One kind of note; `is_sig_required` defaults to True, as the SDK's NoteType does."""
 
-    CATEGORY_CHOICES = [(category, category.title()) for category in transitions.CATEGORIES]
+    CATEGORY_CHOICES = [(category.value, category.title()) for category in Category]
 
     name = models.CharField(max_length=100, unique=True)
     category = models.CharField(max_length=20, choices=CATEGORY_CHOICES)
@@ -90,7 +91,7 @@ class NoteType(models.Model):
 class Note(models.Model):
     """One Canvas note, in one state, for one patient, by one provider."""
 
-    STATE_CHOICES = list(transitions.STATE_LABELS.items())
+    STATE_CHOICES = [(state.value, label) for state, label in STATE_LABELS.items()]
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     note_type = models.ForeignKey(NoteType, on_delete=models.PROTECT, related_name="notes")

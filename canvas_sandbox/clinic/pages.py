@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from oauth2_provider.models import get_access_token_model, get_application_model
 
-from canvas_sandbox.clinic import conf, services
+from canvas_sandbox.clinic import conf, tokens
 from canvas_sandbox.clinic.middleware import error_response
 from canvas_sandbox.clinic.models import Staff
 
@@ -39,7 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "staff": staff,
             "endpoints": ENDPOINTS,
             "portal_url": conf.portal_url(),
-            "client_ids": [services.PUBLIC_CLIENT_ID, services.CONFIDENTIAL_CLIENT_ID],
+            "client_ids": [tokens.PUBLIC_CLIENT_ID, tokens.CONFIDENTIAL_CLIENT_ID],
             "control_enabled": conf.control_enabled(),
         },
     )
@@ -53,7 +53,7 @@ def connected_apps(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         application = applications.filter(pk=request.POST.get("application")).first()
         if application is not None:
-            services.tokens_revoke(user=request.user, application=application)
+            tokens.tokens_revoke(user=request.user, application=application)
             messages.success(request, f"{application.name} can no longer reach your notes.")
         return redirect("sandbox:connected-apps")
     holding = (

@@ -18,17 +18,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from note_sign_api import transitions
 from oauth2_provider.models import get_application_model
 
 from canvas_sandbox.clinic import conf
+from canvas_sandbox.clinic.engine import NoteState
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, Patient, Staff
-from canvas_sandbox.clinic.services import (
+from canvas_sandbox.clinic.notes import NOTE_KINDS, note_type_for_kind
+from canvas_sandbox.clinic.tokens import (
     CONFIDENTIAL_CLIENT_ID,
     CONFIDENTIAL_CLIENT_SECRET,
-    NOTE_KINDS,
     PUBLIC_CLIENT_ID,
-    note_type_for_kind,
 )
 
 DEMO_PASSWORD = "canvas-demo"
@@ -335,7 +334,7 @@ def _note_add(
     history: list[tuple[str, Staff]] | None = None,
 ) -> Note:
     """Add a note and its state history: created (or seeded) in `state`, or via `history`."""
-    assert kind in NOTE_KINDS and state in transitions.STATE_LABELS
+    assert kind in NOTE_KINDS and state in set(NoteState)
     note = Note.objects.create(
         id=note_id,
         note_type=note_type_for_kind(kind=kind),

@@ -1,5 +1,4 @@
-"""Tests of the Canvas sandbox, over real HTTP against tests/live.py's server."""
+"""Tests of the Canvas sandbox: over real HTTP against tests/live.py's server, and its engine.
 
-# Importing the sandbox package puts canvas_plugin/ on sys.path, so the tests
-# can compare against the plugin's own transitions module.
-import canvas_sandbox  # noqa: F401
+The plugin's modules they compare against are loaded with tests.plugin_modules.
+"""

@@ -8,19 +8,13 @@ supervising provider `provider`; "other" is `provider2`.
 """
 
 import datetime as dt
-import importlib.util
-import sys
-from pathlib import Path
 
 from django.test import SimpleTestCase
 
 from tests.live import sandbox
+from tests.plugin_modules import plugin_module
 
-_PATH = Path(__file__).resolve().parents[2] / "canvas_plugin" / "tests" / "contract_cases.py"
-_SPEC = importlib.util.spec_from_file_location("plugin_contract_cases", _PATH)
-contract_cases = importlib.util.module_from_spec(_SPEC)
-sys.modules.setdefault(_SPEC.name, contract_cases)
-_SPEC.loader.exec_module(contract_cases)
+contract_cases = plugin_module("tests.contract_cases")
 
 CALLERS = {"provider": "nurse", "supervising": "provider", "other": "provider2"}
 

@@ -8,6 +8,7 @@ import uuid
 import requests
 from django.test import SimpleTestCase
 
+from canvas_sandbox.clinic.engine import Category, NoteState
 from tests.live import LiveSandbox, SandboxError, sandbox
 
 
@@ -243,18 +244,16 @@ class SeedTests(SimpleTestCase):
         self.assertEqual(sorted(self._ids()), sorted(before))
 
     def test_seed_covers_every_state_and_note_type(self):
-        from note_sign_api import transitions
-
         notes = [
             self.sandbox.api(
                 "GET",
                 "/notes",
                 token=self.token,
-                params={"state": code, "category": ",".join(transitions.CATEGORIES)},
+                params={"state": code, "category": ",".join(Category)},
             ).json()
-            for code in transitions.STATES
+            for code in NoteState
         ]
-        for code, body in zip(transitions.STATES, notes, strict=True):
+        for code, body in zip(NoteState, notes, strict=True):
             with self.subTest(state=code):
                 self.assertTrue(body["notes"], f"no seeded note in {code}")
         types = {

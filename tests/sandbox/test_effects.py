@@ -62,6 +62,20 @@ class DelayedEffectsTests(SimpleTestCase):
         self.assertEqual(self._get(note)["state"]["code"], "LKD")
         self.assertEqual([e["state"] for e in self.sandbox.history(note["id"])], ["NEW", "LKD"])
 
+    def test_a_second_signature_by_the_same_signer_is_refused_when_applied(self):
+        self.sandbox.set_faults(effect_delay_ms=1500)
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        # Both are accepted against LKD; when the second lands, this signer has already
+        # signed since the last lock, and signing again is only a co-signature.
+        self.assertEqual(self._post(note, "sign").status_code, 202)
+        self.assertEqual(self._post(note, "sign").status_code, 202)
+        effects = self.sandbox.wait_for_effects(note["id"])
+        self.assertEqual([e["status"] for e in effects], ["applied", "refused"])
+        history = self.sandbox.history(note["id"])
+        self.assertEqual(
+            [(e["state"], e["actor"]) for e in history], [("LKD", None), ("SGN", self.me)]
+        )
+
     def test_a_vetoed_note_never_locks_or_signs_but_other_effects_land(self):
         note = self.sandbox.create_note(state="NEW", kind="encounter", veto=True)
         self.assertEqual(self._post(note, "lock_sign").status_code, 202)
