@@ -114,8 +114,8 @@ QUICK = {
 }
 
 
-def parse(argv: list[str] | None = None) -> Settings:
-    """Build the settings from BENCH_* environment variables and the command line."""
+def _parser() -> argparse.ArgumentParser:
+    """Return the command line's parser (its defaults read BENCH_* variables)."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Measure the portal against the Canvas sandbox (see bench/README.md).",
@@ -149,6 +149,12 @@ def parse(argv: list[str] | None = None) -> Settings:
         default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"),
         help="PostgreSQL server for the bench databases (dropped and re-created)",
     )
+    return parser
+
+
+def parse(argv: list[str] | None = None) -> Settings:
+    """Build the settings from BENCH_* environment variables and the command line."""
+    parser = _parser()
     args = parser.parse_args(argv)
     names = [n.strip().replace("-", "_") for n in args.scenarios.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENARIOS]

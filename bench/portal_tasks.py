@@ -2,9 +2,9 @@
 
 `python -m bench.portal_tasks <task>` reads JSON on stdin and prints one JSON
 line: seeding linked users with canvas_oauth's real encryption, expiring a
-token, reading the audit log, and the in-process worklist measurement
-(SQL queries counted with CaptureQueriesContext). Run by bench.runner with
-the same environment as the bench's gunicorn portal.
+token, reading the audit log, and the in-process measurements of
+bench.portal_profile. Run by bench.runner with the same environment as the
+bench's gunicorn portal.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import importlib
 import inspect
 import json
 import os
-import re
 import sys
 import time
 from typing import Any
+
+from bench.portal_profile import action_profile, worklist
 
 
 def probe() -> dict[str, str]:
@@ -176,8 +177,6 @@ def bulk_run(*, run_id: int) -> dict[str, Any]:
     check (notes.tasks.confirm_attempt) of its attempts, from django-tasks-db's
     table: when each was enqueued, started and finished.
     """
-    from datetime import timedelta
-
     from django.utils import timezone
 
     from notes import conf
@@ -211,13 +210,20 @@ def bulk_run(*, run_id: int) -> dict[str, Any]:
             "finished_at": _iso(run.finished_at),
         },
         "items": items,
-        "tasks": {"run": None, "checks": []},
     }
+    out["tasks"] = _run_tasks(run, items)
+    return out
+
+
+def _run_tasks(run, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the worker's task rows of a bulk run: its own, and every check of its attempts."""
+    from datetime import timedelta
+
     try:
         from django_tasks_db.models import DBTaskResult
     except ImportError as exc:
-        out["tasks"] = {"error": f"{type(exc).__name__}: {exc}"}
-        return out
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    out: dict[str, Any] = {"run": None, "checks": []}
     ids = {item["attempt"]["id"] for item in items if item["attempt"]}
     rows = DBTaskResult.objects.filter(
         enqueued_at__gte=run.created_at - timedelta(seconds=5)
@@ -231,9 +237,9 @@ def bulk_run(*, run_id: int) -> dict[str, Any]:
             "finished_at": _iso(finished),
         }
         if path.endswith(".bulk_run") and args[:1] == [run.pk]:
-            out["tasks"]["run"] = times
+            out["run"] = times
         elif path.endswith(".confirm_attempt") and args[:1] and args[0] in ids:
-            out["tasks"]["checks"].append({"attempt_id": args[0], **times})
+            out["checks"].append({"attempt_id": args[0], **times})
     return out
 
 
@@ -250,127 +256,6 @@ def messages() -> dict[str, list[str]]:
             if isinstance(text, str) and text:
                 found.add(text)
     return {"messages": sorted(found)}
-
-
-_SQL_TABLE = re.compile(r'\b(FROM|INTO|UPDATE)\s+"?([A-Za-z0-9_]+)"?', re.IGNORECASE)
-
-
-def _query_shapes(captured: list[dict[str, str]]) -> list[str]:
-    """Return "<VERB> <table>" per query: what was asked, never the values in it."""
-    shapes = []
-    for query in captured:
-        sql = query["sql"].lstrip()
-        verb = sql.split(None, 1)[0].upper() if sql else "?"
-        match = _SQL_TABLE.search(sql)
-        shapes.append(f"{verb} {match.group(2)}" if match else verb)
-    return shapes
-
-
-_NOTE_LINK = re.compile(r"/notes/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/")
-
-
-def worklist(*, username: str, sizes: list[int], renders: int) -> dict[str, Any]:
-    """Render /notes/ in-process for each page size; time it and count its SQL queries."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection as db
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext, override_settings
-
-    from bench.stats import summarize
-
-    user = get_user_model().objects.get(username=username)
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
-    out: dict[str, Any] = {}
-    for size in sizes:
-        with override_settings(NOTES_PAGE_SIZE=size):
-            timings: list[float] = []
-            queries: list[int] = []
-            statuses: set[int] = set()
-            shown = 0
-            shapes: list[str] = []
-            for index in range(renders + 2):  # two warm-up renders, not counted
-                with CaptureQueriesContext(db) as captured:
-                    started = time.perf_counter()
-                    response = client.get("/notes/")
-                    elapsed = (time.perf_counter() - started) * 1000
-                statuses.add(response.status_code)
-                if index < 2:
-                    continue
-                timings.append(elapsed)
-                queries.append(len(captured.captured_queries))
-                shapes = _query_shapes(captured.captured_queries)
-                shown = len(set(_NOTE_LINK.findall(response.content.decode())))
-        out[str(size)] = {
-            "render_ms": summarize(timings),
-            "queries": sorted(set(queries)),
-            "query_shapes": shapes,
-            "notes_shown": shown,
-            "statuses": sorted(statuses),
-        }
-    return out
-
-
-def action_profile(*, username: str, note_id: str, first: str, count: int) -> dict[str, Any]:
-    """Run the action view in-process: SQL queries, time in Canvas calls and own time."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection as db
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    from bench.stats import summarize
-    from integrations.canvas import plugin as canvas_plugin
-
-    upstream: list[float] = []
-    original = canvas_plugin.PluginClient._request
-
-    def timed(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            upstream.append((time.perf_counter() - started) * 1000)
-
-    canvas_plugin.PluginClient._request = timed
-    user = get_user_model().objects.get(username=username)
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
-    action, other = first, {"lock": "unlock", "unlock": "lock"}[first]
-    totals, upstreams, queries, calls = [], [], [], []
-    shapes: list[str] = []
-    try:
-        for index in range(count + 3):
-            upstream.clear()
-            with CaptureQueriesContext(db) as captured:
-                started = time.perf_counter()
-                response = client.post(
-                    f"/notes/{note_id}/{action}/",
-                    {"view": "row", "next": "/notes/"},
-                    HTTP_HX_REQUEST="true",
-                )
-                total = (time.perf_counter() - started) * 1000
-            # Accepted: the "in flight" fragment (a refusal answers with a toast).
-            ok = response.status_code == 200 and b'class="in-flight"' in response.content
-            action, other = (other, action) if ok else (action, other)
-            if index < 3 or not ok:
-                continue
-            totals.append(total)
-            upstreams.append(sum(upstream))
-            calls.append(len(upstream))
-            queries.append(len(captured.captured_queries))
-            shapes = _query_shapes(captured.captured_queries)
-    finally:
-        canvas_plugin.PluginClient._request = original
-    own = [t - u for t, u in zip(totals, upstreams, strict=True)]
-    return {
-        "n": len(totals),
-        "queries_per_action": sorted(set(queries)),
-        "queries": shapes,
-        "canvas_calls_per_action": sorted(set(calls)),
-        "in_process_ms": summarize(totals),
-        "canvas_calls_ms": summarize(upstreams),
-        "portal_own_ms": summarize(own),
-    }
 
 
 TASKS = {

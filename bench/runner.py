@@ -322,6 +322,22 @@ def _seed(r: Run) -> None:
     say(f"seeded {len(specs)} linked users")
 
 
+def _run_scenarios(r: Run, results: dict[str, Any]) -> None:
+    """Run the chosen scenarios in order, each into `results` even when it fails."""
+    for name in r.settings.scenarios:
+        say(f"scenario {name}")
+        try:
+            results[name] = scenarios.REGISTRY[name](r)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one broken scenario must not hide the others
+            results[name] = {"status": f"not run: {type(exc).__name__}: {exc}"}
+        finally:
+            with contextlib.suppress(Exception):
+                r.control.reset_faults()
+        say(f"scenario {name}: {results[name].get('status', 'done')}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; return the process exit status."""
     settings = config.parse(argv)
@@ -346,18 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         _start_workers(r)
         _seed(r)
         r.messages = r.task("messages")["messages"] if not r.requires("audit_model") else []
-        for name in settings.scenarios:
-            say(f"scenario {name}")
-            try:
-                results[name] = scenarios.REGISTRY[name](r)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:  # one broken scenario must not hide the others
-                results[name] = {"status": f"not run: {type(exc).__name__}: {exc}"}
-            finally:
-                with contextlib.suppress(Exception):
-                    r.control.reset_faults()
-            say(f"scenario {name}: {results[name].get('status', 'done')}")
+        _run_scenarios(r, results)
     except KeyboardInterrupt:
         print("interrupted: stopping the servers", file=sys.stderr, flush=True)
         status = 130

@@ -170,19 +170,35 @@ def check_release(out: Path, name: str) -> list[str]:
     The folder, the manifest's name and class paths, and the imports all say `name`;
     no text file keeps an un-prefixed `note_sign_api`.
     """
-    problems = []
     package = out / name
     if not (package / "CANVAS_MANIFEST.json").is_file():
         return [f"{package}/CANVAS_MANIFEST.json is missing"]
+    problems = []
     if (out / PACKAGE).exists():
         problems.append(f"{out / PACKAGE} still exists")
-    manifest = json.loads((package / "CANVAS_MANIFEST.json").read_text())
+    problems += _manifest_problems(json.loads((package / "CANVAS_MANIFEST.json").read_text()), name)
+    problems += _text_problems(out, name)
+    for required in ("tests", "pyproject.toml", ".gitignore"):
+        if not (out / required).exists():
+            problems.append(f"{required} is missing")
+    return problems
+
+
+def _manifest_problems(manifest: dict, name: str) -> list[str]:
+    """Return where the manifest does not say `name` (its name, its classes' paths)."""
+    problems = []
     if manifest.get("name") != name:
         problems.append(f"manifest name is {manifest.get('name')!r}, not {name!r}")
     components = manifest.get("components", {})
     for component in components.get("handlers", []) + components.get("applications", []):
         if not component["class"].startswith(f"{name}."):
             problems.append(f"manifest class {component['class']!r} is not under {name}")
+    return problems
+
+
+def _text_problems(out: Path, name: str) -> list[str]:
+    """Return every un-prefixed reference in the copy's text files, or that none imports `name`."""
+    problems = []
     imports = 0
     for path in sorted(out.rglob("*")):
         if ".git" in path.parts or not path.is_file() or path.suffix not in TEXT_SUFFIXES:
@@ -194,9 +210,6 @@ def check_release(out: Path, name: str) -> list[str]:
         imports += len(re.findall(rf"^\s*(?:from|import) {name}\b", text, re.MULTILINE))
     if imports == 0:
         problems.append(f"no file imports {name}")
-    for required in ("tests", "pyproject.toml", ".gitignore"):
-        if not (out / required).exists():
-            problems.append(f"{required} is missing")
     return problems
 
 

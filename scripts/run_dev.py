@@ -50,8 +50,8 @@ def clinic_time_zone() -> str:
     return os.environ.get("CLINIC_TIME_ZONE") or DEMO_TIME_ZONE
 
 
-def main() -> int:
-    """Prepare, start, report, and wait for Ctrl-C."""
+def prepare() -> None:
+    """Migrate and seed the portal and the sandbox, in the clinic's time zone."""
     # The demo clinic is in California unless .env or the environment say
     # otherwise; the sandbox seeds today's appointments in the clinic's day.
     zone = clinic_time_zone()
@@ -64,11 +64,14 @@ def main() -> int:
     run("-m", "canvas_sandbox", "migrate", "--no-input", "-v", "0")
     run("-m", "canvas_sandbox", "seed")
 
+
+def start() -> list[subprocess.Popen]:
+    """Start the sandbox, the portal and two task workers; return their processes."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # Canvas applies a plugin's effects after the answer: let a person see the
     # note change a moment after the 202 (tests keep the default 0).
     sandbox_env = {"SANDBOX_EFFECT_DELAY_MS": "400", **env}
-    procs = [
+    return [
         subprocess.Popen(
             [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=sandbox_env
         ),
@@ -86,17 +89,24 @@ def main() -> int:
         ),
     ]
 
-    def stop(*_: object) -> None:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Terminate every process still running, killing any that will not stop in 10 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> int:
+    """Prepare, start, report, and wait for Ctrl-C."""
+    prepare()
+    procs = start()
+    signal.signal(signal.SIGTERM, lambda *_: (stop(procs), sys.exit(0)))
     try:
         ready = wait_for(f"{SANDBOX}/") and wait_for(f"{PORTAL}/healthz")
         print(
@@ -117,7 +127,7 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        stop()
+        stop(procs)
 
 
 if __name__ == "__main__":

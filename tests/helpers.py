@@ -126,3 +126,12 @@ def accepted(note_id, action, from_state="LKD", effects=("SIGN_NOTE",)):
 def error(code, message="A sentence.", **extra):
     """Return a plugin API error body."""
     return {"error": {"code": code, "message": message}, **extra}
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

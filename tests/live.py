@@ -21,7 +21,6 @@ import json as json_module
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_CLIENT_ID = "canvas-note-portal-dev"
@@ -59,12 +60,6 @@ def pkce_challenge(verifier: str) -> str:
     """Return the S256 code challenge of `verifier`."""
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _FormParser(html.parser.HTMLParser):
@@ -175,7 +170,7 @@ class LiveSandbox:
                     log = (workdir / "sandbox.log").read_text(errors="replace")[-4000:]
                     raise SandboxError(f"`{' '.join(command)}` failed:\n{log}")
         for _attempt in range(3):
-            port = _free_port()
+            port = free_port()
             if workers:
                 args = [
                     sys.executable, "-m", "gunicorn", "canvas_sandbox.wsgi:application",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from tests.e2e.a11y import DIRTY_TRACKER, AxeAudit
+from tests.helpers import free_port
 from tests.live import LiveSandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,12 +46,6 @@ CHROMIUM_ARGS = [
 DEMO_PASSWORD = "canvas-demo"
 #: The task worker as `make run` starts it, polling its queue every 0.05 s when idle.
 WORKER_ARGS = ["--interval", "0.05", "--no-reload", "--no-startup-delay"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def chromium_missing_reason() -> str | None:
@@ -275,7 +269,7 @@ class Servers:
         portal_env: dict[str, str] | None = None,
     ) -> Servers:
         """Start both; like Canvas, the sandbox applies effects `effect_delay_ms` after a 202."""
-        port = _free_port()
+        port = free_port()
         callback = f"http://127.0.0.1:{port}/canvas/callback/"
         self.sandbox = LiveSandbox.start(
             extra_env={

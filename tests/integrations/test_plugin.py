@@ -13,7 +13,7 @@ from responses import matchers
 from integrations.canvas import exceptions
 from integrations.canvas.exceptions import InvalidNoteId
 from integrations.canvas.plugin import PluginClient, note_id_parse
-from tests.helpers import API, SETTINGS, CanvasMockMixin, error, summary
+from tests.helpers import API, SETTINGS, CanvasMockMixin, error, free_port, summary
 from tests.live import sandbox
 
 BASE = "https://canvas.test/plugin-io/api/note_sign_api/"
@@ -552,12 +552,6 @@ class PluginClientSandboxTests(SimpleTestCase):
         self.assertEqual((none["to_sign"], none["open"]), (counts["to_sign"], counts["open"]))
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class _HangUpServer:
     """A real TCP server that reads a request and closes without answering."""
 
@@ -636,7 +630,7 @@ class PluginClientRealSocketTests(SimpleTestCase):
     """Faults from real sockets, not mocks: refused connections and hang-ups."""
 
     def test_connection_refused_is_unavailable_for_post(self):
-        port = _free_port()  # nothing listens there now
+        port = free_port()  # nothing listens there now
         with (
             override_settings(CANVAS_BASE_URL=f"http://127.0.0.1:{port}"),
             self.assertRaises(exceptions.CanvasUnavailable),

@@ -1,0 +1,24 @@
+"""The seven measured scenarios, one module each: each takes the Run and returns its figures.
+
+A scenario whose portal piece is missing returns {"status": "not run: <why>"}.
+"""
+
+from bench.scenarios.bulk import BULK_USERS, bulk
+from bench.scenarios.confirm import confirm
+from bench.scenarios.faults import faults
+from bench.scenarios.overhead import overhead
+from bench.scenarios.refresh_storm import refresh_storm
+from bench.scenarios.throughput import throughput
+from bench.scenarios.worklist import worklist
+
+__all__ = ["BULK_USERS", "REGISTRY"]
+
+REGISTRY = {
+    "overhead": overhead,
+    "worklist": worklist,
+    "throughput": throughput,
+    "refresh_storm": refresh_storm,
+    "faults": faults,
+    "confirm": confirm,
+    "bulk": bulk,
+}
