@@ -71,7 +71,7 @@ class LiveLinkTests(TestCase):
         field = row.access_token_encrypted if kind == "access" else row.refresh_token_encrypted
         return token_decrypt(user_id=self.user.pk, kind=kind, ciphertext=field)
 
-    def test_full_link_flow_records_the_canvas_identity(self):
+    def test_full_connect_flow_records_the_canvas_identity(self):
         self.sb.reset_stats()
         row = self.link()
         self.assertEqual(row.status, "active")
