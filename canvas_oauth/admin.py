@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
-from canvas_oauth.operations import connection_require_reconnect, connection_unlink
+from canvas_oauth.operations import connection_disconnect, connection_require_reconnect
 from canvas_oauth.tokens import connection_refresh
 from integrations.canvas.exceptions import CanvasError
 
@@ -45,7 +45,7 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         "canvas_staff_id",
         "canvas_staff_name",
         "scope",
-        "linked_at",
+        "connected_at",
         "access_expires_at",
         "last_refreshed_at",
         "refresh_count",
@@ -54,7 +54,7 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         "updated_at",
     )
     readonly_fields = fields
-    actions = ("refresh_now", "revoke_and_unlink", "require_reconnect")
+    actions = ("refresh_now", "revoke_and_disconnect", "require_reconnect")
     ordering = ("user__username",)
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
@@ -71,7 +71,7 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         return False  # nothing is editable; the actions below change state
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # unlink instead: it revokes at Canvas and logs an event
+        return False  # disconnect instead: it revokes at Canvas and logs an event
 
     def has_manage_permission(self, request: HttpRequest) -> bool:
         """Return whether the admin may run the actions (change permission on the model)."""
@@ -88,13 +88,13 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
             "refreshed",
         )
 
-    @admin.action(description="Revoke and unlink", permissions=["manage"])
-    def revoke_and_unlink(self, request: HttpRequest, queryset: QuerySet) -> None:
+    @admin.action(description="Revoke at Canvas and disconnect", permissions=["manage"])
+    def revoke_and_disconnect(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._each(
             request,
             queryset,
-            lambda c: connection_unlink(user=c.user, actor=request.user, via_admin=True),
-            "unlinked",
+            lambda c: connection_disconnect(user=c.user, actor=request.user, via_admin=True),
+            "disconnected",
         )
 
     @admin.action(description="Require reconnect", permissions=["manage"])
@@ -153,17 +153,18 @@ class ConnectionEventAdmin(admin.ModelAdmin):
 User = get_user_model()
 
 
-@admin.action(description="Deactivate and revoke their Canvas links", permissions=["change"])
-def deactivate_and_unlink(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
-    """Deactivate the selected users; their Canvas links are revoked and removed on save."""
+@admin.action(description="Deactivate and disconnect them from Canvas", permissions=["change"])
+def deactivate_and_disconnect(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
+    """Deactivate the selected users; their Canvas connections end on save."""
     done = 0
     for user in queryset.filter(is_active=True).exclude(pk=request.user.pk):
         user.is_active = False
-        user.save(update_fields=["is_active"])  # canvas_oauth.signals unlinks after commit
+        user.save(update_fields=["is_active"])  # canvas_oauth.signals disconnects after commit
         done += 1
     modeladmin.message_user(
         request,
-        f"{done} user(s) deactivated; their Canvas links are revoked and removed.",
+        f"{done} user(s) deactivated; they are disconnected from Canvas "
+        "(their tokens are deleted and revoked at Canvas).",
         messages.SUCCESS,
     )
 
@@ -175,7 +176,7 @@ if admin.site.is_registered(User):
 
 @admin.register(User)
 class PortalUserAdmin(UserAdmin):
-    actions = [*UserAdmin.actions, deactivate_and_unlink]
+    actions = [*UserAdmin.actions, deactivate_and_disconnect]
     # Plain labelled multi-selects: Django's two-box filter widget sets ARIA
     # attributes axe reports as prohibited (serious).
     filter_horizontal = ()

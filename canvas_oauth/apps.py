@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class CanvasOAuthConfig(AppConfig):
-    """Link each local user to their Canvas identity and keep its tokens."""
+    """Connect each local user to their Canvas identity and keep its tokens."""
 
     name = "canvas_oauth"
     verbose_name = "Canvas connections"

@@ -1,7 +1,7 @@
 """canvas_oauth's own settings, read lazily so `override_settings` works.
 
 Everything about reaching Canvas (URLs, client id, scopes, timeouts) is in
-`integrations.canvas.settings`; only what the Django side of linking
+`integrations.canvas.settings`; only what the Django side of connecting
 decides lives here.
 """
 
@@ -12,9 +12,9 @@ from django.utils import timezone
 
 # A token is refreshed when it expires within this margin.
 REFRESH_MARGIN = timedelta(minutes=5)
-# A started link flow (state + PKCE verifier) is valid this long.
+# A started connect flow (state + PKCE verifier) is valid this long.
 FLOW_TTL = timedelta(minutes=10)
-# At most this many link flows are pending in one session (several tabs).
+# At most this many connect flows are pending in one session (several tabs).
 MAX_PENDING_FLOWS = 5
 # A forced refresh is skipped when another worker refreshed this recently.
 FORCED_REFRESH_DEDUP = timedelta(seconds=10)

@@ -8,6 +8,7 @@ the access column, fails to decrypt like a wrong key does.
 import json
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -18,7 +19,15 @@ from canvas_oauth.exceptions import TokenDecryptionFailed
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("access", "refresh")
+
+class TokenKind(StrEnum):
+    """Which of a connection's two tokens a ciphertext holds (bound into it)."""
+
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+KINDS = tuple(kind.value for kind in TokenKind)
 
 
 @lru_cache(maxsize=8)
@@ -40,7 +49,7 @@ def fernet_get() -> MultiFernet:
         ) from exc
 
 
-def token_encrypt(*, user_id: int, kind: str, token: str) -> str:
+def token_encrypt(*, user_id: int, kind: TokenKind, token: str) -> str:
     """Return the ciphertext (text) of `token` bound to user `user_id` and `kind`."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
@@ -48,7 +57,7 @@ def token_encrypt(*, user_id: int, kind: str, token: str) -> str:
     return fernet_get().encrypt(plaintext.encode()).decode()
 
 
-def token_decrypt(*, user_id: int, kind: str, ciphertext: str) -> str:
+def token_decrypt(*, user_id: int, kind: TokenKind, ciphertext: str) -> str:
     """Return the token in `ciphertext`; raise TokenDecryptionFailed if it is not this row's."""
     try:
         plaintext = fernet_get().decrypt(ciphertext.encode())

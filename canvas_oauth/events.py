@@ -1,4 +1,4 @@
-"""The connection event log: one append-only row per thing that happened to a link."""
+"""The connection event log: one append-only row per thing that happened to a connection."""
 
 from django.contrib.auth.models import AbstractBaseUser
 

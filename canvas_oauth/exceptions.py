@@ -1,7 +1,7 @@
-"""Errors of the Canvas link. All subclass the integration's `CanvasError`.
+"""Errors of the Canvas connection. All subclass the integration's `CanvasError`.
 
 Errors of the authorization server itself (unavailable, invalid_grant, ...)
-are `integrations.canvas.exceptions`; these are the link's own.
+are `integrations.canvas.exceptions`; these are the connection's own.
 """
 
 from django.core.exceptions import SuspiciousOperation
@@ -11,21 +11,22 @@ from integrations.canvas.exceptions import CanvasError
 
 
 class CanvasOAuthError(CanvasError):
-    """Base error of the Canvas link; `.message` is safe to show to a person."""
+    """Base error of the Canvas connection; `.message` is safe to show to a person."""
 
     default_message = "Something went wrong with your Canvas connection."
     code = "canvas_oauth_error"
 
 
-class NotLinked(CanvasOAuthError):
-    """The user has no Canvas connection (never linked, or unlinked)."""
+class NotConnected(CanvasOAuthError):
+    """The user has no Canvas connection (never connected, or disconnected)."""
 
-    default_message = "Your account is not linked to Canvas yet. Connect it to continue."
+    default_message = "Your account is not connected to Canvas yet. Connect it to continue."
+    # The code predates the word "connected"; attempts already store it.
     code = "not_linked"
 
 
 class ReauthorizationRequired(CanvasOAuthError):
-    """The link exists but Canvas no longer accepts it: the user must reconnect."""
+    """The connection exists but Canvas no longer accepts it: the user must reconnect."""
 
     default_message = "Your Canvas connection has expired. Reconnect to Canvas to continue."
     code = "reconnect_needed"
@@ -41,21 +42,22 @@ class TokenDecryptionFailed(CanvasOAuthError):
     code = "token_decryption_failed"
 
 
-class IdentityAlreadyLinked(CanvasOAuthError):
-    """The Canvas identity is already linked to another local user."""
+class IdentityAlreadyConnected(CanvasOAuthError):
+    """The Canvas identity is already connected to another local user."""
 
     default_message = (
-        "This Canvas account is already linked to another portal user. Ask an "
-        "administrator to unlink it there first."
+        "This Canvas account is already connected to another portal user. Ask an "
+        "administrator to disconnect it there first."
     )
-    code = "identity_already_linked"
+    code = "identity_already_connected"
 
 
 class IdentityUnavailable(CanvasOAuthError):
     """The plugin's `GET /me` failed or did not name a Canvas staff member."""
 
     default_message = (
-        "Canvas did not tell the portal who you are, so the link was not saved. Please try again."
+        "Canvas did not tell the portal who you are, so the connection was not saved. "
+        "Please try again."
     )
     code = "identity_unavailable"
 

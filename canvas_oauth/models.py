@@ -1,21 +1,27 @@
-"""The Canvas link of each local user and its append-only event log."""
+"""The Canvas connection of each local user and its append-only event log."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 
-class CanvasConnection(models.Model):
-    """One local user's link to one Canvas staff identity, with its tokens encrypted.
+class ConnectionStatus(models.TextChoices):
+    """Where a user's Canvas connection stands (`CanvasConnection.Status`)."""
 
-    A row with status `revoked` is an unlinked account kept for history: its
-    tokens are gone and its Canvas identity may be linked elsewhere.
+    ACTIVE = "active", "Active"
+    RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
+    # A person ended it; whether Canvas revoked the token is a separate event.
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class CanvasConnection(models.Model):
+    """One local user's connection to one Canvas staff identity, with its tokens encrypted.
+
+    A row with status `disconnected` is kept for history: its tokens are
+    gone and its Canvas identity may be connected to another user.
     """
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        RECONNECT_NEEDED = "reconnect_needed", "Reconnect needed"
-        REVOKED = "revoked", "Unlinked"
+    Status = ConnectionStatus
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="canvas_connection"
@@ -29,7 +35,7 @@ class CanvasConnection(models.Model):
     refresh_token_encrypted = models.TextField(blank=True, editable=False)
     access_expires_at = models.DateTimeField("access token expires", null=True, blank=True)
     scope = models.CharField(max_length=200, blank=True)
-    linked_at = models.DateTimeField()
+    connected_at = models.DateTimeField()
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     refresh_count = models.PositiveIntegerField(default=0)
     last_error_code = models.CharField(max_length=64, blank=True)
@@ -39,21 +45,25 @@ class CanvasConnection(models.Model):
     class Meta:
         verbose_name = "Canvas connection"
         constraints = [
-            # One Canvas identity links to one local user at most.
+            # One Canvas identity is connected to one local user at most.
             models.UniqueConstraint(
                 fields=["canvas_user_id"],
-                condition=~Q(status="revoked"),
+                condition=~Q(status=ConnectionStatus.DISCONNECTED),
                 name="canvas_oauth_one_user_per_canvas_user",
-                violation_error_message="This Canvas user is already linked to another account.",
+                violation_error_message=(
+                    "This Canvas user is already connected to another account."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["canvas_staff_id"],
-                condition=~Q(status="revoked"),
+                condition=~Q(status=ConnectionStatus.DISCONNECTED),
                 name="canvas_oauth_one_user_per_canvas_staff",
-                violation_error_message="This Canvas staff is already linked to another account.",
+                violation_error_message=(
+                    "This Canvas staff is already connected to another account."
+                ),
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "reconnect_needed", "revoked"]),
+                condition=Q(status__in=ConnectionStatus.values),
                 name="canvas_oauth_status_valid",
             ),
         ]
@@ -66,7 +76,7 @@ class CanvasConnection(models.Model):
 
     @property
     def is_active(self) -> bool:
-        """Return whether the link is in use (Canvas accepted it last time)."""
+        """Return whether the connection is in use (Canvas accepted it last time)."""
         return self.status == self.Status.ACTIVE
 
     @property
@@ -75,9 +85,9 @@ class CanvasConnection(models.Model):
         return self.status == self.Status.RECONNECT_NEEDED
 
     @property
-    def is_unlinked(self) -> bool:
+    def is_disconnected(self) -> bool:
         """Return whether the row only remains for history (tokens deleted)."""
-        return self.status == self.Status.REVOKED
+        return self.status == self.Status.DISCONNECTED
 
 
 class ConnectionEventQuerySet(models.QuerySet):
@@ -89,14 +99,17 @@ class ConnectionEventQuerySet(models.QuerySet):
 
 
 class ConnectionEvent(models.Model):
-    """One thing that happened to a user's Canvas link (append-only, no secrets)."""
+    """One thing that happened to a user's Canvas connection (append-only, no secrets)."""
 
     class Kind(models.TextChoices):
-        LINK = "link", "Linked"
-        LINK_FAILED = "link_failed", "Link failed"
+        CONNECT = "connect", "Connected"
+        CONNECT_FAILED = "connect_failed", "Connect failed"
         REFRESH = "refresh", "Token refreshed"
         REFRESH_FAILED = "refresh_failed", "Refresh failed"
-        UNLINK = "unlink", "Unlinked"
+        DISCONNECT = "disconnect", "Disconnected"
+        # Each disconnect is followed by one of these two: what Canvas answered.
+        TOKEN_REVOKED_AT_CANVAS = "token_revoked_at_canvas", "Token revoked at Canvas"
+        REVOCATION_NOT_CONFIRMED = "revocation_not_confirmed", "Revocation not confirmed"
         RECONNECT_REQUIRED = "reconnect_required", "Reconnect required"
         KEY_ROTATION = "key_rotation", "Tokens re-encrypted"
 
@@ -106,7 +119,7 @@ class ConnectionEvent(models.Model):
         null=True,
         related_name="canvas_connection_events",
     )
-    # Kept when the user is deleted, so the log still says whose link it was.
+    # Kept when the user is deleted, so the log still says whose connection it was.
     username = models.CharField(max_length=150)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -1,18 +1,27 @@
-"""Operations on links: unlink, require reconnect (admin), key rotation and the refresh cron."""
+"""Operations on connections: disconnect, require reconnect, key rotation, the refresh cron.
+
+Each takes the row lock before it writes a row's tokens or status.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from canvas_oauth import conf
-from canvas_oauth.crypto import ciphertext_is_current, ciphertext_rotate, token_decrypt
+from canvas_oauth.crypto import (
+    TokenKind,
+    ciphertext_is_current,
+    ciphertext_rotate,
+    token_decrypt,
+)
 from canvas_oauth.events import event_record
-from canvas_oauth.exceptions import NotLinked, TokenDecryptionFailed
+from canvas_oauth.exceptions import NotConnected, TokenDecryptionFailed
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
 from canvas_oauth.tokens import connection_refresh, token_revoke_quietly
 from integrations.canvas.exceptions import CanvasError
@@ -21,58 +30,88 @@ from integrations.canvas.settings import canvas_settings
 logger = logging.getLogger(__name__)
 
 
+class Revocation(NamedTuple):
+    """What a disconnect learned about the refresh token at Canvas (an event kind + why)."""
+
+    kind: ConnectionEvent.Kind
+    detail: str
+
+
 @sensitive_variables()
-def connection_unlink(
+def connection_disconnect(
     *, user: AbstractBaseUser, actor: AbstractBaseUser | None, via_admin: bool = False
 ) -> bool:
     """Revoke the refresh token at Canvas (best effort) and delete the tokens.
 
-    Return whether Canvas confirmed the revocation. Raises NotLinked when
-    there is nothing to unlink and TokenDecryptionFailed (changing nothing)
-    when the stored token cannot be decrypted.
+    The row becomes `disconnected` whatever Canvas answers; the log gets a
+    `disconnect` event and then `token_revoked_at_canvas` or
+    `revocation_not_confirmed`. Return whether Canvas confirmed the
+    revocation. Raises NotConnected when there is nothing to disconnect and
+    TokenDecryptionFailed (changing nothing) when the stored token cannot be
+    decrypted.
     """
     with transaction.atomic(durable=True):
         connection = CanvasConnection.objects.select_for_update().filter(user_id=user.pk).first()
-        if connection is None or connection.status == CanvasConnection.Status.REVOKED:
-            raise NotLinked("Your account is not linked to Canvas.")
-        revoked = False
-        detail = "revocation at Canvas turned off"
-        if connection.refresh_token_encrypted and canvas_settings.REVOKE_ON_UNLINK:
-            refresh = token_decrypt(
-                user_id=user.pk, kind="refresh", ciphertext=connection.refresh_token_encrypted
+        if connection is None or connection.status == CanvasConnection.Status.DISCONNECTED:
+            raise NotConnected("Your account is not connected to Canvas.")
+        revocation = _refresh_token_revoke(connection=connection)
+        _tokens_forget(connection)
+        for kind, detail in ((ConnectionEvent.Kind.DISCONNECT, ""), revocation):
+            event_record(
+                user=user,
+                kind=kind,
+                actor=actor,
+                via_admin=via_admin,
+                canvas_staff_id=connection.canvas_staff_id,
+                detail=detail,
             )
-            revoked = token_revoke_quietly(token=refresh)
-            detail = "revoked at Canvas" if revoked else "revocation at Canvas failed"
-        connection.status = CanvasConnection.Status.REVOKED
-        connection.access_token_encrypted = ""
-        connection.refresh_token_encrypted = ""
-        connection.access_expires_at = None
-        connection.last_error_code = ""
-        connection.last_error_message = ""
-        connection.save()
-        event_record(
-            user=user,
-            kind=ConnectionEvent.Kind.UNLINK,
-            actor=actor,
-            via_admin=via_admin,
-            canvas_staff_id=connection.canvas_staff_id,
-            detail=detail,
+    logger.info("Canvas connection of user id %s ended (%s)", user.pk, revocation.detail)
+    return revocation.kind == ConnectionEvent.Kind.TOKEN_REVOKED_AT_CANVAS
+
+
+@sensitive_variables()
+def _refresh_token_revoke(*, connection: CanvasConnection) -> Revocation:
+    """Ask Canvas to revoke the row's refresh token, if allowed; say what came of it."""
+    if not canvas_settings.REVOKE_ON_UNLINK:
+        return Revocation(
+            ConnectionEvent.Kind.REVOCATION_NOT_CONFIRMED, "revocation at Canvas turned off"
         )
-    logger.info("Canvas link of user id %s removed (%s)", user.pk, detail)
-    return revoked
+    if not connection.refresh_token_encrypted:
+        return Revocation(ConnectionEvent.Kind.REVOCATION_NOT_CONFIRMED, "no refresh token stored")
+    refresh = token_decrypt(
+        user_id=connection.user_id,
+        kind=TokenKind.REFRESH,
+        ciphertext=connection.refresh_token_encrypted,
+    )
+    if token_revoke_quietly(token=refresh):
+        return Revocation(ConnectionEvent.Kind.TOKEN_REVOKED_AT_CANVAS, "Canvas answered 200")
+    return Revocation(ConnectionEvent.Kind.REVOCATION_NOT_CONFIRMED, "revocation at Canvas failed")
+
+
+def _tokens_forget(connection: CanvasConnection) -> None:
+    """Mark the locked row `disconnected` and delete its tokens (saved)."""
+    connection.status = CanvasConnection.Status.DISCONNECTED
+    connection.access_token_encrypted = ""
+    connection.refresh_token_encrypted = ""
+    connection.access_expires_at = None
+    connection.last_error_code = ""
+    connection.last_error_message = ""
+    connection.save()
 
 
 def connection_require_reconnect(
     *, user: AbstractBaseUser, actor: AbstractBaseUser | None, via_admin: bool = True
 ) -> None:
-    """Mark the link `reconnect_needed` (its tokens stay until the user reconnects)."""
+    """Mark the connection `reconnect_needed` (its tokens stay until the user reconnects)."""
     with transaction.atomic():
         connection = CanvasConnection.objects.select_for_update().filter(user_id=user.pk).first()
-        if connection is None or connection.status == CanvasConnection.Status.REVOKED:
-            raise NotLinked("This account is not linked to Canvas.")
+        if connection is None or connection.status == CanvasConnection.Status.DISCONNECTED:
+            raise NotConnected("This account is not connected to Canvas.")
         connection.status = CanvasConnection.Status.RECONNECT_NEEDED
-        connection.last_error_code = "reconnect_required"
-        connection.last_error_message = "An administrator asked for this link to be reconnected."
+        connection.last_error_code = ConnectionEvent.Kind.RECONNECT_REQUIRED
+        connection.last_error_message = (
+            "An administrator asked for this connection to be reconnected."
+        )
         connection.save()
         event_record(
             user=user,
@@ -130,12 +169,12 @@ def connections_keys_rotate() -> dict[str, int]:
 
 
 def connections_refresh_due(*, within: timedelta) -> dict[str, int]:
-    """Refresh every active link whose access token expires within `within`; return counts."""
+    """Refresh every active connection whose access token expires within `within`; return counts."""
     counts = {"refreshed": 0, "failed": 0}
     due = CanvasConnection.objects.filter(
         status=CanvasConnection.Status.ACTIVE,
         access_expires_at__lte=conf.now() + within,
-        user__is_active=True,  # a deactivated user's link is not kept alive
+        user__is_active=True,  # a deactivated user's connection is not kept alive
     ).select_related("user")
     for connection in due.order_by("access_expires_at"):
         try:

@@ -1,4 +1,4 @@
-"""Signal receivers: a deactivated user's Canvas link does not outlive the account."""
+"""Signal receivers: a deactivated user's Canvas connection does not outlive the account."""
 
 import logging
 
@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from canvas_oauth.exceptions import CanvasOAuthError
 from canvas_oauth.models import CanvasConnection
-from canvas_oauth.operations import connection_unlink
+from canvas_oauth.operations import connection_disconnect
 
 logger = logging.getLogger(__name__)
 
@@ -26,30 +26,30 @@ def user_was_active(sender, instance, update_fields=None, **kwargs) -> None:
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="canvas_oauth.user_deactivated")
 def user_deactivated(sender, instance, created=False, **kwargs) -> None:
-    """Unlink and revoke the Canvas link of a user who was just deactivated.
+    """Disconnect (and revoke at Canvas) the connection of a user who was just deactivated.
 
-    After the commit (the revocation calls Canvas, and unlinking runs in its
-    own transaction), from wherever the deactivation came: the admin's
+    After the commit (the revocation calls Canvas, and disconnecting runs in
+    its own transaction), from wherever the deactivation came: the admin's
     form, its action, a script.
     """
     if created or instance.is_active or not getattr(instance, "_canvas_was_active", False):
         return
     instance._canvas_was_active = False
 
-    def unlink() -> None:
-        linked = (
+    def disconnect() -> None:
+        connected = (
             CanvasConnection.objects.filter(user_id=instance.pk)
-            .exclude(status=CanvasConnection.Status.REVOKED)
+            .exclude(status=CanvasConnection.Status.DISCONNECTED)
             .exists()
         )
-        if not linked:
+        if not connected:
             return
         try:
-            connection_unlink(user=instance, actor=None, via_admin=False)
+            connection_disconnect(user=instance, actor=None, via_admin=False)
         except CanvasOAuthError as exc:
-            # A key fault: the link stays and the refresh cron skips inactive users.
-            logger.error("Could not unlink deactivated user id %s: %s", instance.pk, exc.code)
+            # A key fault: the connection stays and the refresh cron skips inactive users.
+            logger.error("Could not disconnect deactivated user id %s: %s", instance.pk, exc.code)
         else:
-            logger.info("Canvas link of deactivated user id %s removed", instance.pk)
+            logger.info("Canvas connection of deactivated user id %s ended", instance.pk)
 
-    transaction.on_commit(unlink)
+    transaction.on_commit(disconnect)

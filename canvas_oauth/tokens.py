@@ -1,4 +1,4 @@
-"""The user's Canvas tokens: storage, the locked refresh, and `canvas_call`.
+"""Canvas tokens: renewed only under the row lock, used only through `canvas_call`.
 
 `canvas_call` is the one entry point through which the apps reach Canvas
 with a user's token; it owns the single 401 -> refresh -> retry. Token
@@ -17,9 +17,9 @@ from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from canvas_oauth import conf
-from canvas_oauth.crypto import token_decrypt, token_encrypt
+from canvas_oauth.crypto import TokenKind, token_decrypt, token_encrypt
 from canvas_oauth.events import event_record
-from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired
+from canvas_oauth.exceptions import NotConnected, ReauthorizationRequired
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
 from canvas_oauth.selectors import connection_get, connection_loaded_replace
 from integrations.canvas.auth import TokenSet, auth_client
@@ -49,10 +49,10 @@ def canvas_call(
     A 401 means Canvas did nothing, so the token is refreshed (once, shared
     with any other worker that saw the same 401) and `call` runs once more,
     actions included. Pass `connection` when the caller already read the
-    user's row (None: not linked), to save reading it again.
+    user's row (None: not connected), to save reading it again.
 
     Must not run inside `transaction.atomic` (a refresh commits on its own).
-    Raises NotLinked, ReauthorizationRequired, TokenDecryptionFailed, the
+    Raises NotConnected, ReauthorizationRequired, TokenDecryptionFailed, the
     integration's authorization server errors, and whatever `call` raises.
     """
     if connection is _UNREAD:
@@ -66,13 +66,16 @@ def canvas_call(
 
 
 def connection_usable(connection: CanvasConnection | None) -> CanvasConnection:
-    """Return `connection` if its tokens can be used; raise NotLinked or ReauthorizationRequired."""
-    if connection is None or connection.status == CanvasConnection.Status.REVOKED:
-        raise NotLinked()
+    """Return `connection` if its tokens can be used.
+
+    Raise NotConnected or ReauthorizationRequired when they cannot.
+    """
+    if connection is None or connection.status == CanvasConnection.Status.DISCONNECTED:
+        raise NotConnected()
     if connection.status == CanvasConnection.Status.RECONNECT_NEEDED:
         raise ReauthorizationRequired()
     if not connection.refresh_token_encrypted or not connection.access_token_encrypted:
-        raise NotLinked()
+        raise NotConnected()
     return connection
 
 
@@ -83,7 +86,9 @@ def refresh_margin(connection: CanvasConnection) -> timedelta:
     token that lives five minutes or less would otherwise be refreshed on
     every call.
     """
-    issued = max(filter(None, (connection.linked_at, connection.last_refreshed_at)), default=None)
+    issued = max(
+        filter(None, (connection.connected_at, connection.last_refreshed_at)), default=None
+    )
     if connection.access_expires_at is None or issued is None:
         return conf.REFRESH_MARGIN
     half_life = (connection.access_expires_at - issued) / 2
@@ -119,7 +124,7 @@ def access_token_get(
         connection = connection_get(user=user)
     connection = connection_usable(connection)
     access = token_decrypt(
-        user_id=user.pk, kind="access", ciphertext=connection.access_token_encrypted
+        user_id=user.pk, kind=TokenKind.ACCESS, ciphertext=connection.access_token_encrypted
     )
     if not force_refresh and _fresh_enough(
         connection, now=requested_at, margin=refresh_margin(connection)
@@ -154,92 +159,172 @@ def connection_refresh(
     refreshed only if still stale (or `force`, unless another worker just
     refreshed). Every writer of the tokens takes the same lock, so the
     refresh token sent is the current one: `invalid_grant` means Canvas no
-    longer accepts the link, which is marked `reconnect_needed`. The new
-    refresh token is committed before the access token is returned. A read
-    timeout records the error and raises RefreshOutcomeUnknown, never retried.
+    longer accepts the connection (`reconnect_needed`). The new refresh
+    token is committed before the access token is returned; a failure is
+    raised after its record is committed. A read timeout raises
+    RefreshOutcomeUnknown, never retried.
     """
     requested_at = requested_at or conf.now()
-    pending_error: CanvasError | None = None
     with transaction.atomic(durable=True):
-        locked = CanvasConnection.objects.select_for_update().filter(user_id=user.pk).first()
-        if locked is not None:
-            # Changed in place below: the rest of the request sees what is stored.
-            connection_loaded_replace(user=user, connection=locked)
-        connection = connection_usable(locked)
-        access = token_decrypt(
-            user_id=user.pk, kind="access", ciphertext=connection.access_token_encrypted
-        )
+        connection, access = _connection_lock(user=user)
         now = conf.now()
         margin = refresh_margin(connection) if margin is None else margin
-        if not force and _fresh_enough(connection, now=now, margin=margin):
+        if _refresh_unneeded(
+            connection,
+            access=access,
+            now=now,
+            margin=margin,
+            force=force,
+            rejected_token=rejected_token,
+            requested_at=requested_at,
+        ):
             return access  # another worker refreshed while this one waited for the lock
-        if force and _fresh_enough(connection, now=now, margin=timedelta(0)):
-            if rejected_token is not None and access != rejected_token:
-                return access
-            recent = connection.last_refreshed_at
-            if (
-                rejected_token is None
-                and recent
-                and recent >= requested_at - conf.FORCED_REFRESH_DEDUP
-            ):
-                return access
-        refresh = token_decrypt(
-            user_id=user.pk, kind="refresh", ciphertext=connection.refresh_token_encrypted
+        outcome = _tokens_renew(
+            user=user,
+            connection=connection,
+            access=access,
+            now=now,
+            force=force,
+            actor=actor,
+            via_admin=via_admin,
         )
-        try:
-            tokens = auth_client().token_refresh(refresh_token=refresh)
-        except InvalidGrant:
-            _reconnect_needed(user=user, connection=connection, actor=actor, via_admin=via_admin)
-            pending_error = ReauthorizationRequired()
-        except RefreshOutcomeUnknown as exc:
-            _error_record(
-                user=user, connection=connection, exc=exc, actor=actor, via_admin=via_admin
-            )
-            pending_error = exc
-        except CanvasError as exc:
-            _error_record(
-                user=user, connection=connection, exc=exc, actor=actor, via_admin=via_admin
-            )
-            if (
-                isinstance(exc, AuthorizationServerUnavailable)
-                and not force
-                and _fresh_enough(connection, now=now, margin=timedelta(seconds=30))
-            ):
-                # Canvas is down but the current token still works for a while.
-                return access
-            pending_error = exc
-        else:
-            if not tokens.refresh_token:
-                logger.warning(
-                    "Canvas refresh for user id %s returned no new refresh token; "
-                    "keeping the previous one",
-                    user.pk,
-                )
-            tokens_store(connection=connection, tokens=tokens, now=now)
-            connection.last_refreshed_at = now
-            connection.refresh_count += 1
-            connection.save()
-            event_record(
-                user=user,
-                kind=ConnectionEvent.Kind.REFRESH,
-                actor=actor,
-                via_admin=via_admin,
-                canvas_staff_id=connection.canvas_staff_id,
-                detail="forced" if force else "",
-            )
-            return tokens.access_token
-    raise pending_error
+    if isinstance(outcome, CanvasError):
+        raise outcome
+    return outcome
+
+
+@sensitive_variables()
+def _connection_lock(*, user: AbstractBaseUser) -> tuple[CanvasConnection, str]:
+    """Lock and re-read the user's row (in a transaction); return it and its access token.
+
+    Raise NotConnected or ReauthorizationRequired when the row is not usable.
+    """
+    locked = CanvasConnection.objects.select_for_update().filter(user_id=user.pk).first()
+    if locked is not None:
+        # Changed in place by the refresh: the rest of the request sees what is stored.
+        connection_loaded_replace(user=user, connection=locked)
+    connection = connection_usable(locked)
+    access = token_decrypt(
+        user_id=user.pk, kind=TokenKind.ACCESS, ciphertext=connection.access_token_encrypted
+    )
+    return connection, access
+
+
+def _refresh_unneeded(
+    connection: CanvasConnection,
+    *,
+    access: str,
+    now: datetime,
+    margin: timedelta,
+    force: bool,
+    rejected_token: str | None,
+    requested_at: datetime,
+) -> bool:
+    """Return whether the locked row's access token can be returned as it is.
+
+    Not forced: it is fresh enough. Forced: it still lives and is either not
+    the token the caller saw rejected, or (no rejected token given) was
+    refreshed by another worker since the request.
+    """
+    if not force:
+        return _fresh_enough(connection, now=now, margin=margin)
+    if not _fresh_enough(connection, now=now, margin=timedelta(0)):
+        return False
+    if rejected_token is not None:
+        return access != rejected_token
+    recent = connection.last_refreshed_at
+    return bool(recent and recent >= requested_at - conf.FORCED_REFRESH_DEDUP)
+
+
+@sensitive_variables()
+def _tokens_renew(
+    *,
+    user: AbstractBaseUser,
+    connection: CanvasConnection,
+    access: str,
+    now: datetime,
+    force: bool,
+    actor: AbstractBaseUser | None,
+    via_admin: bool,
+) -> str | CanvasError:
+    """Send the locked row's refresh token to Canvas and record the answer.
+
+    Return the access token to use, or the error to raise once the
+    transaction has committed what was recorded.
+    """
+    refresh = token_decrypt(
+        user_id=user.pk, kind=TokenKind.REFRESH, ciphertext=connection.refresh_token_encrypted
+    )
+    try:
+        tokens = auth_client().token_refresh(refresh_token=refresh)
+    except InvalidGrant:
+        _reconnect_needed(user=user, connection=connection, actor=actor, via_admin=via_admin)
+        return ReauthorizationRequired()
+    except RefreshOutcomeUnknown as exc:
+        # Canvas may have rotated the refresh token: never sent again from here.
+        _error_record(user=user, connection=connection, exc=exc, actor=actor, via_admin=via_admin)
+        return exc
+    except CanvasError as exc:
+        _error_record(user=user, connection=connection, exc=exc, actor=actor, via_admin=via_admin)
+        if (
+            isinstance(exc, AuthorizationServerUnavailable)
+            and not force
+            and _fresh_enough(connection, now=now, margin=timedelta(seconds=30))
+        ):
+            return access  # Canvas is down but the current token still works for a while
+        return exc
+    _tokens_renewed_store(
+        user=user,
+        connection=connection,
+        tokens=tokens,
+        now=now,
+        force=force,
+        actor=actor,
+        via_admin=via_admin,
+    )
+    return tokens.access_token
+
+
+@sensitive_variables()
+def _tokens_renewed_store(
+    *,
+    user: AbstractBaseUser,
+    connection: CanvasConnection,
+    tokens: TokenSet,
+    now: datetime,
+    force: bool,
+    actor: AbstractBaseUser | None,
+    via_admin: bool,
+) -> None:
+    """Save the token set Canvas just issued on the locked row and log the refresh."""
+    if not tokens.refresh_token:
+        logger.warning(
+            "Canvas refresh for user id %s returned no new refresh token; keeping the previous one",
+            user.pk,
+        )
+    tokens_store(connection=connection, tokens=tokens, now=now)
+    connection.last_refreshed_at = now
+    connection.refresh_count += 1
+    connection.save()
+    event_record(
+        user=user,
+        kind=ConnectionEvent.Kind.REFRESH,
+        actor=actor,
+        via_admin=via_admin,
+        canvas_staff_id=connection.canvas_staff_id,
+        detail="forced" if force else "",
+    )
 
 
 @sensitive_variables()
 def tokens_store(*, connection: CanvasConnection, tokens: TokenSet, now: datetime) -> None:
     """Put an encrypted token set on `connection` (not saved)."""
     connection.access_token_encrypted = token_encrypt(
-        user_id=connection.user_id, kind="access", token=tokens.access_token
+        user_id=connection.user_id, kind=TokenKind.ACCESS, token=tokens.access_token
     )
     if tokens.refresh_token:
         connection.refresh_token_encrypted = token_encrypt(
-            user_id=connection.user_id, kind="refresh", token=tokens.refresh_token
+            user_id=connection.user_id, kind=TokenKind.REFRESH, token=tokens.refresh_token
         )
     connection.access_expires_at = now + timedelta(seconds=tokens.expires_in)
     connection.scope = tokens.scope[:200]
@@ -268,11 +353,11 @@ def _reconnect_needed(
     via_admin: bool,
 ) -> None:
     connection.status = CanvasConnection.Status.RECONNECT_NEEDED
-    connection.last_error_code = "invalid_grant"
-    connection.last_error_message = "Canvas no longer accepts this link's refresh token."
+    connection.last_error_code = InvalidGrant.code
+    connection.last_error_message = "Canvas no longer accepts this connection's refresh token."
     connection.save(update_fields=["status", "last_error_code", "last_error_message", "updated_at"])
     logger.warning(
-        "Canvas link of user id %s needs reconnecting (invalid_grant)", connection.user_id
+        "Canvas connection of user id %s needs reconnecting (invalid_grant)", connection.user_id
     )
     event_record(
         user=user,

@@ -14,11 +14,16 @@ from django.views.decorators.http import require_http_methods, require_safe
 from canvas_oauth.exceptions import (
     CanvasOAuthError,
     InvalidLinkState,
-    NotLinked,
+    NotConnected,
     TokenDecryptionFailed,
 )
-from canvas_oauth.flows import connection_link, link_flow_pop, link_flow_start, next_url_clean
-from canvas_oauth.operations import connection_unlink
+from canvas_oauth.flows import (
+    connect_flow_pop,
+    connect_flow_start,
+    connection_connect,
+    next_url_clean,
+)
+from canvas_oauth.operations import connection_disconnect
 from integrations.canvas.exceptions import CanvasError, upstream_code
 from integrations.canvas.settings import canvas_settings
 
@@ -50,7 +55,7 @@ def connect(request: HttpRequest) -> HttpResponse:
     """Start linking: send the browser to Canvas's authorization page."""
     next_url = _clean_next(request, request.GET.get("next"))
     try:
-        authorize_url = link_flow_start(
+        authorize_url = connect_flow_start(
             session=request.session,
             user=request.user,
             next_url=next_url,
@@ -81,7 +86,9 @@ def callback(request: HttpRequest) -> HttpResponse:
 def _callback(request: HttpRequest) -> HttpResponse:
     params = request.GET
     try:
-        flow = link_flow_pop(session=request.session, state=params.get("state"), user=request.user)
+        flow = connect_flow_pop(
+            session=request.session, state=params.get("state"), user=request.user
+        )
     except InvalidLinkState as exc:
         logger.warning(
             "Canvas callback refused for user id %s: %s state", request.user.pk, exc.problem.value
@@ -124,7 +131,7 @@ def _callback(request: HttpRequest) -> HttpResponse:
         )
 
     try:
-        connection = connection_link(
+        connection = connection_connect(
             user=request.user,
             code=code,
             code_verifier=flow["verifier"],
@@ -177,10 +184,10 @@ def disconnect(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "canvas_oauth/disconnect_confirm.html")
     try:
-        revoked = connection_unlink(user=request.user, actor=request.user, via_admin=False)
+        revoked = connection_disconnect(user=request.user, actor=request.user, via_admin=False)
     except TokenDecryptionFailed as exc:
         return unavailable_response(request, exc)
-    except NotLinked as exc:
+    except NotConnected as exc:
         messages.info(request, exc.message)
         return redirect("home")
     if revoked or not canvas_settings.REVOKE_ON_UNLINK:

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired, TokenDecryptionFailed
+from canvas_oauth.exceptions import NotConnected, ReauthorizationRequired, TokenDecryptionFailed
 from canvas_oauth.selectors import connection_get
 from canvas_oauth.tokens import canvas_call
 from integrations.canvas.exceptions import (
@@ -429,7 +429,7 @@ _REREAD_AFTER = (
 
 def refusal_message(exc: CanvasError, spec: ActionSpec | None) -> str:
     """Return the sentence a person reads when an action was refused (or could not be sent)."""
-    if isinstance(exc, NotLinked):
+    if isinstance(exc, NotConnected):
         return f"{exc.message} Open the worklist to connect your Canvas account."
     if isinstance(exc, ReauthorizationRequired):
         return f"{exc.message} Open the worklist to reconnect."

@@ -17,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget, trigger_client_event
 from django_htmx.middleware import HtmxDetails
 
-from canvas_oauth.exceptions import NotLinked, ReauthorizationRequired, TokenDecryptionFailed
+from canvas_oauth.exceptions import NotConnected, ReauthorizationRequired, TokenDecryptionFailed
 from integrations.canvas.exceptions import CanvasError, InvalidNoteId, NoteNotFound
 from integrations.canvas.plugin import note_id_parse
 from notes import bulk as bulk_service
@@ -127,7 +127,7 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
         )
     except TokenDecryptionFailed:
         return _decrypt_failed(request)
-    except (NotLinked, ReauthorizationRequired) as exc:
+    except (NotConnected, ReauthorizationRequired) as exc:
         context.update(_link_problem(request, exc))
     except CanvasError as exc:
         context["error"] = exc.message
@@ -182,7 +182,7 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
         )[0]
     except TokenDecryptionFailed:
         return _decrypt_failed(request)
-    except (NotLinked, ReauthorizationRequired) as exc:
+    except (NotConnected, ReauthorizationRequired) as exc:
         context.update(_link_problem(request, exc))
     except CanvasError as exc:
         context["error"] = exc.message

@@ -60,5 +60,5 @@ def make_connection(
         access_expires_at=now + timedelta(seconds=expires_in),
         scope=scope,
         # Issued with Canvas's 36000 s lifetime: `expires_in` is what is left of it.
-        linked_at=now + timedelta(seconds=expires_in - 36000),
+        connected_at=now + timedelta(seconds=expires_in - 36000),
     )

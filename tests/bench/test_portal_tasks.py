@@ -12,5 +12,5 @@ class PortalTasksTests(SimpleTestCase):
     def test_messages_come_from_every_exception_module(self):
         found = portal_tasks.messages()["messages"]
         self.assertIn("Canvas has no note with that ID.", found)
-        self.assertIn("Your account is not linked to Canvas yet. Connect it to continue.", found)
+        self.assertIn("Your account is not connected to Canvas yet. Connect it to continue.", found)
         self.assertEqual([t for t in found if not isinstance(t, str) or not t], [])

@@ -96,14 +96,31 @@ class ConnectionAdminTests(TestCase):
             response = self._action("refresh_now", self.sam_link)
         self.assertContains(response, "Reconnect to Canvas")
 
-    def test_revoke_and_unlink(self):
+    def test_revoke_and_disconnect(self):
         with responses.RequestsMock() as rsps:
             rsps.post(REVOKE_URL)
-            response = self._action("revoke_and_unlink", self.pat_link)
-        self.assertContains(response, "1 connection(s) unlinked.")
+            response = self._action("revoke_and_disconnect", self.pat_link)
+        self.assertContains(response, "1 connection(s) disconnected.")
         row = CanvasConnection.objects.get(pk=self.pat_link.pk)
-        self.assertEqual((row.status, row.refresh_token_encrypted), ("revoked", ""))
-        event = ConnectionEvent.objects.get(kind="unlink")
+        self.assertEqual(
+            (row.status, row.refresh_token_encrypted), (CanvasConnection.Status.DISCONNECTED, "")
+        )
+        for kind in (ConnectionEvent.Kind.DISCONNECT, ConnectionEvent.Kind.TOKEN_REVOKED_AT_CANVAS):
+            with self.subTest(kind=kind):
+                event = ConnectionEvent.objects.get(kind=kind)
+                self.assertEqual((event.actor_username, event.via_admin), ("root", True))
+
+    def test_revoke_and_disconnect_when_canvas_refuses_the_revocation(self):
+        with responses.RequestsMock() as rsps:
+            rsps.post(REVOKE_URL, status=404)
+            response = self._action("revoke_and_disconnect", self.pat_link)
+        self.assertContains(response, "1 connection(s) disconnected.")
+        row = CanvasConnection.objects.get(pk=self.pat_link.pk)
+        self.assertEqual(row.status, CanvasConnection.Status.DISCONNECTED)
+        self.assertFalse(
+            ConnectionEvent.objects.filter(kind=ConnectionEvent.Kind.TOKEN_REVOKED_AT_CANVAS)
+        )
+        event = ConnectionEvent.objects.get(kind=ConnectionEvent.Kind.REVOCATION_NOT_CONFIRMED)
         self.assertEqual((event.actor_username, event.via_admin), ("root", True))
 
     def test_require_reconnect(self):
@@ -137,13 +154,15 @@ class ConnectionEventLogTests(TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.admin = make_user("root", is_staff=True, is_superuser=True)
-        cls.event = event_record(user=cls.admin, kind="link", actor=cls.admin, detail="Linked")
+        cls.event = event_record(
+            user=cls.admin, kind=ConnectionEvent.Kind.CONNECT, actor=cls.admin, detail="Connected"
+        )
 
     def setUp(self):
         self.client.force_login(self.admin)
 
     def test_admin_reads_but_cannot_add_change_or_delete(self):
-        self.assertContains(self.client.get(EVENTS), "Linked")
+        self.assertContains(self.client.get(EVENTS), "Connected")
         self.assertEqual(self.client.get(EVENTS + "add/").status_code, 403)
         self.client.post(f"{EVENTS}{self.event.pk}/change/", {"detail": "edited"})
         self.assertEqual(self.client.get(f"{EVENTS}{self.event.pk}/delete/").status_code, 403)
@@ -151,7 +170,7 @@ class ConnectionEventLogTests(TestCase):
             EVENTS,
             {"action": "delete_selected", "_selected_action": [self.event.pk], "post": "yes"},
         )
-        self.assertEqual(ConnectionEvent.objects.get(pk=self.event.pk).detail, "Linked")
+        self.assertEqual(ConnectionEvent.objects.get(pk=self.event.pk).detail, "Connected")
 
     def test_model_is_append_only(self):
         event = ConnectionEvent.objects.get(pk=self.event.pk)
@@ -164,11 +183,11 @@ class ConnectionEventLogTests(TestCase):
         ):
             with self.subTest(attempt=attempt), self.assertRaises(TypeError):
                 attempt()
-        self.assertEqual(ConnectionEvent.objects.get(pk=self.event.pk).detail, "Linked")
+        self.assertEqual(ConnectionEvent.objects.get(pk=self.event.pk).detail, "Connected")
 
     def test_deleting_a_user_keeps_their_events(self):
         pat = make_user("pat")
-        event_record(user=pat, kind="unlink", actor=pat)
+        event_record(user=pat, kind=ConnectionEvent.Kind.DISCONNECT, actor=pat)
         pat.delete()
         event = ConnectionEvent.objects.get(username="pat")
         self.assertIsNone(event.user_id)
@@ -186,16 +205,18 @@ class DeactivatedUserTests(TestCase):
         self.pat = make_user("pat")
         make_connection(self.pat, refresh_token="rt-pat", expires_in=60)
 
-    def test_deactivating_revokes_and_unlinks_after_the_commit(self):
+    def test_deactivating_revokes_and_disconnects_after_the_commit(self):
         with responses.RequestsMock() as rsps, self.captureOnCommitCallbacks(execute=True):
             revoke = rsps.post(REVOKE_URL)
             self.pat.is_active = False
             self.pat.save()
         self.assertEqual(form(revoke.calls[0])["token"], "rt-pat")
         row = CanvasConnection.objects.get(user=self.pat)
-        self.assertEqual((row.status, row.refresh_token_encrypted), ("revoked", ""))
+        self.assertEqual(
+            (row.status, row.refresh_token_encrypted), (CanvasConnection.Status.DISCONNECTED, "")
+        )
 
-    def test_other_saves_do_not_touch_the_link(self):
+    def test_other_saves_do_not_touch_the_connection(self):
         with responses.RequestsMock(), self.captureOnCommitCallbacks(execute=True) as hooks:
             self.pat.first_name = "Pat"
             self.pat.save()
@@ -203,18 +224,21 @@ class DeactivatedUserTests(TestCase):
         self.assertEqual(hooks, [])
         self.assertEqual(CanvasConnection.objects.get(user=self.pat).status, "active")
 
-    def test_the_admin_action_deactivates_and_unlinks(self):
+    def test_the_admin_action_deactivates_and_disconnects(self):
         self.client.force_login(self.admin)
         with responses.RequestsMock() as rsps, self.captureOnCommitCallbacks(execute=True):
             rsps.post(REVOKE_URL)
             response = self.client.post(
                 "/admin/auth/user/",
-                {"action": "deactivate_and_unlink", "_selected_action": [self.pat.pk]},
+                {"action": "deactivate_and_disconnect", "_selected_action": [self.pat.pk]},
             )
         self.assertEqual(response.status_code, 302)
         self.pat.refresh_from_db()
         self.assertFalse(self.pat.is_active)
-        self.assertEqual(CanvasConnection.objects.get(user=self.pat).status, "revoked")
+        self.assertEqual(
+            CanvasConnection.objects.get(user=self.pat).status,
+            CanvasConnection.Status.DISCONNECTED,
+        )
 
     def test_the_refresh_cron_skips_inactive_users(self):
         from django.core.management import call_command

@@ -125,7 +125,9 @@ class RotateTokenKeysCommandTests(TestCase):
         make_connection(cls.bob, access_token="at-bob", refresh_token="rt-bob")
         make_connection(cls.carol)
         CanvasConnection.objects.filter(user=cls.carol).update(
-            status="revoked", access_token_encrypted="", refresh_token_encrypted=""
+            status=CanvasConnection.Status.DISCONNECTED,
+            access_token_encrypted="",
+            refresh_token_encrypted="",
         )
 
     def test_rotation_reencrypts_under_the_first_key_and_reports_counts(self):

@@ -1,4 +1,4 @@
-"""The link flow, refresh rotation and revocation against the real sandbox over HTTP."""
+"""The connect flow, refresh rotation and revocation against the real sandbox over HTTP."""
 
 from datetime import timedelta
 from unittest import mock
@@ -71,7 +71,7 @@ class LiveLinkTests(TestCase):
         field = row.access_token_encrypted if kind == "access" else row.refresh_token_encrypted
         return token_decrypt(user_id=self.user.pk, kind=kind, ciphertext=field)
 
-    def test_full_link_flow_records_the_canvas_identity(self):
+    def test_full_connect_flow_records_the_canvas_identity(self):
         self.sb.reset_stats()
         row = self.link()
         self.assertEqual(row.status, "active")
@@ -83,7 +83,7 @@ class LiveLinkTests(TestCase):
         token = tokens.access_token_get(user=self.user)
         self.assertEqual(self.sb.api("GET", "/me", token=token).status_code, 200)
         home = self.client.get("/")
-        self.assertContains(home, f"Linked to Canvas as <strong>{me['staff']['name']}")
+        self.assertContains(home, f"Connected to Canvas as <strong>{me['staff']['name']}")
 
     def test_an_older_tabs_flow_still_completes(self):
         def start():
@@ -174,4 +174,6 @@ class LiveLinkTests(TestCase):
         self.assertEqual(self.sb.refresh(refresh).status_code, 400)
         self.assertEqual(self.sb.api("GET", "/me", token=access).status_code, 401)
         row = CanvasConnection.objects.get(user=self.user)
-        self.assertEqual((row.status, row.refresh_token_encrypted), ("revoked", ""))
+        self.assertEqual(
+            (row.status, row.refresh_token_encrypted), (CanvasConnection.Status.DISCONNECTED, "")
+        )

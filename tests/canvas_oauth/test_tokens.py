@@ -12,7 +12,7 @@ from django.utils import timezone
 from canvas_oauth import conf
 from canvas_oauth.crypto import token_decrypt
 from canvas_oauth.exceptions import (
-    NotLinked,
+    NotConnected,
     ReauthorizationRequired,
     TokenDecryptionFailed,
 )
@@ -62,7 +62,7 @@ class AccessTokenGetTests(TestCase):
     def test_a_short_lived_token_is_renewed_at_half_its_life_not_on_every_call(self):
         self.link(expires_in=240)
         # Issued just now with a 4-minute lifetime: the 5-minute margin would always refresh.
-        CanvasConnection.objects.filter(user=self.user).update(linked_at=self.now)
+        CanvasConnection.objects.filter(user=self.user).update(connected_at=self.now)
         with responses.RequestsMock() as rsps:
             self.assertEqual(access_token_get(user=self.user), "at-old")
             self.assertEqual(len(rsps.calls), 0)
@@ -223,10 +223,10 @@ class AccessTokenGetTests(TestCase):
             self.assertEqual(access_token_get(user=self.user, force_refresh=True), "at-new-2")
 
     def test_not_linked_and_reconnect_needed(self):
-        with self.assertRaises(NotLinked):
+        with self.assertRaises(NotConnected):
             access_token_get(user=self.user)
-        self.link(status="revoked")
-        with self.assertRaises(NotLinked):
+        self.link(status=CanvasConnection.Status.DISCONNECTED)
+        with self.assertRaises(NotConnected):
             access_token_get(user=self.user)
         CanvasConnection.objects.filter(user=self.user).update(status="reconnect_needed")
         with responses.RequestsMock(), self.assertRaises(ReauthorizationRequired):

@@ -312,11 +312,13 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
 
     def test_link_revoked_by_an_admin_mid_request(self):
         def revoke_then_401(request):
-            CanvasConnection.objects.filter(user=self.provider).update(status="revoked")
+            CanvasConnection.objects.filter(user=self.provider).update(
+                status=CanvasConnection.Status.DISCONNECTED
+            )
             return (401, {}, '{"error": {"code": "unauthenticated", "message": "x"}}')
 
         self.rsps.add_callback("POST", self.action_url(), callback=revoke_then_401)
-        with self.assertRaises(oauth_exceptions.NotLinked):
+        with self.assertRaises(oauth_exceptions.NotConnected):
             self.perform()
         self.assertEqual(len(self.rsps.calls), 1)  # no refresh, no retry
         attempt = self.only_attempt()
@@ -327,7 +329,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         stale = make_user("stale", groups=("Providers",))
         make_connection(stale, status="reconnect_needed")
         for user, exc_class, code in [
-            (loner, oauth_exceptions.NotLinked, "not_linked"),
+            (loner, oauth_exceptions.NotConnected, "not_linked"),
             (stale, oauth_exceptions.ReauthorizationRequired, "reconnect_needed"),
         ]:
             with self.subTest(user=user.username):

@@ -486,13 +486,15 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
 
     def test_link_revoked_by_an_admin_mid_request(self):
         def revoke_then_401(request):
-            CanvasConnection.objects.filter(user=self.provider).update(status="revoked")
+            CanvasConnection.objects.filter(user=self.provider).update(
+                status=CanvasConnection.Status.DISCONNECTED
+            )
             return (401, {}, json.dumps(error("unauthenticated")))
 
         self.rsps.add_callback("POST", f"{API}notes/{self.note_id}/sign", callback=revoke_then_401)
         response = self.client.post(self.url, **HTMX)
         self.assertEqual(response.status_code, 200)
-        self.assertIn("not linked to Canvas", toast(response)["message"])
+        self.assertIn("not connected to Canvas", toast(response)["message"])
         self.assertEqual(NoteActionAttempt.objects.get().error_code, "not_linked")
 
     def test_session_expired_during_an_htmx_action(self):

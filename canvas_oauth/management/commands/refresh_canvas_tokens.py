@@ -1,4 +1,4 @@
-"""Refresh Canvas links whose access token expires soon (run it from cron)."""
+"""Refresh Canvas connections whose access token expires soon (run it from cron)."""
 
 from datetime import timedelta
 
@@ -9,7 +9,7 @@ from canvas_oauth.operations import connections_refresh_due
 
 class Command(BaseCommand):
     help = (
-        "Refresh every active Canvas link whose access token expires within --within "
+        "Refresh every active Canvas connection whose access token expires within --within "
         "minutes (default 60). Exit status 1 if any refresh failed."
     )
 

@@ -1,4 +1,4 @@
-"""The linking flow: connect, callback, link failed, disconnect (responses at HTTP)."""
+"""The connect flow: connect, callback, connect failed, disconnect (responses at HTTP)."""
 
 import logging
 from datetime import timedelta
@@ -11,8 +11,9 @@ from django.contrib.messages import get_messages
 from django.test import TestCase, override_settings
 from django.utils import timezone
 
-from canvas_oauth import conf, flows, tokens
-from canvas_oauth.crypto import token_decrypt
+from canvas_oauth import conf, flows, operations, tokens
+from canvas_oauth.crypto import TokenKind, token_decrypt
+from canvas_oauth.exceptions import NotConnected
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
 from integrations.canvas.exceptions import AuthorizationServerUnavailable
 from tests.factories import PASSWORD, make_connection, make_user
@@ -29,6 +30,7 @@ from tests.helpers import (
 )
 
 ME = {"user_id": "cu-1", "staff": {"id": "staff-1", "name": "Dr. Ada Lovelace"}}
+Kind = ConnectionEvent.Kind
 
 
 class FlowMixin:
@@ -187,15 +189,19 @@ class CallbackTests(FlowMixin, TestCase):
         self.assertEqual(row.scope, "offline_access")
         self.assertEqual(
             token_decrypt(
-                user_id=self.user.pk, kind="refresh", ciphertext=row.refresh_token_encrypted
+                user_id=self.user.pk, kind=TokenKind.REFRESH, ciphertext=row.refresh_token_encrypted
             ),
             "rt-new-1",
         )
         self.assertNotIn("at-new-1", row.access_token_encrypted)
         self.assertNotIn(state, self.client.session[flows.SESSION_FLOWS_KEY])
-        self.assertTrue(ConnectionEvent.objects.filter(user=self.user, kind="link").exists())
+        self.assertTrue(
+            ConnectionEvent.objects.filter(
+                user=self.user, kind=ConnectionEvent.Kind.CONNECT
+            ).exists()
+        )
         home = self.client.get("/")
-        self.assertContains(home, "Linked to Canvas as <strong>Dr. Ada Lovelace</strong> since")
+        self.assertContains(home, "Connected to Canvas as <strong>Dr. Ada Lovelace</strong> since")
         self.assertContains(home, "Disconnect")
 
     def test_without_next_goes_home(self):
@@ -399,12 +405,17 @@ class CallbackTests(FlowMixin, TestCase):
             self.ok_mocks(rsps)
             rsps.post(REVOKE_URL)
             text = self.failure_text(self.callback(code="c", state=state))
-        self.assertIn("already linked to another portal user", text)
+        self.assertIn("already connected to another portal user", text)
         self.assertFalse(CanvasConnection.objects.filter(user=self.user).exists())
         self.assertEqual(CanvasConnection.objects.get(user=self.other).status, "active")
 
-    def test_identity_of_an_unlinked_row_can_be_linked_again(self):
-        make_connection(self.other, canvas_user_id="cu-1", staff_id="staff-1", status="revoked")
+    def test_identity_of_a_disconnected_row_can_be_connected_again(self):
+        make_connection(
+            self.other,
+            canvas_user_id="cu-1",
+            staff_id="staff-1",
+            status=CanvasConnection.Status.DISCONNECTED,
+        )
         state = self.start()["state"]
         with responses.RequestsMock() as rsps:
             self.ok_mocks(rsps)
@@ -442,7 +453,11 @@ class CallbackTests(FlowMixin, TestCase):
         self.assertEqual(after.canvas_staff_id, "staff-old")
         # The tokens just issued are not kept, so they are revoked.
         self.assertEqual(form(revoke.calls[0])["token"], "rt-new-1")
-        self.assertFalse(ConnectionEvent.objects.filter(user=self.user, kind="link").exists())
+        self.assertFalse(
+            ConnectionEvent.objects.filter(
+                user=self.user, kind=ConnectionEvent.Kind.CONNECT
+            ).exists()
+        )
 
     def test_relinking_to_another_canvas_identity_names_the_previous_one(self):
         make_connection(self.user, staff_id="staff-before", status="reconnect_needed")
@@ -451,7 +466,7 @@ class CallbackTests(FlowMixin, TestCase):
             self.ok_mocks(rsps)
             rsps.post(REVOKE_URL)
             self.callback(code="c", state=state)
-        event = ConnectionEvent.objects.get(user=self.user, kind="link")
+        event = ConnectionEvent.objects.get(user=self.user, kind=ConnectionEvent.Kind.CONNECT)
         self.assertEqual(event.canvas_staff_id, "staff-1")
         self.assertIn("(previously staff staff-before)", event.detail)
 
@@ -510,12 +525,53 @@ class DisconnectTests(TestCase):
             )
         self.assertRedirects(response, "/", fetch_redirect_response=False)
         row = CanvasConnection.objects.get(user=self.user)
-        self.assertEqual(row.status, "revoked")
+        self.assertEqual(row.status, CanvasConnection.Status.DISCONNECTED)
         self.assertEqual((row.access_token_encrypted, row.refresh_token_encrypted), ("", ""))
-        self.assertTrue(ConnectionEvent.objects.filter(kind="unlink", user=self.user).exists())
+        self.assertEqual(self.kinds(), [Kind.DISCONNECT, Kind.TOKEN_REVOKED_AT_CANVAS])
         self.assertContains(self.client.get("/"), "Connect to Canvas")
 
-    def test_revocation_failure_still_unlinks_with_a_warning(self):
+    def kinds(self, *, after: int = 0) -> list[str]:
+        """Return the kinds of the user's connection events after id `after`, oldest first."""
+        events = ConnectionEvent.objects.filter(user=self.user, id__gt=after).order_by("id")
+        return list(events.values_list("kind", flat=True))
+
+    def test_revocation_not_confirmed_is_recorded_but_the_connection_ends(self):
+        answers = {
+            "404": {"status": 404},
+            "500": {"status": 500},
+            "no answer": {"body": requests.ConnectTimeout()},
+        }
+        for name, answer in answers.items():
+            with self.subTest(answer=name):
+                CanvasConnection.objects.filter(user=self.user).delete()
+                make_connection(self.user, refresh_token="rt-pat", staff_name="Dr. Pat")
+                mark = ConnectionEvent.objects.order_by("-id").values_list("id", flat=True).first()
+                with responses.RequestsMock() as rsps:
+                    rsps.post(REVOKE_URL, **answer)
+                    self.client.post("/canvas/disconnect/")
+                row = CanvasConnection.objects.get(user=self.user)
+                self.assertEqual(row.status, CanvasConnection.Status.DISCONNECTED)
+                self.assertEqual(row.refresh_token_encrypted, "")
+                self.assertEqual(
+                    self.kinds(after=mark or 0), [Kind.DISCONNECT, Kind.REVOCATION_NOT_CONFIRMED]
+                )
+                event = ConnectionEvent.objects.filter(id__gt=mark or 0).get(
+                    kind=Kind.REVOCATION_NOT_CONFIRMED
+                )
+                self.assertEqual(event.detail, "revocation at Canvas failed")
+                self.assertEqual(event.actor, self.user)
+
+    def test_only_a_200_from_canvas_records_the_token_revoked(self):
+        with responses.RequestsMock() as rsps:
+            rsps.post(REVOKE_URL, status=200)
+            revoked = operations.connection_disconnect(user=self.user, actor=None)
+        self.assertIs(revoked, True)
+        event = ConnectionEvent.objects.get(kind=Kind.TOKEN_REVOKED_AT_CANVAS)
+        self.assertEqual((event.user, event.canvas_staff_id), (self.user, "staff-pat"))
+        with self.assertRaises(NotConnected):
+            operations.connection_disconnect(user=self.user, actor=None)
+
+    def test_revocation_failure_still_disconnects_with_a_warning(self):
         with responses.RequestsMock() as rsps:
             rsps.post(REVOKE_URL, body=requests.ConnectTimeout())
             response = self.client.post("/canvas/disconnect/", follow=True)
@@ -526,7 +582,13 @@ class DisconnectTests(TestCase):
         with override_settings(CANVAS_REVOKE_ON_UNLINK=False), responses.RequestsMock():
             response = self.client.post("/canvas/disconnect/", follow=True)
         self.assertContains(response, "no longer linked")
-        self.assertEqual(CanvasConnection.objects.get(user=self.user).status, "revoked")
+        self.assertEqual(
+            CanvasConnection.objects.get(user=self.user).status,
+            CanvasConnection.Status.DISCONNECTED,
+        )
+        self.assertEqual(self.kinds(), [Kind.DISCONNECT, Kind.REVOCATION_NOT_CONFIRMED])
+        event = ConnectionEvent.objects.get(kind=Kind.REVOCATION_NOT_CONFIRMED)
+        self.assertEqual(event.detail, "revocation at Canvas turned off")
 
     def test_wrong_key_answers_503_and_changes_nothing(self):
         before = CanvasConnection.objects.get(user=self.user)
@@ -542,10 +604,12 @@ class DisconnectTests(TestCase):
         self.assertEqual(after.status, "active")
         self.assertEqual(after.refresh_token_encrypted, before.refresh_token_encrypted)
 
-    def test_not_linked(self):
-        CanvasConnection.objects.filter(user=self.user).update(status="revoked")
+    def test_not_connected(self):
+        CanvasConnection.objects.filter(user=self.user).update(
+            status=CanvasConnection.Status.DISCONNECTED
+        )
         response = self.client.post("/canvas/disconnect/", follow=True)
-        self.assertContains(response, "not linked to Canvas")
+        self.assertContains(response, "not connected to Canvas")
 
     def test_csrf_is_required(self):
         from django.test import Client
@@ -568,7 +632,7 @@ class ConnectionPagesTests(TestCase):
     def test_not_linked_home(self):
         response = self.client.get("/")
         self.assertContains(response, "Connect to Canvas")
-        self.assertContains(response, "not linked to Canvas")
+        self.assertContains(response, "not connected to Canvas")
         self.assertNotContains(response, "canvas-reconnect-banner")
 
     def test_reconnect_banner_on_every_page_returns_to_it(self):
@@ -584,7 +648,7 @@ class ConnectionPagesTests(TestCase):
     def test_linked_home_shows_no_banner(self):
         make_connection(self.user, staff_name="Dr. Pat")
         response = self.client.get("/")
-        self.assertContains(response, "Linked to Canvas as <strong>Dr. Pat</strong> since")
+        self.assertContains(response, "Connected to Canvas as <strong>Dr. Pat</strong> since")
         self.assertNotContains(response, "canvas-reconnect-banner")
 
 
@@ -714,7 +778,7 @@ class ErrorReportTests(TestCase):
         with responses.RequestsMock() as rsps:
             rsps.add_callback("POST", TOKEN_URL, callback=crash)
             try:
-                flows.connection_link(
+                flows.connection_connect(
                     user=self.user,
                     code="code-SECRET-42",
                     code_verifier="verifier-SECRET-" + "v" * 40,

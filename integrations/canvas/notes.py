@@ -1,0 +1,235 @@
+"""Notes as the plugin sends them: anything not in the contract's shape is CanvasUnavailable.
+
+Pure parsing (no HTTP): note ids, state codes and their labels, and the
+shapes of `/me`, note summaries, pages, counts, histories and action replies.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.utils.dateparse import parse_datetime
+
+from integrations.canvas.exceptions import ActionNotAllowed, CanvasUnavailable, InvalidNoteId
+
+#: The sentence for an answer the portal cannot read.
+UNREADABLE = "Canvas sent an answer the portal doesn't understand. Please try again later."
+# Canonical 8-4-4-4-12 hex only (ASCII, no braces or urn: prefix).
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
+
+
+class NoteState(models.TextChoices):
+    """A note's state code in Canvas, and its Canvas label."""
+
+    NEW = "NEW", "Created"
+    PUSHED = "PSH", "Pushed"
+    LOCKED = "LKD", "Locked"
+    UNLOCKED = "ULK", "Unlocked"
+    DELETED = "DLT", "Deleted"
+    RELOCKED = "RLK", "Relocked"
+    RESTORED = "RST", "Restored"
+    RECALLED = "RCL", "Recalled"
+    UNDELETED = "UND", "Undeleted"
+    DISCHARGED = "DSC", "Discharged"
+    SIGNED = "SGN", "Signed"
+    SCHEDULING = "SCH", "Scheduling"
+    BOOKED = "BKD", "Booked"
+    CHECKED_IN = "CVD", "Checked in"
+    CANCELLED = "CLD", "Cancelled"
+    NO_SHOW = "NSW", "No show"
+    REVERTED = "RVT", "Reverted"
+    CONFIRMED = "CNF", "Confirmed"
+
+
+#: Note state codes and their Canvas labels.
+STATE_LABELS: dict[str, str] = dict(NoteState.choices)
+
+#: The keys of `GET /notes/counts`, each a count of notes.
+COUNT_KEYS = ("to_sign", "overdue", "open", "today")
+
+
+def note_id_parse(*, value: Any) -> uuid.UUID:
+    """Return the UUID in `value` (surrounding spaces allowed) or raise InvalidNoteId.
+
+    Runs before any upstream call: huge, non-ASCII or malformed ids never
+    leave the portal.
+    """
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidNoteId()
+    text = value.strip().lower()
+    if not _UUID_RE.fullmatch(text):
+        raise InvalidNoteId()
+    return uuid.UUID(text)
+
+
+def state_not_allowed_message(state: str) -> str:
+    """Return the sentence for a 409 on a note in `state` (any action)."""
+    if not state:
+        return ActionNotAllowed.default_message
+    return f"This note is {STATE_LABELS.get(state, state)}; that action isn't allowed."
+
+
+# -- values -------------------------------------------------------------------
+def _text(value: Any, *, required: bool = True) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None and not required:
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise CanvasUnavailable(UNREADABLE)
+
+
+def _named(value: Any) -> dict[str, str]:
+    if value is None:
+        return {"id": "", "name": ""}
+    if not isinstance(value, dict):
+        raise CanvasUnavailable(UNREADABLE)
+    return {
+        "id": _text(value.get("id"), required=False),
+        "name": _text(value.get("name"), required=False),
+    }
+
+
+def _when(value: Any) -> datetime | None:
+    """Return an ISO date-time with its offset as an aware datetime, else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def state_parse(value: Any) -> dict[str, str]:
+    """Return `{"code", "label"}` of a state object, or raise CanvasUnavailable."""
+    if not isinstance(value, dict) or not isinstance(value.get("code"), str):
+        raise CanvasUnavailable(UNREADABLE)
+    code = value["code"]
+    return {
+        "code": code,
+        "label": _text(value.get("label"), required=False) or STATE_LABELS.get(code, code),
+    }
+
+
+# -- answers ------------------------------------------------------------------
+def me_parse(data: Any) -> dict[str, Any]:
+    """Return `{"user_id", "staff": {"id", "name"}}` from `GET /me` (a staff id required)."""
+    if not isinstance(data, dict) or not isinstance(data.get("staff"), dict):
+        raise CanvasUnavailable(UNREADABLE)
+    staff = data["staff"]
+    staff_id = _text(staff.get("id"))
+    if not staff_id:
+        raise CanvasUnavailable(UNREADABLE)
+    return {
+        "user_id": _text(data.get("user_id"), required=False),
+        "staff": {"id": staff_id, "name": _text(staff.get("name"), required=False)},
+    }
+
+
+def summary_parse(data: Any) -> dict[str, Any]:
+    """Return a note summary with the shape the portal relies on, or raise CanvasUnavailable."""
+    if not isinstance(data, dict):
+        raise CanvasUnavailable(UNREADABLE)
+    state = state_parse(data.get("state"))
+    note_type = data.get("note_type") or {}
+    allowed = data.get("allowed_actions") or []
+    if not isinstance(note_type, dict) or not isinstance(allowed, list):
+        raise CanvasUnavailable(UNREADABLE)
+    try:
+        # The id goes into the portal's URLs: only a real UUID is accepted.
+        note_id = str(uuid.UUID(_text(data.get("id"))))
+    except ValueError:
+        raise CanvasUnavailable(UNREADABLE) from None
+    return {
+        "id": note_id,
+        "title": _text(data.get("title"), required=False),
+        "datetime_of_service": _when(data.get("datetime_of_service")),
+        "state": {
+            **state,
+            "changed_at": _when(data["state"].get("changed_at")),
+            "changed_by": _text(data["state"].get("changed_by"), required=False),
+        },
+        "note_type": {
+            "name": _text(note_type.get("name"), required=False),
+            "category": _text(note_type.get("category"), required=False),
+            "is_sig_required": bool(note_type.get("is_sig_required")),
+        },
+        "patient": _named(data.get("patient")),
+        "provider": _named(data.get("provider")),
+        "supervising_provider": (
+            _named(data["supervising_provider"]) if data.get("supervising_provider") else None
+        ),
+        # As sent; the portal keeps the actions it knows.
+        "allowed_actions": [a for a in allowed if isinstance(a, str)],
+    }
+
+
+def note_page_parse(data: Any) -> dict[str, Any]:
+    """Return `{"notes", "next_cursor", "count"}` from `GET /notes`."""
+    if not isinstance(data, dict) or not isinstance(data.get("notes"), list):
+        raise CanvasUnavailable(UNREADABLE)
+    next_cursor = data.get("next_cursor")
+    if next_cursor is not None and not isinstance(next_cursor, str):
+        raise CanvasUnavailable(UNREADABLE)
+    count = data.get("count")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+        raise CanvasUnavailable(UNREADABLE)
+    return {
+        "notes": [summary_parse(item) for item in data["notes"]],
+        "next_cursor": next_cursor or None,
+        "count": count,
+    }
+
+
+def counts_parse(data: Any) -> dict[str, int]:
+    """Return the COUNT_KEYS counts from `GET /notes/counts` (each a non-negative int)."""
+    if not isinstance(data, dict):
+        raise CanvasUnavailable(UNREADABLE)
+    counts = {}
+    for key in COUNT_KEYS:
+        value = data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CanvasUnavailable(UNREADABLE)
+        counts[key] = value
+    return counts
+
+
+def history_parse(data: Any) -> dict[str, Any]:
+    """Return `{"history": [{"state", "at", "by"}, ...], "as_of"}` from a note's history."""
+    if not isinstance(data, dict) or not isinstance(data.get("history"), list):
+        raise CanvasUnavailable(UNREADABLE)
+    history = []
+    for item in data["history"]:
+        at = _when(item.get("at")) if isinstance(item, dict) else None
+        if at is None or not isinstance(item.get("state"), str):
+            raise CanvasUnavailable(UNREADABLE)
+        history.append(
+            {"state": item["state"], "at": at, "by": _text(item.get("by"), required=False)}
+        )
+    return {"history": history, "as_of": _when(data.get("as_of"))}
+
+
+def action_reply_parse(data: dict[str, Any], *, note_id: uuid.UUID, action: str) -> dict[str, Any]:
+    """Return what Canvas accepted from an action's 202 body (already known to be a dict)."""
+    effects = data.get("effects")
+    try:
+        expected = state_parse(data["expected_state"]) if data.get("expected_state") else None
+    except CanvasUnavailable:
+        expected = None  # accepted all the same: only the prediction is unreadable
+    from_state = data.get("from_state")
+    return {
+        "note_id": str(note_id),
+        "action": action,
+        "effects": [e for e in effects if isinstance(e, str)] if isinstance(effects, list) else [],
+        "from_state": from_state if isinstance(from_state, str) else "",
+        "expected_state": expected,
+        "accepted_at": _when(data.get("accepted_at")),
+    }
