@@ -26,6 +26,8 @@ SESSION_STARTED_KEY = "_portal_signed_in_at"
 SESSION_SEEN_KEY = "_portal_seen_at"
 #: How finely (seconds) the last activity is recorded; well under any idle limit.
 SEEN_RESOLUTION = 30
+#: The request header marking an htmx background poll (not a person's activity).
+POLL_HEADER = "HX-Poll"
 
 
 class ClientIPMiddleware:
@@ -107,7 +109,12 @@ class SessionTimeoutMiddleware:
     `SESSION_ABSOLUTE_TIMEOUT` seconds after sign-in, signs the user out
     (flushing the session) and carries on as anonymous, so the
     login-required middleware sends it to the sign-in page.
-    Must come after the authentication and messages middleware.
+    A background poll (`POLL_HEADER`, added by static/js/portal.js to every
+    `hx-trigger="every ..."` request) is checked but never counts as
+    activity, so an open page still reaches the idle logoff and follows it
+    like any htmx call. The header is the client's choice, and a client can
+    only use it to be signed out sooner.
+    Must come after the authentication, messages and htmx middleware.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -133,6 +140,8 @@ class SessionTimeoutMiddleware:
         elif now - started > conf.session_absolute_timeout():
             reason = "absolute"
         if reason is None:
+            if _is_poll(request):
+                return
             # Stamp the activity at most every SEEN_RESOLUTION seconds: the
             # idle limit is minutes long, and writing the session on every
             # request would cost a database write per click.
@@ -149,6 +158,10 @@ class SessionTimeoutMiddleware:
             else "Your session reached its time limit. Sign in again to continue."
         )
         messages.info(request, text)
+
+
+def _is_poll(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False)) and request.headers.get(POLL_HEADER) == "true"
 
 
 class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
