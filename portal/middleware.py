@@ -16,6 +16,8 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from observability import metrics
+from observability.context import log_context, log_context_user_set
 from portal import conf, proxy
 from portal.timezones import zone_for
 
@@ -62,8 +64,39 @@ class RequestIDMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = proxy.forwarded_request_id(request) or uuid.uuid4().hex
-        response = self.get_response(request)
+        with log_context(request_id=request.request_id):
+            response = self.get_response(request)
         response[self.header] = request.request_id
+        return response
+
+
+class LogUserMiddleware:
+    """Tag the rest of the request's log lines with the signed-in user's id.
+
+    Comes after SessionTimeoutMiddleware, so a session that just ended logs
+    as anonymous; RequestIDMiddleware's context ends the tag with the request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        log_context_user_set(
+            user_id=user.pk if user is not None and user.is_authenticated else None
+        )
+        return self.get_response(request)
+
+
+class ResponseMetricsMiddleware:
+    """Count every response by its status class (`portal_http_responses_total`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        metrics.http_response_observe(status=response.status_code)
         return response
 
 

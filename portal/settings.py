@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.ResponseMetricsMiddleware",
     "portal.middleware.ClientIPMiddleware",
     "portal.middleware.RequestIDMiddleware",
     # Early, so every later middleware and the CSRF failure view read request.htmx.
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "portal.middleware.HtmxLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
+    "portal.middleware.LogUserMiddleware",
     "portal.middleware.ClinicTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
