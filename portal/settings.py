@@ -222,6 +222,14 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# The operator's endpoints: /healthz shows its details, and /metrics answers
+# a Prometheus scrape, only to these client addresses or networks (default:
+# loopback) or to a request carrying the token as `Authorization: Bearer`.
+HEALTHZ_ALLOWED_IPS = env.list("HEALTHZ_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=HEALTHZ_ALLOWED_IPS)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Canvas (see README's configuration table). Unset variables are None here:
 # the defaults and the validation live in one place,
 # integrations.canvas.settings.DEFAULTS, read lazily so override_settings works.
@@ -261,6 +269,12 @@ TASKS = {
     }
 }
 
+# Logs: plain lines for development; DJANGO_LOG_FORMAT=json writes one JSON
+# object a line (portal.logging.JsonFormatter) with the request id and the
+# user id (observability.context) for a log collector.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be plain or json (got {LOG_FORMAT!r}).")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -268,15 +282,17 @@ LOGGING = {
         # An OAuth callback's query string holds the authorization code:
         # request lines reach the log without their query strings.
         "strip_query_strings": {"()": "portal.logging.StripQueryStringFilter"},
+        "log_context": {"()": "observability.context.LogContextFilter"},
     },
     "formatters": {
         "plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"},
+        "json": {"()": "portal.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["strip_query_strings"],
+            "formatter": LOG_FORMAT,
+            "filters": ["strip_query_strings", "log_context"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
