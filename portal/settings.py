@@ -137,6 +137,9 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 LOGIN_SLOWDOWN_AFTER = env.int("LOGIN_SLOWDOWN_AFTER", default=3)
 LOGIN_SLOWDOWN_SECONDS = env.int("LOGIN_SLOWDOWN_SECONDS", default=5)
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
+# Error reports mask the OAuth callback's code and state (portal.reporting).
+DEFAULT_EXCEPTION_REPORTER = "portal.reporting.PortalExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.reporting.PortalExceptionReporterFilter"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
