@@ -1,5 +1,7 @@
 """Read the portal's own settings lazily, so `override_settings` works in tests."""
 
+import ipaddress
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -55,3 +57,35 @@ def trusted_proxy_count() -> int:
             f"TRUSTED_PROXY_COUNT must be a whole number, 0 or more (got {value!r})."
         )
     return value
+
+
+def _networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    value = getattr(settings, name, ["127.0.0.1", "::1"])
+    try:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in value)
+    except (TypeError, ValueError, AttributeError):
+        raise ImproperlyConfigured(
+            f"{name} must be a list of addresses or networks (got {value!r})."
+        ) from None
+
+
+def healthz_allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Return the client addresses /healthz shows its details to (default: loopback)."""
+    return _networks("HEALTHZ_ALLOWED_IPS")
+
+
+def healthz_token() -> str:
+    """Return the bearer token that also unlocks /healthz's details ("" for none)."""
+    return str(getattr(settings, "HEALTHZ_TOKEN", "") or "")
+
+
+def metrics_allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Return the client addresses allowed to scrape /metrics (default: HEALTHZ_ALLOWED_IPS)."""
+    if getattr(settings, "METRICS_ALLOWED_IPS", None) is None:
+        return healthz_allowed_networks()
+    return _networks("METRICS_ALLOWED_IPS")
+
+
+def metrics_token() -> str:
+    """Return the bearer token a Prometheus scrape sends ("" for none)."""
+    return str(getattr(settings, "METRICS_TOKEN", "") or "")

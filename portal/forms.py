@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from portal.models import UserProfile
 from portal.services import SignInRefusal
-from portal.timezones import clinic_zone, zone_names
+from portal.timezones import clinic_zone, zone_choices
 
 
 def _duration(seconds: int) -> str:
@@ -70,5 +70,5 @@ class ProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = [
             ("", f"The clinic's time ({clinic_zone().key})"),
-            *[(name, name.replace("_", " ")) for name in zone_names()],
+            *[(name, name.replace("_", " ")) for name in zone_choices()],
         ]

@@ -16,6 +16,8 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from observability import metrics
+from observability.context import log_context, log_context_user_set
 from portal import conf, proxy
 from portal.timezones import zone_for
 
@@ -26,6 +28,8 @@ SESSION_STARTED_KEY = "_portal_signed_in_at"
 SESSION_SEEN_KEY = "_portal_seen_at"
 #: How finely (seconds) the last activity is recorded; well under any idle limit.
 SEEN_RESOLUTION = 30
+#: The request header marking an htmx background poll (not a person's activity).
+POLL_HEADER = "HX-Poll"
 
 
 class ClientIPMiddleware:
@@ -60,8 +64,39 @@ class RequestIDMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = proxy.forwarded_request_id(request) or uuid.uuid4().hex
-        response = self.get_response(request)
+        with log_context(request_id=request.request_id):
+            response = self.get_response(request)
         response[self.header] = request.request_id
+        return response
+
+
+class LogUserMiddleware:
+    """Tag the rest of the request's log lines with the signed-in user's id.
+
+    Comes after SessionTimeoutMiddleware, so a session that just ended logs
+    as anonymous; RequestIDMiddleware's context ends the tag with the request.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        log_context_user_set(
+            user_id=user.pk if user is not None and user.is_authenticated else None
+        )
+        return self.get_response(request)
+
+
+class ResponseMetricsMiddleware:
+    """Count every response by its status class (`portal_http_responses_total`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        metrics.http_response_observe(status=response.status_code)
         return response
 
 
@@ -107,7 +142,12 @@ class SessionTimeoutMiddleware:
     `SESSION_ABSOLUTE_TIMEOUT` seconds after sign-in, signs the user out
     (flushing the session) and carries on as anonymous, so the
     login-required middleware sends it to the sign-in page.
-    Must come after the authentication and messages middleware.
+    A background poll (`POLL_HEADER`, added by static/js/portal.js to every
+    `hx-trigger="every ..."` request) is checked but never counts as
+    activity, so an open page still reaches the idle logoff and follows it
+    like any htmx call. The header is the client's choice, and a client can
+    only use it to be signed out sooner.
+    Must come after the authentication, messages and htmx middleware.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -133,6 +173,8 @@ class SessionTimeoutMiddleware:
         elif now - started > conf.session_absolute_timeout():
             reason = "absolute"
         if reason is None:
+            if _is_poll(request):
+                return
             # Stamp the activity at most every SEEN_RESOLUTION seconds: the
             # idle limit is minutes long, and writing the session on every
             # request would cost a database write per click.
@@ -149,6 +191,10 @@ class SessionTimeoutMiddleware:
             else "Your session reached its time limit. Sign in again to continue."
         )
         messages.info(request, text)
+
+
+def _is_poll(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False)) and request.headers.get(POLL_HEADER) == "true"
 
 
 class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):

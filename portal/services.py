@@ -14,7 +14,8 @@ all pass the check before any of them is counted, so no more than the
 limit ever reach the password check.
 
 Every failure, refusal and lock-out is logged at WARNING (never the
-password) and kept as a `SignInEvent` row admins can read.
+password), kept as a `SignInEvent` row admins can read, and counted for the
+metrics scrape (never the username or the address).
 """
 
 import datetime
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from observability import metrics
 from portal import conf
 from portal.models import SignInEvent, SignInThrottle
 
@@ -222,7 +224,8 @@ def _refusal_record(
     request_id: str,
     now: datetime.datetime,
 ) -> None:
-    """Log and keep a sign-in attempt refused without checking the password."""
+    """Log, keep and count a sign-in attempt refused without checking the password."""
+    metrics.signin_failure_observe(reason="refused")
     logger.warning(
         "Sign-in refused (%s, retry in %ss) for username %r from %s",
         refusal.reason,
@@ -264,6 +267,7 @@ def signin_attempt_failed(
                 _count_failure(row, now)
             if row.failures >= limits[scope] and row.locked_until is None:
                 row.locked_until = now + lockout
+                metrics.signin_lockout_observe(scope=scope)
                 logger.warning(
                     "Sign-in locked out: %s %r after %s failures, for %ss",
                     scope,
@@ -283,6 +287,7 @@ def signin_attempt_failed(
                 update_fields=["failures", "first_failure_at", "last_failure_at", "locked_until"]
             )
             rows.append(row)
+        metrics.signin_failure_observe(reason="wrong_password")
         logger.warning(
             "Sign-in failed for username %r from %s (%s failure(s) for this username)",
             username[:150],

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.ResponseMetricsMiddleware",
     "portal.middleware.ClientIPMiddleware",
     "portal.middleware.RequestIDMiddleware",
     # Early, so every later middleware and the CSRF failure view read request.htmx.
@@ -78,6 +79,7 @@ MIDDLEWARE = [
     "portal.middleware.HtmxLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "portal.middleware.SessionTimeoutMiddleware",
+    "portal.middleware.LogUserMiddleware",
     "portal.middleware.ClinicTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -135,6 +137,9 @@ LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
 LOGIN_SLOWDOWN_AFTER = env.int("LOGIN_SLOWDOWN_AFTER", default=3)
 LOGIN_SLOWDOWN_SECONDS = env.int("LOGIN_SLOWDOWN_SECONDS", default=5)
 CSRF_FAILURE_VIEW = "portal.views.csrf_failure"
+# Error reports mask the OAuth callback's code and state (portal.reporting).
+DEFAULT_EXCEPTION_REPORTER = "portal.reporting.PortalExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.reporting.PortalExceptionReporterFilter"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -220,6 +225,14 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# The operator's endpoints: /healthz shows its details, and /metrics answers
+# a Prometheus scrape, only to these client addresses or networks (default:
+# loopback) or to a request carrying the token as `Authorization: Bearer`.
+HEALTHZ_ALLOWED_IPS = env.list("HEALTHZ_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=HEALTHZ_ALLOWED_IPS)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Canvas (see README's configuration table). Unset variables are None here:
 # the defaults and the validation live in one place,
 # integrations.canvas.settings.DEFAULTS, read lazily so override_settings works.
@@ -259,6 +272,12 @@ TASKS = {
     }
 }
 
+# Logs: plain lines for development; DJANGO_LOG_FORMAT=json writes one JSON
+# object a line (portal.logging.JsonFormatter) with the request id and the
+# user id (observability.context) for a log collector.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be plain or json (got {LOG_FORMAT!r}).")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -266,15 +285,17 @@ LOGGING = {
         # An OAuth callback's query string holds the authorization code:
         # request lines reach the log without their query strings.
         "strip_query_strings": {"()": "portal.logging.StripQueryStringFilter"},
+        "log_context": {"()": "observability.context.LogContextFilter"},
     },
     "formatters": {
         "plain": {"format": "{asctime} {levelname} {name} {message}", "style": "{"},
+        "json": {"()": "portal.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["strip_query_strings"],
+            "formatter": LOG_FORMAT,
+            "filters": ["strip_query_strings", "log_context"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},

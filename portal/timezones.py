@@ -15,8 +15,44 @@ def zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
+#: The tz database's geographic areas: `Area/Location` names are the ones to offer.
+ZONE_AREAS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Arctic",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
+)
+
+
+@cache
+def zone_choices() -> tuple[str, ...]:
+    """Return the zones a person may pick: `Area/Location` names, and UTC.
+
+    Not the machine's `localtime` or `Factory`, nor backward-compatible
+    aliases (`US/Eastern`, `EST`, `Etc/GMT+5`): each place appears once,
+    under the name the tz database keeps for it.
+    """
+    return tuple(
+        name
+        for name in zone_names()
+        if name == "UTC" or ("/" in name and name.split("/", 1)[0] in ZONE_AREAS)
+    )
+
+
 def zone_valid(name: str) -> bool:
-    """Return whether `name` is an IANA zone name (not a file path or an abbreviation)."""
+    """Return whether `name` is an IANA zone name (not a file path); any alias counts.
+
+    Pages keep honouring a zone a profile already holds; new choices come
+    from `zone_choices`.
+    """
     return name in zone_names()
 
 

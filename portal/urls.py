@@ -10,6 +10,7 @@ from portal.forms import SignInForm
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_scrape, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path(
         "accounts/login/",

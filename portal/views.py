@@ -1,4 +1,4 @@
-"""The home page and the health check."""
+"""The home page, the health check and the metrics scrape."""
 
 import logging
 
@@ -13,10 +13,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.http import trigger_client_event
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from integrations.canvas.exceptions import CanvasError
 from notes.selectors import confirmation_health
 from notes.services import home_cards_for_user
+from observability import metrics
+from portal import conf
+from portal.access import operator_allowed
 from portal.forms import ProfileForm
 from portal.models import UserProfile
 from portal.timezones import clinic_zone
@@ -54,18 +58,41 @@ def profile(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     """Answer whether the portal can reach its database (200) or not (503).
 
-    Also how many note actions await confirmation and the oldest one's age,
-    so a stopped worker shows (`behind`) without failing the web servers.
+    To the operator (`HEALTHZ_ALLOWED_IPS`, or `HEALTHZ_TOKEN` as a bearer
+    token) also how many note actions await confirmation and the oldest
+    one's age, so a stopped worker shows (`behind`) without failing the web
+    servers; anyone else reads only the status.
     """
+    details = operator_allowed(
+        request, networks=conf.healthz_allowed_networks(), token=conf.healthz_token()
+    )
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-        confirmations = confirmation_health()
+        confirmations = confirmation_health() if details else None
     except DatabaseError:
         logger.warning("Health check: database unreachable")
-        return JsonResponse({"status": "degraded", "database": "unreachable"}, status=503)
+        body = {"status": "degraded", "database": "unreachable"}
+        return JsonResponse(body if details else {"status": "degraded"}, status=503)
+    if not details:
+        return JsonResponse({"status": "ok"})
     return JsonResponse({"status": "ok", "database": "ok", "confirmations": confirmations})
+
+
+@login_not_required
+@never_cache
+@require_safe
+def metrics_scrape(request: HttpRequest) -> HttpResponse:
+    """Answer a Prometheus scrape: from `METRICS_ALLOWED_IPS` or with `METRICS_TOKEN` only."""
+    if not operator_allowed(
+        request, networks=conf.metrics_allowed_networks(), token=conf.metrics_token()
+    ):
+        logger.warning("Metrics scrape refused from %s", getattr(request, "client_ip", None))
+        return HttpResponse("Forbidden", status=403, content_type="text/plain")
+    return HttpResponse(
+        metrics.exposition(backlog=confirmation_health), content_type=CONTENT_TYPE_LATEST
+    )
 
 
 @login_not_required

@@ -13,6 +13,9 @@ Every call has a (connect, read) timeout and never follows a redirect. A
 GET whose pooled keep-alive connection was dropped by the server is sent
 once more on a fresh connection; nothing else is ever resent (an action or
 a token request is not idempotent).
+
+Every call's time is recorded (`portal_canvas_request_seconds`) under its
+route template: the URL's path with ids replaced, never a note id.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from __future__ import annotations
 import http.cookiejar
 import logging
 import os
+import re
 import threading
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.auth
@@ -35,6 +41,7 @@ from urllib3.exceptions import (
 )
 
 from integrations.canvas.settings import canvas_settings
+from observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +146,16 @@ def _connection_dropped(exc: requests.ConnectionError) -> bool:
     return isinstance(_reason(exc), ProtocolError)
 
 
+#: A path segment that may be an id (a UUID, a number, a token-like value).
+_ID_SEGMENT = re.compile(r".*\d.*|.{41,}")
+
+
+def endpoint_template(url: str) -> str:
+    """Return `url`'s path with every segment that may be an id replaced by `{id}`."""
+    segments = urlsplit(url).path.split("/")
+    return "/".join("{id}" if _ID_SEGMENT.fullmatch(s) else s for s in segments) or "/"
+
+
 def request(
     method: str,
     url: str,
@@ -149,6 +166,25 @@ def request(
     """Send one request to Canvas under the policy; raise TransportError without an answer."""
     session = session or session_get()
     kwargs.update(timeout=canvas_settings.timeouts, allow_redirects=False)
+    started = time.perf_counter()
+    status: int | str = "no_answer"
+    try:
+        response = _send(session, method, url, **kwargs)
+        status = response.status_code
+        return response
+    except TransportError as exc:
+        status = "timeout" if exc.read_timeout else "no_answer"
+        raise
+    finally:
+        metrics.canvas_request_observe(
+            endpoint=endpoint_template(url),
+            method=method,
+            status=status,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
     try:
         try:
             return session.request(method, url, **kwargs)

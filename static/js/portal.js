@@ -66,6 +66,15 @@
     showToast({ message: "The portal took too long to answer. Check the list before trying again.", level: "warning" });
   });
 
+  // A background poll (hx-trigger="every ...") is not a person's activity:
+  // say so, so it does not keep the session from its idle logoff
+  // (portal.middleware.SessionTimeoutMiddleware reads HX-Poll).
+  document.body.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    var trigger = elt && elt.getAttribute && elt.getAttribute("hx-trigger");
+    if (trigger && /^\s*every\s/.test(trigger)) event.detail.headers["HX-Poll"] = "true";
+  });
+
   // Close my day: "Select all on this page", and the Sign button's count.
   function bulkBoxes() {
     return Array.prototype.slice.call(document.querySelectorAll('input[name="note"][form="bulk-form"]'));

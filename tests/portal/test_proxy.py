@@ -58,6 +58,39 @@ class ClientIPTests(SimpleTestCase):
         # One entry short: the request skipped a proxy, nothing in it is trusted.
         self.assertEqual(self.ip("203.0.113.9"), "10.1.1.1")
 
+    @override_settings(TRUSTED_PROXY_COUNT=1)
+    def test_an_unbalanced_quote_from_the_client_cannot_swallow_the_proxys_entry(self):
+        # nginx's $proxy_add_x_forwarded_for: what the client sent, then the
+        # address nginx saw. Quotes in the client's part are just characters.
+        for client_part in ['1.2.3.4, for="', '6.6.6.6, "', 'for="[2001:db8::1]:80, 6.6.6.6']:
+            with self.subTest(client_part=client_part):
+                self.assertEqual(self.ip(f"{client_part}, 203.0.113.50"), "203.0.113.50")
+
+    @override_settings(TRUSTED_PROXY_COUNT=1)
+    def test_shapes_nginx_and_cloud_load_balancers_write(self):
+        cases = {
+            # nginx: "client-sent, address nginx saw"
+            "6.6.6.6, 198.51.100.23": "198.51.100.23",
+            # AWS ALB appends the peer, with a port when so configured
+            "6.6.6.6, 198.51.100.23:55123": "198.51.100.23",
+            # IPv6 client, bracketed with a port, and bare
+            "[2001:db8::23]:55123": "2001:db8::23",
+            "6.6.6.6, 2001:db8::23": "2001:db8::23",
+        }
+        for forwarded, expected in cases.items():
+            with self.subTest(forwarded=forwarded):
+                self.assertEqual(self.ip(forwarded), expected)
+
+    @override_settings(TRUSTED_PROXY_COUNT=2)
+    def test_google_load_balancer_then_nginx(self):
+        # GCP's external LB writes "client, lb-ip"; nginx behind it appends
+        # the LB's internal address it was connected from: count 2 proxies
+        # that append (the LB and nginx) from the right.
+        self.assertEqual(self.ip("6.6.6.6, 203.0.113.77, 130.211.0.5"), "203.0.113.77")
+        self.assertEqual(self.ip('x, for=", 203.0.113.77, 130.211.0.5'), "203.0.113.77")
+        # The entry in the trusted position is no address: the socket's.
+        self.assertEqual(self.ip("6.6.6.6, junk, 130.211.0.5"), "10.1.1.1")
+
     def test_a_negative_count_is_refused(self):
         for value in [-1, "1", True]:
             with (

@@ -93,6 +93,29 @@ class SessionTimeoutTests(TestCase):
         self.assertEqual(response["HX-Redirect"], "/accounts/login/?next=%2Fnotes%2F%3Fstate%3DLKD")
         self.assertIn("no-store", response["Cache-Control"])
 
+    def test_background_polls_do_not_keep_the_session_alive(self):
+        self.assertEqual(self.client.get("/").status_code, 200)
+        poll = {"HX-Request": "true", "HX-Poll": "true", "HX-Current-URL": "http://testserver/"}
+        for _ in range(16):  # a page polling once a minute, nobody at the keyboard
+            self.clock.now += 60
+            response = self.client.get("/", headers=poll)
+            if self.clock.now - T0 <= 900:
+                self.assertEqual(response.status_code, 200)
+                self.assertNotIn("HX-Redirect", response)
+        # The poll past the idle limit already followed the logoff.
+        self.assertEqual(response["HX-Redirect"], "/accounts/login/?next=%2F")
+        self.assertNotIn("_auth_user_id", self.client.session)
+        self.assertEqual(self.client.get("/").status_code, 302)
+
+    def test_a_poll_alone_is_not_activity_but_a_click_is(self):
+        self.client.get("/")
+        stamped = self.client.session[SESSION_SEEN_KEY]
+        self.clock.now += 600
+        self.client.get("/", headers={"HX-Request": "true", "HX-Poll": "true"})
+        self.assertEqual(self.client.session[SESSION_SEEN_KEY], stamped)
+        self.client.get("/", headers={"HX-Request": "true"})
+        self.assertEqual(self.client.session[SESSION_SEEN_KEY], stamped + 600)
+
     def test_sign_in_after_htmx_redirect_returns_to_the_page(self):
         self.clock.now += 1000
         redirect = self.client.get(
