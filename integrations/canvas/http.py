@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 import requests
 import requests.auth
 import requests.utils
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -40,7 +42,7 @@ from urllib3.exceptions import (
     ProtocolError,
 )
 
-from integrations.canvas.settings import canvas_settings
+from integrations.canvas.settings import PREFIX, canvas_settings
 from observability import metrics
 
 logger = logging.getLogger(__name__)
@@ -127,6 +129,14 @@ def session_reset() -> None:
         old, _session = _session, None
     if old is not None:
         old.close()
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    # The session's policy comes from the settings: a changed CANVAS_* setting
+    # (override_settings in tests) drops it, and the next call builds a new one.
+    if setting.startswith(PREFIX):
+        session_reset()
 
 
 def _reason(exc: requests.ConnectionError) -> Any:

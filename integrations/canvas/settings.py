@@ -127,6 +127,3 @@ canvas_settings = CanvasSettings()
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith(PREFIX):
         canvas_settings.reload()
-        from integrations.canvas import http
-
-        http.session_reset()
