@@ -19,7 +19,7 @@ from canvas_sdk.handlers.application import Application
 from canvas_sdk.handlers.simple_api import SimpleAPI, StaffSessionAuthMixin, api
 from canvas_sdk.templates import render_to_string
 
-from note_sign_api.handlers.api import forbidden, unauthenticated
+from note_sign_api.contract import forbidden, unauthenticated
 
 LAUNCHER_PATH = "/plugin-io/api/note_sign_api/app"
 PORTAL_URL_VARIABLE = "portal_url"
