@@ -1,8 +1,10 @@
-"""Which note actions Canvas allows, to whom and when: the plugin API's rules (contract v2).
+"""Which note actions Canvas allows, to whom and when: the plugin's prediction of Canvas's rules.
 
-Plain Python with no SDK import: the plugin enforces these rules (the SDK's
-Note effect does not check the note's state, nor who signs) and the
-portal's Canvas sandbox imports this same module, so the two cannot drift.
+Also the plugin's vocabulary: every code of the plugin API (contract v2) is an
+enum spelled here, and nowhere else. Plain Python with no SDK import and no
+import of the plugin's other modules: the plugin enforces these rules (the
+SDK's Note effect does not check the note's state, nor who signs), and the
+portal's tests and its Canvas sandbox load this one file on its own.
 
 Source: Canvas's documentation, "Note state transitions" in
 collections/_sdk/effects/note.md (canvas-medical/documentation), which
@@ -14,91 +16,199 @@ stop a staff member signing another provider's note).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the plugin sandbox allows no collections.abc import at run time
     from collections.abc import Iterable
 
-LOCK = "lock"
-SIGN = "sign"
-LOCK_SIGN = "lock_sign"
-UNLOCK = "unlock"
-CHECKIN = "checkin"
-NOSHOW = "noshow"
+
+class Action(StrEnum):
+    """A state action on a note: the last segment of POST /notes/<id>/<action>."""
+
+    LOCK = "lock"
+    SIGN = "sign"
+    LOCK_SIGN = "lock_sign"
+    UNLOCK = "unlock"
+    CHECKIN = "checkin"
+    NOSHOW = "noshow"
+
+
+class State(StrEnum):
+    """A note state code, as Canvas records it."""
+
+    NEW = "NEW"
+    PUSHED = "PSH"
+    LOCKED = "LKD"
+    UNLOCKED = "ULK"
+    DELETED = "DLT"
+    RELOCKED = "RLK"
+    RESTORED = "RST"
+    RECALLED = "RCL"
+    UNDELETED = "UND"
+    DISCHARGED = "DSC"
+    SIGNED = "SGN"
+    SCHEDULING = "SCH"
+    BOOKED = "BKD"
+    CHECKED_IN = "CVD"
+    CANCELLED = "CLD"
+    NO_SHOW = "NSW"
+    REVERTED = "RVT"
+    CONFIRMED = "CNF"
+
+
+class Category(StrEnum):
+    """A note type category (canvas_sdk NoteTypeCategories, those a clinic meets here)."""
+
+    ENCOUNTER = "encounter"
+    APPOINTMENT = "appointment"
+    INPATIENT = "inpatient"
+    DATA = "data"
+    LETTER = "letter"
+    MESSAGE = "message"
+
+
+class EffectName(StrEnum):
+    """A Note effect an action emits, named as the SDK's effect types."""
+
+    LOCK_NOTE = "LOCK_NOTE"
+    SIGN_NOTE = "SIGN_NOTE"
+    UNLOCK_NOTE = "UNLOCK_NOTE"
+    CHECK_IN_NOTE = "CHECK_IN_NOTE"
+    NO_SHOW_NOTE = "NO_SHOW_NOTE"
+
+
+class SigningPolicy(StrEnum):
+    """The plugin variable `signing_policy`: who may sign, lock & sign and unlock a note."""
+
+    #: Only the note's provider or supervising provider (the default).
+    PROVIDER = "provider"
+    #: Any active staff member.
+    ANY_STAFF = "any_staff"
+
+
+class ErrorCode(StrEnum):
+    """The `error.code` of every error body the plugin API answers."""
+
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    INVALID_NOTE_ID = "invalid_note_id"
+    INVALID_CURSOR = "invalid_cursor"
+    NOTE_NOT_FOUND = "note_not_found"
+    NOT_NOTE_PROVIDER = "not_note_provider"
+    ACTION_REJECTED = "action_rejected"
+    ACTION_NOT_ALLOWED = "action_not_allowed"
+    ALREADY_SIGNED = "already_signed"
+
+
+class Queue(StrEnum):
+    """GET /notes `queue`: a worklist the API computes for the caller."""
+
+    TO_SIGN = "to_sign"
+
+
+class ListOrder(StrEnum):
+    """GET /notes `order`: newest date of service first (the default) or oldest first."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
 
 #: Every action, in the order a person meets them.
-ACTIONS: tuple[str, ...] = (LOCK, SIGN, LOCK_SIGN, UNLOCK, CHECKIN, NOSHOW)
+ACTIONS: tuple[Action, ...] = tuple(Action)
 
 #: Human labels for the actions.
 ACTION_LABELS: dict[str, str] = {
-    LOCK: "Lock",
-    SIGN: "Sign",
-    LOCK_SIGN: "Lock & sign",
-    UNLOCK: "Unlock",
-    CHECKIN: "Check in",
-    NOSHOW: "No-show",
+    Action.LOCK: "Lock",
+    Action.SIGN: "Sign",
+    Action.LOCK_SIGN: "Lock & sign",
+    Action.UNLOCK: "Unlock",
+    Action.CHECKIN: "Check in",
+    Action.NOSHOW: "No-show",
 }
 
 #: How each action reads in "cannot be ..." messages.
 ACTION_PAST: dict[str, str] = {
-    LOCK: "locked",
-    SIGN: "signed",
-    LOCK_SIGN: "locked and signed",
-    UNLOCK: "unlocked",
-    CHECKIN: "checked in",
-    NOSHOW: "marked as no-show",
+    Action.LOCK: "locked",
+    Action.SIGN: "signed",
+    Action.LOCK_SIGN: "locked and signed",
+    Action.UNLOCK: "unlocked",
+    Action.CHECKIN: "checked in",
+    Action.NOSHOW: "marked as no-show",
 }
+
+# STATE_LABELS, STATES and CATEGORIES hold plain strings, not enum members: the
+# sandbox builds Django model choices from them, and migrations would spell an
+# enum member by its import path.
 
 #: Note state codes and their Canvas labels.
 STATE_LABELS: dict[str, str] = {
-    "NEW": "Created",
-    "PSH": "Pushed",
-    "LKD": "Locked",
-    "ULK": "Unlocked",
-    "DLT": "Deleted",
-    "RLK": "Relocked",
-    "RST": "Restored",
-    "RCL": "Recalled",
-    "UND": "Undeleted",
-    "DSC": "Discharged",
-    "SGN": "Signed",
-    "SCH": "Scheduling",
-    "BKD": "Booked",
-    "CVD": "Checked in",
-    "CLD": "Cancelled",
-    "NSW": "No show",
-    "RVT": "Reverted",
-    "CNF": "Confirmed",
+    State.NEW.value: "Created",
+    State.PUSHED.value: "Pushed",
+    State.LOCKED.value: "Locked",
+    State.UNLOCKED.value: "Unlocked",
+    State.DELETED.value: "Deleted",
+    State.RELOCKED.value: "Relocked",
+    State.RESTORED.value: "Restored",
+    State.RECALLED.value: "Recalled",
+    State.UNDELETED.value: "Undeleted",
+    State.DISCHARGED.value: "Discharged",
+    State.SIGNED.value: "Signed",
+    State.SCHEDULING.value: "Scheduling",
+    State.BOOKED.value: "Booked",
+    State.CHECKED_IN.value: "Checked in",
+    State.CANCELLED.value: "Cancelled",
+    State.NO_SHOW.value: "No show",
+    State.REVERTED.value: "Reverted",
+    State.CONFIRMED.value: "Confirmed",
 }
 STATES: tuple[str, ...] = tuple(STATE_LABELS)
-
-#: Note type categories (canvas_sdk NoteTypeCategories, those a clinic meets here).
-ENCOUNTER = "encounter"
-APPOINTMENT = "appointment"
-INPATIENT = "inpatient"
-DATA = "data"
-LETTER = "letter"
-MESSAGE = "message"
-CATEGORIES: tuple[str, ...] = (ENCOUNTER, APPOINTMENT, INPATIENT, DATA, LETTER, MESSAGE)
+CATEGORIES: tuple[str, ...] = tuple(category.value for category in Category)
 #: Only these categories accept any state action; every other one accepts none.
-ACTIONABLE_CATEGORIES = frozenset({ENCOUNTER, APPOINTMENT, INPATIENT})
+ACTIONABLE_CATEGORIES = frozenset({Category.ENCOUNTER, Category.APPOINTMENT, Category.INPATIENT})
 
-#: Actions only a note's provider or supervising provider may take (signing_policy "provider").
-SIGNER_ACTIONS = frozenset({SIGN, LOCK_SIGN, UNLOCK})
-SIGNING_POLICIES = ("provider", "any_staff")
+#: Actions only a note's provider or supervising provider may take (SigningPolicy.PROVIDER).
+SIGNER_ACTIONS = frozenset({Action.SIGN, Action.LOCK_SIGN, Action.UNLOCK})
 
-#: The effect names an action emits.
-LOCK_NOTE = "LOCK_NOTE"
-SIGN_NOTE = "SIGN_NOTE"
-UNLOCK_NOTE = "UNLOCK_NOTE"
-CHECK_IN_NOTE = "CHECK_IN_NOTE"
-NO_SHOW_NOTE = "NO_SHOW_NOTE"
+# The names the Canvas sandbox and the tests import, kept beside the enums.
+ENCOUNTER = Category.ENCOUNTER
+APPOINTMENT = Category.APPOINTMENT
+INPATIENT = Category.INPATIENT
+DATA = Category.DATA
+LETTER = Category.LETTER
+MESSAGE = Category.MESSAGE
+LOCK_NOTE = EffectName.LOCK_NOTE
+SIGN_NOTE = EffectName.SIGN_NOTE
+UNLOCK_NOTE = EffectName.UNLOCK_NOTE
+CHECK_IN_NOTE = EffectName.CHECK_IN_NOTE
+NO_SHOW_NOTE = EffectName.NO_SHOW_NOTE
 
-_LOCK_FROM = frozenset({"NEW", "CVD", "ULK", "UND"})
+_LOCK_FROM = frozenset({State.NEW, State.CHECKED_IN, State.UNLOCKED, State.UNDELETED})
 
 
 class InvalidTransition(ValueError):
     """What Canvas raises when it applies an effect the note's state does not allow."""
+
+
+def _effect_rule(effect: str, *, category: str, is_sig_required: bool) -> tuple[set[str], str]:
+    """Return (the states `effect` applies from, the state it moves to) for this note type."""
+    appointment = category == Category.APPOINTMENT
+    if effect == EffectName.LOCK_NOTE:
+        if appointment:
+            return {State.NO_SHOW}, State.LOCKED
+        pushed = {State.PUSHED} if category == Category.ENCOUNTER else set()
+        return set(_LOCK_FROM) | pushed, State.LOCKED
+    if effect == EffectName.SIGN_NOTE:
+        return ({State.LOCKED, State.SIGNED} if is_sig_required else set()), State.SIGNED
+    if effect == EffectName.UNLOCK_NOTE:
+        allowed = {State.LOCKED, State.SIGNED} if is_sig_required else {State.LOCKED}
+        return allowed, State.NO_SHOW if appointment else State.UNLOCKED
+    if effect == EffectName.CHECK_IN_NOTE:
+        allowed = {State.BOOKED, State.REVERTED, State.NO_SHOW}
+        return (allowed if appointment else set()), State.CHECKED_IN
+    if effect == EffectName.NO_SHOW_NOTE:
+        return ({State.BOOKED, State.REVERTED} if appointment else set()), State.NO_SHOW
+    raise ValueError(f"unknown effect {effect!r}")
 
 
 def effect_result(effect: str, state: str, *, category: str, is_sig_required: bool) -> str:
@@ -108,30 +218,21 @@ def effect_result(effect: str, state: str, *, category: str, is_sig_required: bo
     """
     if category not in ACTIONABLE_CATEGORIES:
         raise InvalidTransition(f"A {category} note accepts no state change.")
-    if effect == LOCK_NOTE:
-        allowed = (
-            {"NSW"}
-            if category == APPOINTMENT
-            else _LOCK_FROM | ({"PSH"} if category == ENCOUNTER else set())
-        )
-        result = "LKD"
-    elif effect == SIGN_NOTE:
-        allowed = {"LKD", "SGN"} if is_sig_required else set()
-        result = "SGN"
-    elif effect == UNLOCK_NOTE:
-        allowed = {"LKD", "SGN"} if is_sig_required else {"LKD"}
-        result = "NSW" if category == APPOINTMENT else "ULK"
-    elif effect == CHECK_IN_NOTE:
-        allowed = {"BKD", "RVT", "NSW"} if category == APPOINTMENT else set()
-        result = "CVD"
-    elif effect == NO_SHOW_NOTE:
-        allowed = {"BKD", "RVT"} if category == APPOINTMENT else set()
-        result = "NSW"
-    else:
-        raise ValueError(f"unknown effect {effect!r}")
+    allowed, result = _effect_rule(effect, category=category, is_sig_required=is_sig_required)
     if state not in allowed:
         raise InvalidTransition("Invalid state transition")
     return result
+
+
+#: The effects each action emits (lock_sign from a locked note: see effects_for).
+_EFFECTS: dict[str, list[EffectName]] = {
+    Action.LOCK: [EffectName.LOCK_NOTE],
+    Action.SIGN: [EffectName.SIGN_NOTE],
+    Action.LOCK_SIGN: [EffectName.LOCK_NOTE, EffectName.SIGN_NOTE],
+    Action.UNLOCK: [EffectName.UNLOCK_NOTE],
+    Action.CHECKIN: [EffectName.CHECK_IN_NOTE],
+    Action.NOSHOW: [EffectName.NO_SHOW_NOTE],
+}
 
 
 def effects_for(action: str, state: str) -> list[str]:
@@ -139,19 +240,11 @@ def effects_for(action: str, state: str) -> list[str]:
 
     lock_sign is [lock, sign], or only sign when the note is already locked.
     """
-    if action == LOCK:
-        return [LOCK_NOTE]
-    if action == SIGN:
-        return [SIGN_NOTE]
-    if action == LOCK_SIGN:
-        return [SIGN_NOTE] if state == "LKD" else [LOCK_NOTE, SIGN_NOTE]
-    if action == UNLOCK:
-        return [UNLOCK_NOTE]
-    if action == CHECKIN:
-        return [CHECK_IN_NOTE]
-    if action == NOSHOW:
-        return [NO_SHOW_NOTE]
-    raise ValueError(f"unknown action {action!r}")
+    if action not in _EFFECTS:
+        raise ValueError(f"unknown action {action!r}")
+    if action == Action.LOCK_SIGN and state == State.LOCKED:
+        return [EffectName.SIGN_NOTE]
+    return list(_EFFECTS[action])
 
 
 def expected_states(action: str, state: str, *, category: str, is_sig_required: bool) -> list[str]:
@@ -184,7 +277,7 @@ class Refusal:
     """Why an action is refused: the contract's status, code and a sentence for a person."""
 
     status: int
-    code: str
+    code: ErrorCode
     message: str
     state: str = ""
 
@@ -193,15 +286,26 @@ def _rejection(action: str, note: NoteFacts) -> str | None:
     """Return why the note's category or type forbids `action` (422), or None."""
     if note.category not in ACTIONABLE_CATEGORIES:
         return f"A {note.category} note cannot be {ACTION_PAST[action]}."
-    if action in (SIGN, LOCK_SIGN) and not note.is_sig_required:
+    if action in (Action.SIGN, Action.LOCK_SIGN) and not note.is_sig_required:
         return "This note type does not require a signature."
-    if action in (CHECKIN, NOSHOW) and note.category != APPOINTMENT:
+    if action in (Action.CHECKIN, Action.NOSHOW) and note.category != Category.APPOINTMENT:
         return "Only appointment notes can be checked in or marked as no-show."
     return None
 
 
+def _may_sign(action: str, note: NoteFacts, *, caller_id: str, signing_policy: str) -> bool:
+    """Return whether the signer rule lets `caller_id` take `action` on `note`."""
+    if action not in SIGNER_ACTIONS or signing_policy == SigningPolicy.ANY_STAFF:
+        return True
+    return caller_id in {note.provider_id, note.supervising_provider_id} - {""}
+
+
 def refusal(
-    action: str, note: NoteFacts, *, caller_id: str, signing_policy: str = "provider"
+    action: str,
+    note: NoteFacts,
+    *,
+    caller_id: str,
+    signing_policy: str = SigningPolicy.PROVIDER,
 ) -> Refusal | None:
     """Return why `caller_id` may not take `action` on `note` now, or None.
 
@@ -212,23 +316,21 @@ def refusal(
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    if (
-        action in SIGNER_ACTIONS
-        and signing_policy != "any_staff"
-        and caller_id not in {note.provider_id, note.supervising_provider_id} - {""}
-    ):
+    if not _may_sign(action, note, caller_id=caller_id, signing_policy=signing_policy):
         return Refusal(
             403,
-            "not_note_provider",
+            ErrorCode.NOT_NOTE_PROVIDER,
             "Only the note's provider or supervising provider can "
             f"{ACTION_LABELS[action].lower()} it.",
         )
     rejected = _rejection(action, note)
     if rejected:
-        return Refusal(422, "action_rejected", rejected)
-    if action in (SIGN, LOCK_SIGN) and note.state == "SGN" and caller_id in note.signed_since_lock:
-        return Refusal(409, "already_signed", "You have already signed this note.", note.state)
-    if action == LOCK_SIGN and note.state == "SGN":
+        return Refusal(422, ErrorCode.ACTION_REJECTED, rejected)
+    signing = action in (Action.SIGN, Action.LOCK_SIGN) and note.state == State.SIGNED
+    if signing and caller_id in note.signed_since_lock:
+        message = "You have already signed this note."
+        return Refusal(409, ErrorCode.ALREADY_SIGNED, message, note.state)
+    if signing and action == Action.LOCK_SIGN:
         # A signed note is signed again with "sign" (a co-signature), not locked again.
         return _not_allowed(action, note.state)
     try:
@@ -244,15 +346,15 @@ def _not_allowed(action: str, state: str) -> Refusal:
     label = STATE_LABELS.get(state, state)
     return Refusal(
         409,
-        "action_not_allowed",
+        ErrorCode.ACTION_NOT_ALLOWED,
         f"This note is {label}; it can't be {ACTION_PAST[action]}.",
         state,
     )
 
 
 def allowed_actions(
-    note: NoteFacts, *, caller_id: str, signing_policy: str = "provider"
-) -> list[str]:
+    note: NoteFacts, *, caller_id: str, signing_policy: str = SigningPolicy.PROVIDER
+) -> list[Action]:
     """Return the actions `caller_id` may take on `note` now, in ACTIONS order."""
     return [
         action
@@ -261,7 +363,7 @@ def allowed_actions(
     ]
 
 
-def to_sign_action(note: NoteFacts, *, caller_id: str) -> str | None:
+def to_sign_action(note: NoteFacts, *, caller_id: str) -> Action | None:
     """Return the action that clears `note` from the caller's to-sign queue, or None.
 
     Their own notes of a signature-required type: open -> lock_sign,
@@ -271,17 +373,17 @@ def to_sign_action(note: NoteFacts, *, caller_id: str) -> str | None:
     if note.category not in ACTIONABLE_CATEGORIES or not note.is_sig_required:
         return None
     if note.provider_id == caller_id:
-        if note.state == "LKD":
-            return SIGN
-        if refusal(LOCK_SIGN, note, caller_id=caller_id) is None:
-            return LOCK_SIGN
+        if note.state == State.LOCKED:
+            return Action.SIGN
+        if refusal(Action.LOCK_SIGN, note, caller_id=caller_id) is None:
+            return Action.LOCK_SIGN
         return None
     if (
         note.supervising_provider_id == caller_id
-        and note.state == "SGN"
+        and note.state == State.SIGNED
         and caller_id not in note.signed_since_lock
     ):
-        return SIGN
+        return Action.SIGN
     return None
 
 
@@ -289,8 +391,8 @@ def signed_since_lock(history: Iterable[tuple[str, str]]) -> frozenset[str]:
     """Return who signed since the last lock, from (state, staff id) pairs oldest first."""
     signers: set[str] = set()
     for state, staff_id in history:
-        if state == "LKD":
+        if state == State.LOCKED:
             signers.clear()
-        elif state == "SGN" and staff_id:
+        elif state == State.SIGNED and staff_id:
             signers.add(staff_id)
     return frozenset(signers)

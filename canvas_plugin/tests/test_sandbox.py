@@ -8,6 +8,7 @@ returns.
 """
 
 import json
+import sys
 from contextlib import contextmanager
 from functools import cache
 from unittest import mock
@@ -20,14 +21,35 @@ from .helpers import PLUGIN_ROOT
 PACKAGE = PLUGIN_ROOT / "note_sign_api"
 
 
+def plugin_modules() -> dict:
+    """Return the entries of sys.modules that belong to the plugin package."""
+    return {
+        name: module
+        for name, module in sys.modules.items()
+        if name == PACKAGE.name or name.startswith(f"{PACKAGE.name}.")
+    }
+
+
 @cache
 def sandboxed() -> dict[str, type]:
-    """Return each manifest class by name, loaded by the plugin runner in strict mode."""
+    """Return each manifest class by name, loaded by the plugin runner in strict mode.
+
+    The runner publishes its sandboxed modules in sys.modules (the package as a plain
+    module, and only some of its submodules); the plain imports are put back once it
+    is done, so a later `import note_sign_api....` still finds the real package. The
+    sandboxed classes keep resolving their imports through the runner's own registry.
+    """
     manifest = json.loads((PACKAGE / "CANVAS_MANIFEST.json").read_text())
     components = manifest["components"]
-    results = sandbox_plugin_handlers(
-        "note_sign_api", PACKAGE, components["handlers"] + components["applications"]
-    )
+    plain = plugin_modules()
+    try:
+        results = sandbox_plugin_handlers(
+            PACKAGE.name, PACKAGE, components["handlers"] + components["applications"]
+        )
+    finally:
+        for name in plugin_modules():
+            del sys.modules[name]
+        sys.modules.update(plain)
     classes = {}
     for result in results:
         assert result.error is None, result.error

@@ -19,11 +19,13 @@ from canvas_sdk.handlers.application import Application
 from canvas_sdk.handlers.simple_api import SimpleAPI, StaffSessionAuthMixin, api
 from canvas_sdk.templates import render_to_string
 
-from note_sign_api.handlers.api import forbidden, unauthenticated
+from note_sign_api.contract import forbidden, unauthenticated
 
 LAUNCHER_PATH = "/plugin-io/api/note_sign_api/app"
 PORTAL_URL_VARIABLE = "portal_url"
 MAX_URL_LENGTH = 2000
+#: The `canvas-logged-in-user-type` of a staff session (Canvas's header value).
+STAFF_USER_TYPE = "Staff"
 
 
 def portal_url_from(variables: dict) -> str | None:
@@ -64,7 +66,7 @@ class PortalLauncher(StaffSessionAuthMixin, SimpleAPI):
             user_type = headers.get("canvas-logged-in-user-type")
             if not user_type or not headers.get("canvas-logged-in-user-id"):
                 return [unauthenticated().apply()]
-            if user_type != "Staff":
+            if user_type != STAFF_USER_TYPE:
                 return [forbidden().apply()]
         return super().compute()
 

@@ -1,0 +1,257 @@
+"""The plugin's reads of Canvas's data (canvas_sdk.v1.data): querysets and filters, no shapes.
+
+The to-sign queue and the open states come from transitions.py, so the
+queries cannot disagree with the rules the API answers by.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from canvas_sdk.v1.data import Note, Staff
+from canvas_sdk.v1.data.note import NoteStateChangeEvent
+from django.db.models import Exists, F, Func, OuterRef, Q, Subquery, TextField, Value
+from django.db.models.functions import Coalesce
+
+from note_sign_api.contract import ME, ListFilters
+from note_sign_api.transitions import (
+    ACTIONABLE_CATEGORIES,
+    STATE_LABELS,
+    ListOrder,
+    NoteFacts,
+    Queue,
+    State,
+    to_sign_action,
+)
+
+#: The states GET /notes/counts calls open.
+OPEN_STATES = (State.NEW, State.UNLOCKED)
+
+#: Everything a summary reads, and nothing else (no patient or staff column beyond names).
+SUMMARY_FIELDS = (
+    "dbid",
+    "id",
+    "title",
+    "datetime_of_service",
+    "current_state__state",
+    "note_type_version__name",
+    "note_type_version__category",
+    "note_type_version__is_sig_required",
+    "patient__id",
+    "patient__first_name",
+    "patient__last_name",
+    "provider__id",
+    "provider__first_name",
+    "provider__last_name",
+    "supervising_provider__id",
+    "supervising_provider__first_name",
+    "supervising_provider__last_name",
+    "changed_at",
+    "changed_by",
+    "caller_signed_since_lock",
+)
+
+
+def staff_for_user(user: Any) -> Staff | None:
+    """Return the active Staff record of a Canvas user, or None."""
+    if user is None or not user.is_staff:
+        return None
+    return Staff.objects.filter(user=user, active=True).only("dbid", "id", "user").first()
+
+
+def staff_names(staff: Staff) -> dict[str, Any]:
+    """Return the staff member's id, first name and last name."""
+    return Staff.objects.filter(dbid=staff.dbid).values("id", "first_name", "last_name")[0]
+
+
+def notes_queryset(caller: Staff) -> Any:
+    """Return every note that has a current state, annotated for summaries, in list order.
+
+    `changed_at`/`changed_by` come from the note's latest state-change event;
+    `caller_signed_since_lock` is whether `caller` signed after the note's last
+    lock (the SDK's own sign-again rule compares event dbids the same way).
+    """
+    events = NoteStateChangeEvent.objects.filter(note=OuterRef("pk")).order_by("-created", "-dbid")
+    last_lock = (
+        NoteStateChangeEvent.objects.filter(note=OuterRef("note"), state=State.LOCKED)
+        .order_by("-dbid")
+        .values("dbid")[:1]
+    )
+    signed = NoteStateChangeEvent.objects.filter(
+        note=OuterRef("pk"),
+        state=State.SIGNED,
+        originator_id=caller.user_id,
+        dbid__gt=Coalesce(Subquery(last_lock), Value(0)),
+    )
+    return (
+        Note.objects.filter(current_state__isnull=False)
+        .annotate(
+            changed_at=Subquery(events.values("created")[:1]),
+            changed_by=Subquery(events.values("originator__staff__id")[:1]),
+            caller_signed_since_lock=Exists(signed),
+        )
+        .order_by("-datetime_of_service", "id")
+    )
+
+
+def actionable_notes(caller: Staff) -> Any:
+    """Return notes_queryset(caller) narrowed to the categories that accept an action."""
+    return notes_queryset(caller).filter(
+        note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES)
+    )
+
+
+def summary_rows(notes: Any) -> Any:
+    """Select only the columns a summary reads."""
+    return notes.values(*SUMMARY_FIELDS)
+
+
+def summary_row(caller: Staff, note_id: str) -> dict[str, Any] | None:
+    """Return the summary row of the note `note_id`, or None when no note with a state has it.
+
+    A note Canvas records no state for cannot be acted on: it reads as absent.
+    """
+    return summary_rows(notes_queryset(caller).filter(id=note_id)).first()
+
+
+def _own_to_sign_states(caller_id: str, category: str) -> list[str]:
+    """Return the states of `category` in which the caller's own note is on their queue."""
+    return [
+        state
+        for state in STATE_LABELS
+        if to_sign_action(
+            NoteFacts(category=category, is_sig_required=True, state=state, provider_id=caller_id),
+            caller_id=caller_id,
+        )
+    ]
+
+
+def to_sign_filter(caller: Staff) -> Q:
+    """Return the notes `caller` must sign (transitions.to_sign_action), as a query filter.
+
+    Own notes of a signature-required type in a state lock & sign or sign clears;
+    notes they supervise that are signed but not by them since the last lock.
+    """
+    caller_id = str(caller.id)
+    own_states = []
+    for category in sorted(ACTIONABLE_CATEGORIES):
+        states = _own_to_sign_states(caller_id, category)
+        if states:
+            own_states.append(
+                Q(note_type_version__category=category, current_state__state__in=states)
+            )
+    own = Q(provider=caller) & reduce(or_, own_states)
+    cosign = (
+        Q(
+            supervising_provider=caller,
+            current_state__state=State.SIGNED,
+            caller_signed_since_lock=False,
+        )
+        & ~Q(provider=caller)
+        & Q(note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES))
+    )
+    return Q(note_type_version__is_sig_required=True) & (own | cosign)
+
+
+def with_patient_name(notes: Any) -> Any:
+    """Alias the patient's full name (first name, space, last name) as `patient_name`."""
+    name = Func(
+        F("patient__first_name"),
+        Value(" "),
+        F("patient__last_name"),
+        template="%(expressions)s",
+        arg_joiner=" || ",
+        output_field=TextField(),
+    )
+    return notes.alias(patient_name=name)
+
+
+def notes_filtered(caller: Staff, filters: ListFilters) -> Any:
+    """Return the notes the list's filters select, before the cursor, newest first."""
+    notes = notes_queryset(caller).filter(
+        note_type_version__category__in=filters.categories or sorted(ACTIONABLE_CATEGORIES)
+    )
+    if filters.queue == Queue.TO_SIGN:
+        notes = notes.filter(to_sign_filter(caller))
+    if filters.states:
+        notes = notes.filter(current_state__state__in=filters.states)
+    if filters.provider == ME:
+        notes = notes.filter(provider=caller)
+    elif filters.provider:
+        notes = notes.filter(provider__id=filters.provider)
+    if filters.patient:
+        notes = with_patient_name(notes).filter(patient_name__icontains=filters.patient)
+    return _in_service_time(notes, day=filters.day, start=filters.start, end=filters.end)
+
+
+def _in_service_time(
+    notes: Any, *, day: date | None, start: datetime | None, end: datetime | None
+) -> Any:
+    """Narrow to a date of service on `day` (UTC) and within [start, end); None is no bound."""
+    if day is not None:
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        notes = notes.filter(
+            datetime_of_service__gte=midnight,
+            datetime_of_service__lt=midnight + timedelta(days=1),
+        )
+    if start is not None:
+        notes = notes.filter(datetime_of_service__gte=start)
+    if end is not None:
+        notes = notes.filter(datetime_of_service__lt=end)
+    return notes
+
+
+def in_order(notes: Any, order: ListOrder) -> Any:
+    """Order the notes by date of service in `order`, ties by id."""
+    if order == ListOrder.OLDEST:
+        return notes.order_by("datetime_of_service", "id")
+    return notes.order_by("-datetime_of_service", "id")
+
+
+def after_position(notes: Any, *, order: ListOrder, after: datetime, after_id: str) -> Any:
+    """Keep the notes that come after (after, after_id) in `order`: the next page."""
+    if order == ListOrder.OLDEST:
+        beyond = Q(datetime_of_service__gt=after)
+    else:
+        beyond = Q(datetime_of_service__lt=after)
+    return notes.filter(beyond | Q(datetime_of_service=after, id__gt=after_id))
+
+
+def note_counts(
+    caller: Staff,
+    *,
+    overdue_before: datetime | None,
+    day_start: datetime | None,
+    day_end: datetime | None,
+) -> dict[str, int]:
+    """Return every worklist tab's count; a missing bound gives 0 for its count."""
+    notes = actionable_notes(caller)
+    to_sign = notes.filter(to_sign_filter(caller))
+    overdue = 0
+    if overdue_before is not None:
+        overdue = to_sign.filter(datetime_of_service__lt=overdue_before).count()
+    today = 0
+    if day_start is not None and day_end is not None:
+        today = notes.filter(
+            datetime_of_service__gte=day_start, datetime_of_service__lt=day_end
+        ).count()
+    return {
+        "to_sign": to_sign.count(),
+        "overdue": overdue,
+        "open": notes.filter(provider=caller, current_state__state__in=OPEN_STATES).count(),
+        "today": today,
+    }
+
+
+def state_changes(note_dbid: int, *, since: datetime | None) -> list[dict[str, Any]]:
+    """Return a note's state changes (state, created, by: staff id), oldest first."""
+    events = NoteStateChangeEvent.objects.filter(note__dbid=note_dbid)
+    if since is not None:
+        events = events.filter(created__gte=since)
+    rows = events.order_by("created", "dbid").values(
+        "state", "created", by=F("originator__staff__id")
+    )
+    return list(rows)
