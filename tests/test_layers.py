@@ -59,7 +59,18 @@ class ImportGraphTests(SimpleTestCase):
 
 #: (Directory the modules are named from, the packages in it) of the import graph.
 GRAPHED = (
-    (ROOT, ("core", "observability", "integrations", "canvas_oauth", "notes", "portal", "canvas_sandbox")),
+    (
+        ROOT,
+        (
+            "core",
+            "observability",
+            "integrations",
+            "canvas_oauth",
+            "notes",
+            "portal",
+            "canvas_sandbox",
+        ),
+    ),
     # The plugin names its modules from canvas_plugin/ (`note_sign_api.transitions`).
     (ROOT / "canvas_plugin", ("note_sign_api",)),
 )

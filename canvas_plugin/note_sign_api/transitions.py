@@ -6,11 +6,9 @@ import of the plugin's other modules: the plugin enforces these rules (the
 SDK's Note effect does not check the note's state, nor who signs), and the
 portal's tests and its Canvas sandbox load this one file on its own.
 
-Source: Canvas's documentation, "Note state transitions" in
-collections/_sdk/effects/note.md (canvas-medical/documentation), which
-overrides the SDK's TRANSITION_STATE_MATRIX: see CANVAS_SDK.md, "What
-Canvas documents". Who may sign is the plugin's decision (Canvas does not
-stop a staff member signing another provider's note).
+Source: "Note state transitions" in canvas-medical/documentation
+collections/_sdk/effects/note.md, over the SDK's TRANSITION_STATE_MATRIX.
+Who may sign is the plugin's decision (Canvas does not stop it).
 """
 
 from __future__ import annotations
@@ -221,6 +219,9 @@ def effect_result(effect: str, state: str, *, category: str, is_sig_required: bo
     allowed, result = _effect_rule(effect, category=category, is_sig_required=is_sig_required)
     if state not in allowed:
         raise InvalidTransition("Invalid state transition")
+    if effect == EffectName.UNLOCK_NOTE and state == State.SIGNED:
+        # The table sends only LKD back to NSW on appointment notes; SGN unlocks to ULK.
+        return State.UNLOCKED
     return result
 
 

@@ -21,13 +21,9 @@ transitions = plugin_module("note_sign_api.transitions")
 OTHER_CATEGORIES = ("review", "task", "ccda", "schedule_event", "search")
 
 #: (category, is_sig_required, state, effect) -> (the plugin's prediction, the documented table's).
-#: The table says: `unlock()` moves to ULK "from LKD, and also SGN for note types with
-#: is_sig_required. On appointment notes, unlocking moves LKD back to NSW." Only LKD goes
-#: back to NSW; the plugin sends a signed appointment note back to NSW as well. Reported to
-#: the lead (canvas_plugin/ is not edited from the sandbox's side).
-EXPECTED_DIFFERENCES = {
-    ("appointment", True, "SGN", "UNLOCK_NOTE"): ("NSW", "ULK"),
-}
+#: Empty: where the two disagreed (a signed appointment note unlocks to ULK, since the table
+#: sends only LKD back to NSW), the plugin was corrected to the table.
+EXPECTED_DIFFERENCES: dict = {}
 
 ME = "staff-me"
 
@@ -67,7 +63,7 @@ def plugin_verdict(category, is_sig_required, state, effect, signed):
             provider_id=ME,
             signed_since_lock=frozenset({ME}),
         )
-        if transitions.refusal(transitions.SIGN, facts, caller_id=ME) is not None:
+        if transitions.refusal(transitions.Action.SIGN, facts, caller_id=ME) is not None:
             return None
     return result
 
