@@ -1,15 +1,16 @@
 """The sandbox-only control API (/sandbox/control/): faults, stats, tokens, notes.
 
 JSON in, JSON out, no authentication: it exists for tests, demos and the
-bench, is off without DEBUG unless SANDBOX_CONTROL=true, and must never
-face a network. A browser page on another site cannot use it: every call
-needs the `X-Sandbox-Control: 1` header and a body must be
-`application/json`, neither of which a cross-site page can send without a
-CORS preflight, which the sandbox never grants.
+bench, is off without DEBUG unless SANDBOX_CONTROL=true, and answers only
+calls from a loopback address (never a network). A browser page on another
+site cannot use it: every call needs the `X-Sandbox-Control: 1` header and
+a body must be `application/json`, neither of which a cross-site page can
+send without a CORS preflight, which the sandbox never grants.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable
 from functools import wraps
@@ -48,25 +49,10 @@ def control_endpoint(*methods: str) -> Callable[[View], View]:
         @wraps(view)
         def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
             try:
-                if not conf.control_enabled():
-                    raise EndpointNotFound()
-                if request.method not in methods:
-                    raise MethodNotAllowed()
-                if request.headers.get(CONTROL_HEADER) != "1" or (
-                    request.body and request.content_type != "application/json"
-                ):
-                    raise ControlRefused()
+                _control_request_check(request, methods)
                 # Reads here see what a plugin request would: every due effect landed.
                 effects_apply_due()
-                data: Any = {}
-                if request.method == "POST" and request.body:
-                    try:
-                        data = json.loads(request.body)
-                    except (ValueError, UnicodeDecodeError) as exc:
-                        raise ControlError("The body must be JSON.") from exc
-                    if not isinstance(data, dict):
-                        raise ControlError("The body must be a JSON object.")
-                result = view(request, data=data, **kwargs)
+                result = view(request, data=_json_body(request), **kwargs)
                 if isinstance(result, HttpResponse):
                     return result
                 return JsonResponse(result)
@@ -76,6 +62,42 @@ def control_endpoint(*methods: str) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+def _control_request_check(request: HttpRequest, methods: tuple[str, ...]) -> None:
+    """Refuse a call the control API must not serve, before it does anything."""
+    if not conf.control_enabled():
+        raise EndpointNotFound()
+    if not _from_loopback(request):
+        # Off the loopback interface the API would face a network: it answers
+        # as if it did not exist, whatever SANDBOX_CONTROL says.
+        raise EndpointNotFound()
+    if request.method not in methods:
+        raise MethodNotAllowed()
+    if request.headers.get(CONTROL_HEADER) != "1" or (
+        request.body and request.content_type != "application/json"
+    ):
+        raise ControlRefused()
+
+
+def _from_loopback(request: HttpRequest) -> bool:
+    try:
+        return ipaddress.ip_address(request.META.get("REMOTE_ADDR") or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    """Return a POST's JSON object body ({} without one)."""
+    if request.method != "POST" or not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ControlError("The body must be JSON.") from exc
+    if not isinstance(data, dict):
+        raise ControlError("The body must be a JSON object.")
+    return data
 
 
 def _flag(data: dict[str, Any], key: str, *, default: bool = False) -> bool:

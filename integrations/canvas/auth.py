@@ -208,6 +208,21 @@ def _invalid(problem: TokenProblem, detail: str = "") -> TokenResponseInvalid:
     return TokenResponseInvalid(problem, detail=detail)
 
 
+def _scope_granted(scope: object) -> set[str]:
+    """Return the granted scopes, refusing a malformed or narrowed grant."""
+    wanted = set(canvas_settings.SCOPES)
+    if scope is None:
+        granted = wanted  # RFC 6749 5.1: omitted means as requested
+    elif isinstance(scope, str):
+        granted = set(scope.split())
+    else:
+        raise _invalid(TokenProblem.SCOPE_MALFORMED)
+    missing = wanted - granted
+    if missing:
+        raise _invalid(TokenProblem.SCOPE_NARROWED, f" (missing {' '.join(sorted(missing))})")
+    return granted
+
+
 def _token_set_validate(body: dict, *, require_refresh_token: bool) -> TokenSet:
     access_token = body.get("access_token")
     if not isinstance(access_token, str) or not access_token.strip():
@@ -227,17 +242,7 @@ def _token_set_validate(body: dict, *, require_refresh_token: bool) -> TokenSet:
         raise _invalid(TokenProblem.EXPIRES_IN_MISSING)
     if expires_in <= 0 or expires_in > MAX_EXPIRES_IN:
         raise _invalid(TokenProblem.EXPIRES_IN_OUT_OF_RANGE)
-    scope = body.get("scope")
-    wanted = set(canvas_settings.SCOPES)
-    if scope is None:
-        granted = wanted  # RFC 6749 5.1: omitted means as requested
-    elif isinstance(scope, str):
-        granted = set(scope.split())
-    else:
-        raise _invalid(TokenProblem.SCOPE_MALFORMED)
-    missing = wanted - granted
-    if missing:
-        raise _invalid(TokenProblem.SCOPE_NARROWED, f" (missing {' '.join(sorted(missing))})")
+    granted = _scope_granted(body.get("scope"))
     return TokenSet(
         access_token=access_token,
         refresh_token=refresh_token,

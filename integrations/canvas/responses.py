@@ -13,6 +13,7 @@ from integrations.canvas.exceptions import (
     ActionNotAllowed,
     ActionRejected,
     AlreadySigned,
+    CanvasError,
     CanvasUnavailable,
     Forbidden,
     InvalidNoteId,
@@ -55,6 +56,14 @@ def _state_of(body: dict[str, Any]) -> str:
     return state if isinstance(state, str) and _STATE_RE.fullmatch(state) else ""
 
 
+#: Statuses whose error depends on nothing but the status.
+_BY_STATUS: dict[int, type[CanvasError]] = {
+    400: InvalidNoteId,
+    401: Unauthenticated,
+    404: NoteNotFound,
+}
+
+
 def raise_for_status(response: requests.Response, *, is_action: bool) -> None:
     """Raise the typed error of a non-2xx answer (3xx included); return on a 2xx."""
     status = response.status_code
@@ -64,14 +73,11 @@ def raise_for_status(response: requests.Response, *, is_action: bool) -> None:
     kwargs: dict[str, Any] = {"status": status}
     if code:
         kwargs["code"] = code
-    if status == 400:
-        raise InvalidNoteId(**kwargs)
-    if status == 401:
-        raise Unauthenticated(**kwargs)
+    simple = _BY_STATUS.get(status)
+    if simple is not None:
+        raise simple(**kwargs)
     if status == 403:
         raise NotNoteProvider(**kwargs) if code == NotNoteProvider.code else Forbidden(**kwargs)
-    if status == 404:
-        raise NoteNotFound(**kwargs)
     if status == 409:
         state = _state_of(body)
         if code == AlreadySigned.code:

@@ -528,3 +528,38 @@ class CrossSiteControlTests(SimpleTestCase):
             quiet.url("/sandbox/control/stats"), headers={"X-Sandbox-Control": "1"}, timeout=10
         )
         self.assertEqual(response.status_code, 404)
+
+
+class LoopbackOnlyControlTests(SimpleTestCase):
+    """The control API answers only calls from a loopback address, whatever its settings."""
+
+    SCRIPT = """
+import django, os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "canvas_sandbox.settings"
+os.environ["SANDBOX_CONTROL"] = "true"
+os.environ["SANDBOX_DATABASE_URL"] = "sqlite://:memory:"
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+call_command("migrate", verbosity=0)
+for address in sys.argv[1:]:
+    client = Client(REMOTE_ADDR=address)
+    print(address, client.get("/sandbox/control/stats", HTTP_X_SANDBOX_CONTROL="1").status_code)
+"""
+
+    def test_a_call_from_another_address_is_answered_as_if_the_api_did_not_exist(self):
+        import subprocess
+        import sys
+
+        result = subprocess.run(
+            [sys.executable, "-c", self.SCRIPT, "127.0.0.1", "::1", "192.0.2.9", "10.1.2.3"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+        statuses = dict(line.split() for line in result.stdout.splitlines())
+        self.assertEqual(
+            statuses, {"127.0.0.1": "200", "::1": "200", "192.0.2.9": "404", "10.1.2.3": "404"}
+        )
