@@ -76,7 +76,7 @@ def settle(attempt, *, timeout=10.0):
     deadline = time.monotonic() + timeout
     while True:
         check = confirmation.attempt_check(attempt_id=attempt.pk)
-        if check.settled:
+        if check.final:
             return NoteActionAttempt.objects.get(pk=attempt.pk)
         if time.monotonic() > deadline:
             raise AssertionError(f"attempt {attempt.pk} still {check.outcome} after {timeout} s")
