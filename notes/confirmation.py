@@ -135,21 +135,8 @@ def attempt_check(*, attempt_id: int) -> Check:
     if user is None or not user.is_active:
         return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code="user_inactive")
 
-    client = plugin_client()
     try:
-        note = canvas_call(
-            user=user,
-            call=lambda token: client.note_get(access_token=token, note_id=attempt.note_id),
-        )
-        entry = applied_entry(attempt, _latest_change(note))
-        if entry is None and now >= deadline:
-            history = canvas_call(
-                user=user,
-                call=lambda token: client.note_history(
-                    access_token=token, note_id=attempt.note_id, since=_since(attempt)
-                ),
-            )["history"]
-            entry = applied_entry(attempt, history)
+        note, entry = _canvas_read(attempt, user=user, whole_history=now >= deadline)
     except CanvasError as exc:
         logger.warning("Confirming attempt %s: Canvas unreadable (%s)", attempt.pk, exc.code)
         if now >= deadline:
@@ -168,6 +155,31 @@ def attempt_check(*, attempt_id: int) -> Check:
             )
         return _outcome_record(attempt, outcome=Outcome.NOT_APPLIED, note=note)
     return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, None))
+
+
+def _canvas_read(
+    attempt: NoteActionAttempt, *, user: Any, whole_history: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the note and the history entry proving the attempt applied (or None).
+
+    The note's summary carries its last change; the whole history is read
+    only when asked (at the deadline) and the last change proves nothing.
+    """
+    client = plugin_client()
+    note = canvas_call(
+        user=user,
+        call=lambda token: client.note_get(access_token=token, note_id=attempt.note_id),
+    )
+    entry = applied_entry(attempt, _latest_change(note))
+    if entry is None and whole_history:
+        history = canvas_call(
+            user=user,
+            call=lambda token: client.note_history(
+                access_token=token, note_id=attempt.note_id, since=_since(attempt)
+            ),
+        )["history"]
+        entry = applied_entry(attempt, history)
+    return note, entry
 
 
 def _next_read(
