@@ -33,8 +33,6 @@ BADGES = {
     "In progress": "in_flight",
 }
 _BADGE = re.compile(r">\s*(" + "|".join(BADGES) + r") (\d+)\s*</span>")
-#: Item results that are final (the run is finished once every item has one).
-FINAL = ("confirmed", "not_applied", "refused", "unknown", "skipped")
 
 
 def _attrs(tag: str) -> dict[str, str]:

@@ -40,7 +40,7 @@ def probe() -> dict[str, str]:
     check("make_connection", lambda: importlib.import_module("tests.factories").make_connection)
     check(
         "note_action_perform",
-        lambda: importlib.import_module("notes.services").note_action_perform,
+        lambda: importlib.import_module("notes.attempts").note_action_perform,
     )
     check("audit_model", lambda: importlib.import_module("notes.models").NoteActionAttempt)
     check("worklist_url", lambda: reverse("notes:worklist"))
@@ -174,7 +174,7 @@ def bulk_run(*, run_id: int) -> dict[str, Any]:
     """Return a bulk run, its items with their attempts, and the worker's tasks for it.
 
     `tasks`: the run's own task (notes.tasks.bulk_run) and every confirmation
-    check (notes.tasks.confirm_attempt) of its attempts, from django-tasks-db's
+    check (notes.tasks.attempt_confirm) of its attempts, from django-tasks-db's
     table: when each was enqueued, started and finished.
     """
     from django.utils import timezone
@@ -238,7 +238,9 @@ def _run_tasks(run, items: list[dict[str, Any]]) -> dict[str, Any]:
         }
         if path.endswith(".bulk_run") and args[:1] == [run.pk]:
             out["run"] = times
-        elif path.endswith(".confirm_attempt") and args[:1] and args[0] in ids:
+        elif (
+            path.endswith((".attempt_confirm", ".confirm_attempt")) and args[:1] and args[0] in ids
+        ):
             out["checks"].append({"attempt_id": args[0], **times})
     return out
 

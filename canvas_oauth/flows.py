@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_variables
 
 from canvas_oauth import conf
@@ -55,15 +54,6 @@ def pkce_challenge(*, verifier: str) -> str:
 def pkce_verifier_new() -> str:
     """Return a fresh PKCE verifier: 64 URL-safe characters (384 bits)."""
     return secrets.token_urlsafe(48)
-
-
-def next_url_clean(*, url: str | None, allowed_hosts: set[str], require_https: bool) -> str:
-    """Return `url` if it is a safe local redirect target, else ''."""
-    if not url or not url_has_allowed_host_and_scheme(
-        url, allowed_hosts=allowed_hosts, require_https=require_https
-    ):
-        return ""
-    return url
 
 
 # -- connect flows (kept in the session) --------------------------------------

@@ -1,4 +1,8 @@
-"""Linking pages: connect, callback, link failed, disconnect."""
+"""Connection pages: connect, callback, link failed, disconnect.
+
+An undecryptable stored token (TokenDecryptionFailed) is answered by
+`portal.middleware.PortalErrorMiddleware` (503), like on every page.
+"""
 
 import logging
 
@@ -17,13 +21,9 @@ from canvas_oauth.exceptions import (
     NotConnected,
     TokenDecryptionFailed,
 )
-from canvas_oauth.flows import (
-    connect_flow_pop,
-    connect_flow_start,
-    connection_connect,
-    next_url_clean,
-)
+from canvas_oauth.flows import connect_flow_pop, connect_flow_start, connection_connect
 from canvas_oauth.operations import connection_disconnect
+from core.urls import safe_local_url
 from integrations.canvas.exceptions import CanvasError, upstream_code
 from integrations.canvas.settings import canvas_settings
 
@@ -43,17 +43,11 @@ def _redirect_uri(request: HttpRequest) -> str:
     )
 
 
-def _clean_next(request: HttpRequest, url: str | None) -> str:
-    return next_url_clean(
-        url=url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-
-
 @never_cache
 @require_safe
 def connect(request: HttpRequest) -> HttpResponse:
     """Start linking: send the browser to Canvas's authorization page."""
-    next_url = _clean_next(request, request.GET.get("next"))
+    next_url = safe_local_url(request, request.GET.get("next"))
     try:
         authorize_url = connect_flow_start(
             session=request.session,
@@ -94,9 +88,29 @@ def _callback(request: HttpRequest) -> HttpResponse:
             "Canvas callback refused for user id %s: %s state", request.user.pk, exc.problem.value
         )
         return _failed(request, reason="state", message=exc.problem.label)
-
-    code, error = params.get("code"), params.get("error")
     next_url = flow.get("next", "")
+    refused = _callback_refusal(request, next_url=next_url)
+    if refused is not None:
+        return refused
+    try:
+        connection = connection_connect(
+            user=request.user,
+            code=params["code"],
+            code_verifier=flow["verifier"],
+            redirect_uri=flow["redirect_uri"],
+        )
+    except TokenDecryptionFailed:
+        raise  # PortalErrorMiddleware's 503
+    except CanvasError as exc:
+        return _failed(request, reason=exc.code, message=exc.message, next_url=next_url)
+    messages.success(request, f"Linked to Canvas as {connection.canvas_staff_name}.")
+    return redirect(safe_local_url(request, next_url) or reverse("home"))
+
+
+def _callback_refusal(request: HttpRequest, *, next_url: str) -> HttpResponse | None:
+    """Return the failure for a callback without exactly one of code and error, or None."""
+    params = request.GET
+    code, error = params.get("code"), params.get("error")
     if bool(code) == bool(error):
         logger.warning(
             "Canvas callback with %s", "both code and error" if code else "neither code nor error"
@@ -107,42 +121,29 @@ def _callback(request: HttpRequest) -> HttpResponse:
             message="The reply from Canvas was incomplete, so your account was not linked.",
             next_url=next_url,
         )
-    if error:
-        description = (params.get("error_description") or "")[:300]
-        if error == "access_denied":
-            logger.info("Canvas link declined by user id %s", request.user.pk)
-            return _failed(
-                request,
-                reason="access_denied",
-                message=(
-                    "You chose not to let the portal use your Canvas account, so it was not linked."
-                ),
-                detail=description,
-                next_url=next_url,
-            )
-        code_text = upstream_code(error)
-        logger.warning("Canvas callback error %s", code_text)
+    if not error:
+        return None
+    description = (params.get("error_description") or "")[:300]
+    if error == "access_denied":
+        logger.info("Canvas link declined by user id %s", request.user.pk)
         return _failed(
             request,
-            reason="canvas_error",
-            message=f"Canvas could not complete the sign-in (error: {code_text}).",
+            reason="access_denied",
+            message=(
+                "You chose not to let the portal use your Canvas account, so it was not linked."
+            ),
             detail=description,
             next_url=next_url,
         )
-
-    try:
-        connection = connection_connect(
-            user=request.user,
-            code=code,
-            code_verifier=flow["verifier"],
-            redirect_uri=flow["redirect_uri"],
-        )
-    except TokenDecryptionFailed as exc:
-        return unavailable_response(request, exc)
-    except CanvasError as exc:
-        return _failed(request, reason=exc.code, message=exc.message, next_url=next_url)
-    messages.success(request, f"Linked to Canvas as {connection.canvas_staff_name}.")
-    return redirect(_clean_next(request, next_url) or reverse("home"))
+    code_text = upstream_code(error)
+    logger.warning("Canvas callback error %s", code_text)
+    return _failed(
+        request,
+        reason="canvas_error",
+        message=f"Canvas could not complete the sign-in (error: {code_text}).",
+        detail=description,
+        next_url=next_url,
+    )
 
 
 def _failed(
@@ -169,7 +170,7 @@ def link_failed(request: HttpRequest) -> HttpResponse:
         "next": "",
     }
     retry_url = reverse("canvas_oauth:connect")
-    next_url = _clean_next(request, failure.get("next"))
+    next_url = safe_local_url(request, failure.get("next"))
     return render(
         request,
         "canvas_oauth/link_failed.html",
@@ -185,8 +186,6 @@ def disconnect(request: HttpRequest) -> HttpResponse:
         return render(request, "canvas_oauth/disconnect_confirm.html")
     try:
         revoked = connection_disconnect(user=request.user, actor=request.user, via_admin=False)
-    except TokenDecryptionFailed as exc:
-        return unavailable_response(request, exc)
     except NotConnected as exc:
         messages.info(request, exc.message)
         return redirect("home")

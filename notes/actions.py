@@ -1,7 +1,7 @@
-"""The one table of note actions in the portal.
+"""The one table of note actions: every action's name, permission, words and question.
 
 The model's choices, the permissions (and the default groups), button
-labels, confirmations and messages all derive from `ACTIONS`. The names are
+labels, the questions asked first and messages all derive from `ACTIONS`. The names are
 the plugin API's (docs/plugin-api.md); tests/notes/test_actions.py checks
 them against the plugin's own list.
 """
@@ -9,7 +9,9 @@ them against the plugin's own list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 
 
@@ -35,7 +37,7 @@ class ActionSpec:
     permission: str
     permission_name: str
     #: The question asked before it is sent ("" sends it at once).
-    confirm: str = ""
+    ask: str = ""
     #: Front-desk work: the default "Front desk" group holds it.
     front_desk: bool = False
     #: While Canvas applies it: "Signing…".
@@ -79,7 +81,7 @@ ACTIONS: dict[str, ActionSpec] = {
             "signed",
             "sign_note",
             "Can sign notes",
-            confirm="Sign this note? A signed note can only be changed by unlocking it.",
+            ask="Sign this note? A signed note can only be changed by unlocking it.",
             doing="Signing…",
             noun="the signature",
             final_states=("SGN",),
@@ -89,7 +91,7 @@ ACTIONS: dict[str, ActionSpec] = {
             "locked and signed",
             "lock_sign_note",
             "Can lock and sign notes",
-            confirm="Lock and sign this note?",
+            ask="Lock and sign this note?",
             doing="Locking & signing…",
             noun="the lock and signature",
             final_states=("SGN",),
@@ -99,7 +101,7 @@ ACTIONS: dict[str, ActionSpec] = {
             "unlocked",
             "unlock_note",
             "Can unlock notes",
-            confirm="Unlock this note? It will need to be locked and signed again.",
+            ask="Unlock this note? It will need to be locked and signed again.",
             doing="Unlocking…",
             noun="the unlock",
             # Appointment notes unlock back to "no-show" in Canvas's table.
@@ -130,3 +132,27 @@ ACTIONS: dict[str, ActionSpec] = {
 
 #: `Meta.permissions` of notes.NoteActionAttempt.
 PERMISSIONS: list[tuple[str, str]] = [(s.permission, s.permission_name) for s in ACTIONS.values()]
+
+#: The actions that sign a note (a provider's work, and a bulk run's).
+SIGNING_ACTIONS = (Action.SIGN, Action.LOCK_SIGN)
+
+
+def actions_permitted(*, user: AbstractBaseUser) -> list[ActionSpec]:
+    """Return the actions the user's permissions allow, in table order."""
+    return [spec for spec in ACTIONS.values() if user.has_perm(spec.perm)]
+
+
+def user_can_sign(*, user: AbstractBaseUser) -> bool:
+    """Return whether the user may sign notes (providers), as opposed to front-desk work."""
+    return any(user.has_perm(ACTIONS[action].perm) for action in SIGNING_ACTIONS)
+
+
+def note_with_actions(*, user: AbstractBaseUser, note: dict[str, Any]) -> dict[str, Any]:
+    """Return the summary plus `actions`: allowed in its state AND permitted to the user."""
+    allowed = set(note.get("allowed_actions", []))
+    actions = [
+        {"name": spec.name, "label": spec.label, "ask": spec.ask}
+        for spec in actions_permitted(user=user)
+        if spec.name in allowed
+    ]
+    return {**note, "actions": actions}

@@ -1,10 +1,10 @@
-"""Confirming what Canvas accepted: read the note's history until it shows the change.
+"""Confirming what Canvas accepted: the only writer of an attempt's final outcome.
 
 A 202 means Canvas *accepted* an action; it applies the effects after
 answering and may still refuse them. An attempt that Canvas accepted (or
-whose answer never came back) is settled here, by reading the note's
-history through the user's own token (`canvas_call`, so a refresh stays
-single-flight):
+whose answer never came back) is confirmed here, by reading the note
+through the user's own token (`canvas_call`, so a refresh stays
+single-flight), until its outcome is final:
 
 - **confirmed** when the history holds an expected state entered by the
   user's Canvas staff at or after the acceptance;
@@ -14,10 +14,10 @@ single-flight):
   Canvas was down): the portal says no more than it saw.
 
 Each check is one read of the note (the history too at the deadline); the
-background task (notes.tasks) runs a check and schedules the next one,
-waiting longer each time. Rows are
-settled with one conditional UPDATE, so two confirmers never disagree:
-the first writes, the second finds the row settled.
+background task (notes.tasks.attempt_confirm) runs a check and schedules
+the next one, waiting longer each time. An outcome is recorded with one
+conditional UPDATE, so two confirmers never disagree: the first writes,
+the second finds the outcome final.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from integrations.canvas.plugin import plugin_client
 from notes import conf
 from notes.actions import ACTIONS
 from notes.models import NoteActionAttempt
+from notes.tasks import attempt_confirm
 
 logger = logging.getLogger(__name__)
 
@@ -66,16 +68,16 @@ class Check:
     """The result of one check: the attempt's outcome now, and when to read again."""
 
     outcome: str
-    #: When to read again; None once the attempt is settled.
+    #: When to read again; None once the attempt's outcome is final.
     retry_at: datetime | None = None
 
     @property
-    def settled(self) -> bool:
+    def final(self) -> bool:
         return self.retry_at is None
 
 
 def deadline_of(attempt: NoteActionAttempt) -> datetime:
-    """Return when an unconfirmed attempt is settled as not applied."""
+    """Return when an unconfirmed attempt is recorded as not applied."""
     return (attempt.finished_at or attempt.started_at) + conf.confirm_window()
 
 
@@ -114,7 +116,7 @@ def _latest_change(note: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def attempt_check(*, attempt_id: int) -> Check:
-    """Read Canvas for an accepted or unknown attempt; settle it or say when to read again.
+    """Read Canvas for an accepted or unknown attempt; record its outcome or say when to read again.
 
     Each check reads the note's summary, whose state carries the last
     change (state, when, by whom) and the caller's actions: one call proves
@@ -126,42 +128,58 @@ def attempt_check(*, attempt_id: int) -> Check:
     if attempt is None:
         return Check(outcome="missing")
     if not attempt.in_flight or attempt.outcome == Outcome.PENDING:
-        return Check(outcome=attempt.outcome)  # settled already (or not ours to settle yet)
+        return Check(outcome=attempt.outcome)  # final already (or not ours to confirm yet)
     now = _now()
     deadline = deadline_of(attempt)
     user = attempt.user
     if user is None or not user.is_active:
-        return _settle(attempt, outcome=Outcome.UNKNOWN, error_code="user_inactive")
+        return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code="user_inactive")
 
-    client = plugin_client()
     try:
-        note = canvas_call(
-            user=user,
-            call=lambda token: client.note_get(access_token=token, note_id=attempt.note_id),
-        )
-        entry = applied_entry(attempt, _latest_change(note))
-        if entry is None and now >= deadline:
-            history = canvas_call(
-                user=user,
-                call=lambda token: client.note_history(
-                    access_token=token, note_id=attempt.note_id, since=_since(attempt)
-                ),
-            )["history"]
-            entry = applied_entry(attempt, history)
+        note, entry = _canvas_read(attempt, user=user, whole_history=now >= deadline)
     except CanvasError as exc:
         logger.warning("Confirming attempt %s: Canvas unreadable (%s)", attempt.pk, exc.code)
         if now >= deadline:
-            return _settle(attempt, outcome=Outcome.UNKNOWN, error_code=exc.code)
+            return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code=exc.code)
         wait = exc.retry_after if isinstance(exc, RateLimited) else None
         return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, wait))
 
     if entry is not None:
-        return _settle(attempt, outcome=Outcome.CONFIRMED, applied_at=entry["at"], note=note)
+        return _outcome_record(
+            attempt, outcome=Outcome.CONFIRMED, applied_at=entry["at"], note=note
+        )
     if now >= deadline:
         if not attempt.canvas_staff_id:
-            return _settle(attempt, outcome=Outcome.UNKNOWN, error_code="no_staff_id", note=note)
-        return _settle(attempt, outcome=Outcome.NOT_APPLIED, note=note)
+            return _outcome_record(
+                attempt, outcome=Outcome.UNKNOWN, error_code="no_staff_id", note=note
+            )
+        return _outcome_record(attempt, outcome=Outcome.NOT_APPLIED, note=note)
     return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, None))
+
+
+def _canvas_read(
+    attempt: NoteActionAttempt, *, user: Any, whole_history: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the note and the history entry proving the attempt applied (or None).
+
+    The note's summary carries its last change; the whole history is read
+    only when asked (at the deadline) and the last change proves nothing.
+    """
+    client = plugin_client()
+    note = canvas_call(
+        user=user,
+        call=lambda token: client.note_get(access_token=token, note_id=attempt.note_id),
+    )
+    entry = applied_entry(attempt, _latest_change(note))
+    if entry is None and whole_history:
+        history = canvas_call(
+            user=user,
+            call=lambda token: client.note_history(
+                access_token=token, note_id=attempt.note_id, since=_since(attempt)
+            ),
+        )["history"]
+        entry = applied_entry(attempt, history)
+    return note, entry
 
 
 def _next_read(
@@ -175,7 +193,7 @@ def _next_read(
     return min(now + wait, max(deadline, now + FIRST_WAIT))
 
 
-def _settle(
+def _outcome_record(
     attempt: NoteActionAttempt,
     *,
     outcome: str,
@@ -206,8 +224,8 @@ def _settle(
     return Check(outcome=outcome)
 
 
-def attempts_resolve(*, now: datetime | None = None) -> dict[str, int]:
-    """Settle every attempt left in between past its deadline (a dead worker); count outcomes.
+def attempts_confirm_overdue(*, now: datetime | None = None) -> dict[str, int]:
+    """Confirm every attempt still in flight past its deadline (a dead worker); count outcomes.
 
     Pending rows older than the double-submit window (a request that died
     after sending) become unknown first, and are then read like the rest.
@@ -226,3 +244,26 @@ def attempts_resolve(*, now: datetime | None = None) -> dict[str, int]:
         check = attempt_check(attempt_id=attempt_id)
         counts[check.outcome] = counts.get(check.outcome, 0) + 1
     return counts
+
+
+def attempt_confirm_run(*, attempt_id: int) -> str:
+    """Check the attempt once; schedule the next check unless its outcome is final; return it.
+
+    The body of the task `notes.tasks.attempt_confirm`.
+    """
+    check = attempt_check(attempt_id=attempt_id)
+    if check.retry_at is not None:
+        attempt_confirm.using(run_after=check.retry_at).enqueue(attempt_id)
+    return check.outcome
+
+
+def attempt_confirmation_enqueue(*, attempt_id: int, run_after: datetime | None = None) -> None:
+    """Start confirming an attempt (now, or at `run_after`).
+
+    If the queue cannot be written, `confirm_note_actions` confirms it.
+    """
+    try:
+        task = attempt_confirm.using(run_after=run_after) if run_after else attempt_confirm
+        task.enqueue(attempt_id)
+    except DatabaseError:
+        logger.exception("Could not enqueue the confirmation of attempt %s", attempt_id)

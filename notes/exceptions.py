@@ -1,12 +1,13 @@
 """Errors of the notes app: the portal's own refusals, before Canvas is asked.
 
 Errors from Canvas itself (not found, not allowed in this state, ...) are
-`integrations.canvas.exceptions`; both share the base `CanvasError`, which
-is what views catch.
+`integrations.canvas.exceptions`; both extend `CanvasError` (itself a
+`core.exceptions.PortalError`), which is what views catch.
 """
 
 from __future__ import annotations
 
+from core.toasts import Level
 from integrations.canvas.exceptions import CanvasError
 
 
@@ -36,6 +37,7 @@ class AlreadyInProgress(NotesError):
 
     default_message = "That action is already in progress for this note. Wait for it to finish."
     code = "already_in_progress"
+    level = Level.WARNING
 
 
 class NothingToSign(NotesError):

@@ -6,7 +6,7 @@ from django import forms
 
 from integrations.canvas.exceptions import InvalidNoteId
 from integrations.canvas.plugin import note_id_parse
-from notes.services import TAB_ALIASES, TABS
+from notes.worklist import TAB_ALIASES, TABS
 
 
 class WorklistForm(forms.Form):

@@ -1,4 +1,4 @@
-"""Reads of the portal's own data: a user's audit trail."""
+"""Database reads only: a user's audit trail and the confirmations still to do (never Canvas)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def attempt_latest_by_note(
     """Return the user's latest attempt since `since` on each of these notes, by note id.
 
     One query; refused attempts (failed) are left out, so what remains is
-    an action Canvas may be applying or its settled outcome.
+    an action Canvas may be applying or its final outcome.
     """
     ids = [uuid.UUID(str(note_id)) for note_id in note_ids]
     if not ids:
@@ -50,7 +50,7 @@ def confirmation_health(*, now: datetime | None = None) -> dict[str, object]:
     """Return how many attempts await confirmation and the oldest one's age (one query).
 
     `behind` is true when the oldest is a minute past its deadline: no
-    worker is confirming (or `resolve_note_actions` has not run).
+    worker is confirming (or `confirm_note_actions` has not run).
     """
     found = NoteActionAttempt.objects.unresolved().aggregate(
         count=Count("pk"), oldest=Min("finished_at")
@@ -61,3 +61,8 @@ def confirmation_health(*, now: datetime | None = None) -> dict[str, object]:
         "oldest_unconfirmed_seconds": round(max(age, 0.0), 1),
         "behind": age > conf.confirm_window().total_seconds() + 60,
     }
+
+
+def attempt_get_for_user(*, user: AbstractBaseUser, attempt_id: int) -> NoteActionAttempt:
+    """Return one of the user's own attempts (a database read, never Canvas); raise DoesNotExist."""
+    return NoteActionAttempt.objects.get(pk=attempt_id, user=user)

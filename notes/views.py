@@ -1,37 +1,46 @@
-"""The notes pages: worklist, one note, the action endpoint and "My activity"."""
+"""The notes pages (thin views): worklist, one note, the action endpoint, My activity, runs.
+
+Errors: a page's Canvas read goes through `_page_read` (the connect card or
+the error in place); an undecryptable token is answered by
+`portal.middleware.PortalErrorMiddleware` (503) wherever it is raised.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django_htmx.http import reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
 from canvas_oauth.exceptions import NotConnected, ReauthorizationRequired, TokenDecryptionFailed
+from core.toasts import Level, toast
+from core.urls import safe_local_path, safe_local_url
 from integrations.canvas.exceptions import CanvasError, InvalidNoteId, NoteNotFound
 from integrations.canvas.plugin import note_id_parse
-from notes import bulk as bulk_service
 from notes import conf as notes_conf
 from notes.actions import ACTIONS
+from notes.attempts import note_action_reply
+from notes.bulk import planning
+from notes.bulk import progress as bulk_progress
+from notes.bulk import runs as bulk_runs
 from notes.forms import OpenNoteForm, WorklistForm
 from notes.models import BulkRun, NoteActionAttempt
-from notes.selectors import attempt_list_for_user
-from notes.services import (
+from notes.replies import ActionReply, attempt_reply
+from notes.selectors import attempt_get_for_user, attempt_list_for_user
+from notes.worklist import (
     TABS,
-    ActionReply,
-    attempt_get_for_user,
-    attempt_reply,
-    note_action_reply,
+    Queue,
+    TabKey,
     note_aged,
     note_counts_for_user,
     note_get_for_user,
@@ -43,10 +52,8 @@ from notes.services import (
 logger = logging.getLogger(__name__)
 
 ACTIVITY_PAGE_SIZE = 25
-DECRYPT_MESSAGE = (
-    "The portal can't read its stored Canvas credentials right now. "
-    "An administrator has been alerted; please try again later."
-)
+#: A page's status for a Canvas error shown in place (200 otherwise).
+_PAGE_STATUS = {NoteNotFound: 404}
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -61,38 +68,27 @@ def _connect_url(next_path: str) -> str:
     return f"{base}?{urlencode({'next': next_path})}"
 
 
-def _link_problem(request: HttpRequest, exc: CanvasError) -> dict[str, Any]:
-    """Return the template context for the Connect / Reconnect card."""
-    reconnect = isinstance(exc, ReauthorizationRequired)
-    return {
-        "link_problem": {
-            "reconnect": reconnect,
+def _page_read(request: HttpRequest, context: dict[str, Any], read: Callable[[], Any]) -> Any:
+    """Return `read()`, or None with the problem in the page's context (the one map for pages).
+
+    Not connected or must reconnect: the Connect / Reconnect card. Any other
+    Canvas error: its sentence in place, and the page's status in
+    `context["status"]`. An undecryptable token is the middleware's (503).
+    """
+    try:
+        return read()
+    except TokenDecryptionFailed:
+        raise
+    except (NotConnected, ReauthorizationRequired) as exc:
+        context["link_problem"] = {
+            "reconnect": isinstance(exc, ReauthorizationRequired),
             "message": exc.message,
             "connect_url": _connect_url(request.get_full_path()),
         }
-    }
-
-
-def _decrypt_failed(request: HttpRequest) -> HttpResponse:
-    logger.error("Token decryption failed for user %s", request.user.pk)
-    response = render(
-        request,
-        "notes/unavailable.html",
-        {"title": "Canvas credentials unavailable", "message": DECRYPT_MESSAGE},
-        status=503,
-    )
-    if getattr(request, "htmx", False):
-        trigger_client_event(response, "toast", {"message": DECRYPT_MESSAGE, "level": "error"})
-    return response
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    candidate = request.POST.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return fallback
+    except CanvasError as exc:
+        context["error"] = exc.message
+        context["status"] = _PAGE_STATUS.get(type(exc), 200)
+    return None
 
 
 @require_safe
@@ -102,14 +98,12 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
     open_form = OpenNoteForm(request.GET if "id" in request.GET else None)
     if open_form.is_bound and open_form.is_valid():
         return redirect("notes:detail", note_id=open_form.cleaned_data["id"])
-
     form = WorklistForm(request.GET)
     form.is_valid()
-    query = form.cleaned_data
     tabs = tabs_for_user(request.user)
-    tab = query.get("tab") or tabs[0].key
-    patient = query.get("patient") or ""
-    cursor = query.get("cursor") or ""
+    tab = form.cleaned_data.get("tab") or tabs[0].key
+    patient = form.cleaned_data.get("patient") or ""
+    cursor = form.cleaned_data.get("cursor") or ""
     context: dict[str, Any] = {
         "tabs": tabs,
         "tab": TABS[tab],
@@ -121,29 +115,13 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
         "page": None,
         "error": None,
     }
-    try:
-        context["page"] = note_list_for_user(
-            user=request.user, tab=tab, patient=patient, cursor=cursor
-        )
-    except TokenDecryptionFailed:
-        return _decrypt_failed(request)
-    except (NotConnected, ReauthorizationRequired) as exc:
-        context.update(_link_problem(request, exc))
-    except CanvasError as exc:
-        context["error"] = exc.message
+    context["page"] = _page_read(
+        request,
+        context,
+        lambda: note_list_for_user(user=request.user, tab=tab, patient=patient, cursor=cursor),
+    )
     if context["page"] is not None:
-        context["page"]["notes"] = notes_with_attempts(
-            user=request.user, notes=context["page"]["notes"]
-        )
-        counts = _counts_or_none(request) or {}
-        if tab == "all" and context["page"]["count"] is not None:
-            counts = {**counts, "all": context["page"]["count"]}
-        context["counts"] = counts
-        base = {"tab": tab, **({"patient": patient} if patient else {})}
-        context["first_url"] = f"{reverse('notes:worklist')}?{urlencode(base)}"
-        if context["page"]["next_cursor"]:
-            params = {**base, "cursor": context["page"]["next_cursor"]}
-            context["next_url"] = f"{reverse('notes:worklist')}?{urlencode(params)}"
+        _worklist_page_complete(request, context, tab=tab, patient=patient)
     context["tab_links"] = [
         {"tab": t, "count": (context["counts"] or {}).get(t.count_key or t.key)} for t in tabs
     ]
@@ -151,6 +129,23 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
     if request.htmx and not request.htmx.boosted:
         return render(request, "notes/partials/worklist.html", context)
     return render(request, "notes/worklist.html", context)
+
+
+def _worklist_page_complete(
+    request: HttpRequest, context: dict[str, Any], *, tab: str, patient: str
+) -> None:
+    """Add what a listed page shows besides its notes: attempts, counts, page links."""
+    page = context["page"]
+    page["notes"] = notes_with_attempts(user=request.user, notes=page["notes"])
+    counts = _counts_or_none(request) or {}
+    if tab == TabKey.ALL and page["count"] is not None:
+        counts = {**counts, TabKey.ALL: page["count"]}
+    context["counts"] = counts
+    base = {"tab": tab, **({"patient": patient} if patient else {})}
+    context["first_url"] = f"{reverse('notes:worklist')}?{urlencode(base)}"
+    if page["next_cursor"]:
+        params = {**base, "cursor": page["next_cursor"]}
+        context["next_url"] = f"{reverse('notes:worklist')}?{urlencode(params)}"
 
 
 def _counts_or_none(request: HttpRequest) -> dict[str, int] | None:
@@ -174,23 +169,15 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
             {"title": "Not a note ID", "message": exc.message, "open_form": OpenNoteForm()},
             status=400,
         )
-    context: dict[str, Any] = {"note_id": note_uuid, "note": None, "error": None}
-    status = 200
-    try:
-        context["note"] = notes_with_attempts(
-            user=request.user, notes=[note_get_for_user(user=request.user, note_id=note_uuid)]
-        )[0]
-    except TokenDecryptionFailed:
-        return _decrypt_failed(request)
-    except (NotConnected, ReauthorizationRequired) as exc:
-        context.update(_link_problem(request, exc))
-    except CanvasError as exc:
-        context["error"] = exc.message
-        if isinstance(exc, NoteNotFound):
-            status = 404
+    context: dict[str, Any] = {"note_id": note_uuid, "note": None, "error": None, "status": 200}
+    note = _page_read(
+        request, context, lambda: note_get_for_user(user=request.user, note_id=note_uuid)
+    )
+    if note is not None:
+        context["note"] = notes_with_attempts(user=request.user, notes=[note])[0]
     context["attempts"] = attempt_list_for_user(user=request.user, note_id=note_uuid)[:10]
     context["next_path"] = request.get_full_path()
-    return render(request, "notes/detail.html", context, status=status)
+    return render(request, "notes/detail.html", context, status=context["status"])
 
 
 @require_POST
@@ -198,36 +185,30 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
 def note_action(request: HtmxHttpRequest, note_id: str, action: str) -> HttpResponse:
     """Perform an action; answer htmx with the action in flight or the refusal, else redirect."""
     view = "detail" if request.POST.get("view") == "detail" else "row"
-    try:
-        reply = note_action_reply(
-            user=request.user,
-            note_id=note_id,
-            action=action,
-            request_id=getattr(request, "request_id", ""),
-            client_ip=getattr(request, "client_ip", None),
-        )
-    except TokenDecryptionFailed:
-        return _decrypt_failed(request)
-    next_url = _safe_next(request, _action_fallback(view, note_id, action))
+    reply = note_action_reply(
+        user=request.user,
+        note_id=note_id,
+        action=action,
+        request_id=getattr(request, "request_id", ""),
+        client_ip=getattr(request, "client_ip", None),
+    )
     if not request.htmx:
-        getattr(messages, reply.level)(request, reply.message)
-        return HttpResponseRedirect(next_url)
+        messages.add_message(request, reply.level.message_level, reply.message)
+        fallback = _action_fallback(view, note_id, action)
+        return HttpResponseRedirect(
+            safe_local_url(request, request.POST.get("next"), fallback=fallback)
+        )
     if reply.attempt is not None:
         # Requested: the note's actions become "Signing..." and follow the attempt;
         # a toast only when Canvas did not answer (an accepted action says nothing yet).
         response = render(
             request, "notes/partials/in_flight.html", {"attempt": reply.attempt, "view": view}
         )
-        if reply.level == "warning":
-            trigger_client_event(response, "toast", _toast(reply))
+        if reply.level == Level.WARNING:
+            toast(response, reply.message, reply.level, link=reply.link)
         return response
     response = _refusal_fragment(request, reply, view=view, note_id=note_id)
-    return trigger_client_event(response, "toast", _toast(reply))
-
-
-def _toast(reply: ActionReply) -> dict[str, Any]:
-    toast = {"message": reply.message, "level": reply.level}
-    return {**toast, "link": reply.link} if reply.link else toast
+    return toast(response, reply.message, reply.level, link=reply.link)
 
 
 def _action_fallback(view: str, note_id: str, action: str) -> str:
@@ -249,12 +230,12 @@ def _refusal_fragment(
             )
         except InvalidNoteId:
             return reswap(response, "none")
-    queue = "to_sign" if request.POST.get("queue") == "to_sign" else ""
+    signing = request.POST.get("queue") == Queue.TO_SIGN
     context = {
-        "note": note_aged(reply.note, queue=queue),
+        "note": note_aged(reply.note, signing=signing),
         "error": reply.message,
-        "next_path": _safe_next(request, ""),
-        "queue": queue,
+        "next_path": safe_local_url(request, request.POST.get("next")),
+        "queue": Queue.TO_SIGN if signing else "",
     }
     template = "notes/partials/note_row.html"
     if view == "detail":
@@ -293,25 +274,14 @@ def attempt_status(request: HtmxHttpRequest, attempt_id: int) -> HttpResponse:
         "note": reply.note,
         "reply": reply,
         "view": view,
-        "next_path": _safe_referer_path(request),
+        "next_path": safe_local_path(request, request.headers.get("HX-Current-URL")),
     }
     if view == "detail":
         context["oob_attempts"] = attempt_list_for_user(user=request.user, note_id=attempt.note_id)[
             :10
         ]
     response = render(request, "notes/partials/settled.html", context, status=HTMX_STOP_POLLING)
-    return trigger_client_event(response, "toast", _toast(reply))
-
-
-def _safe_referer_path(request: HttpRequest) -> str:
-    """Return the page the poll came from (htmx's HX-Current-URL), if it is ours."""
-    current = request.headers.get("HX-Current-URL", "")
-    if url_has_allowed_host_and_scheme(
-        current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        parts = urlsplit(current)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-    return ""
+    return toast(response, reply.message, reply.level, link=reply.link)
 
 
 @require_safe
@@ -327,36 +297,37 @@ def activity(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def bulk(request: HttpRequest) -> HttpResponse:
-    """Plan a run from the queue (and ask), or, confirmed, start it and open its progress."""
+    """Plan a run from the queue and ask first, or, once asked, start it and open its progress."""
     scope_all = request.POST.get("scope") == "queue"
-    note_ids = None if scope_all else request.POST.getlist("note")[: bulk_service.MAX_NOTES]
-    back = f"{reverse('notes:worklist')}?tab=to_sign"
+    note_ids = None if scope_all else request.POST.getlist("note")[: planning.MAX_NOTES]
+    back = f"{reverse('notes:worklist')}?{urlencode({'tab': TabKey.TO_SIGN})}"
     if note_ids is not None and not note_ids:
         messages.warning(request, "Choose the notes to sign first (the boxes on the left).")
         return redirect(back)
     try:
-        plan = bulk_service.plan_for_user(user=request.user, note_ids=note_ids)
+        plan = planning.plan_for_user(user=request.user, note_ids=note_ids)
+        # The question's form posts confirm=1 (the field's name is the bench's too).
         if request.POST.get("confirm") != "1":
-            return render(request, "notes/bulk_confirm.html", {"plan": plan})
-        run = bulk_service.run_start(user=request.user, plan=plan)
+            return render(request, "notes/bulk_ask.html", {"plan": plan})
+        run = bulk_runs.run_start(user=request.user, plan=plan)
     except TokenDecryptionFailed:
-        return _decrypt_failed(request)
+        raise
     except CanvasError as exc:
         messages.error(request, exc.message)
         return redirect(back)
-    confirmed = len(note_ids or [])
-    if note_ids is not None and plan.count < confirmed:
+    chosen = len(note_ids or [])
+    if note_ids is not None and plan.count < chosen:
         messages.info(
             request,
-            f"{confirmed - plan.count} of the notes you chose no longer need your signature "
+            f"{chosen - plan.count} of the notes you chose no longer need your signature "
             "in Canvas; the run signs the rest.",
         )
     return redirect("notes:run", run_id=run.pk)
 
 
-def _progress_or_404(request: HttpRequest, run_id: int) -> bulk_service.Progress:
+def _progress_or_404(request: HttpRequest, run_id: int) -> bulk_progress.Progress:
     try:
-        return bulk_service.run_progress(user=request.user, run_id=run_id)
+        return bulk_progress.run_progress(user=request.user, run_id=run_id)
     except BulkRun.DoesNotExist:
         raise Http404("No such run of yours.") from None
 
@@ -384,7 +355,7 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
     """Stop the run's notes that have not started; those already sent finish."""
     try:
-        bulk_service.run_cancel(user=request.user, run_id=run_id)
+        bulk_runs.run_cancel(user=request.user, run_id=run_id)
     except BulkRun.DoesNotExist:
         raise Http404("No such run of yours.") from None
     messages.info(request, "Cancelled: notes already sent to Canvas finish; the rest won't start.")
@@ -394,7 +365,7 @@ def run_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 @require_safe
 def runs(request: HttpRequest) -> HttpResponse:
     """List the user's runs, newest first."""
-    paginator = Paginator(bulk_service.runs_with_counts_for_user(user=request.user), 25)
+    paginator = Paginator(bulk_progress.runs_with_counts_for_user(user=request.user), 25)
     page = paginator.get_page(request.GET.get("page"))
     rows = [{"run": r, "done": r.done, "total": r.total} for r in page.object_list]
     return render(request, "notes/runs.html", {"runs": rows, "page": page})

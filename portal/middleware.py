@@ -4,18 +4,21 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.utils.http import url_has_allowed_host_and_scheme
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect
 
+from canvas_oauth.exceptions import TokenDecryptionFailed
+from core.toasts import Level, toast
+from core.urls import safe_local_path
+from notes.replies import DECRYPT_MESSAGE
 from observability import metrics
 from observability.context import log_context, log_context_user_set
 from portal import conf, proxy
@@ -221,15 +224,7 @@ class HtmxLoginRequiredMiddleware(LoginRequiredMiddleware):
 
 def _htmx_current_page(request: HttpRequest) -> str:
     """Return the path (and query) of the page an htmx request came from, if ours."""
-    current = request.htmx.current_url or ""
-    if not current or not url_has_allowed_host_and_scheme(
-        current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return ""
-    parts = urlsplit(current)
-    if not parts.path.startswith("/"):
-        return ""
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+    return safe_local_path(request, request.htmx.current_url)
 
 
 _STATUS_TOASTS = {
@@ -264,7 +259,7 @@ class HtmxErrorToastMiddleware:
                     if response.status_code >= 500
                     else "That didn't work. Reload the page and try again."
                 )
-            trigger_client_event(response, "toast", {"message": message, "level": "error"})
+            toast(response, message, Level.ERROR)
         return response
 
 
@@ -285,3 +280,43 @@ class ClinicTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class PortalErrorMiddleware:
+    """Answer the errors no page can show in place: the one map from such an error to a response.
+
+    A stored token that cannot be decrypted (a key is wrong or missing) is a
+    503 page, whichever view met it, with a toast for htmx. Views show the
+    other errors of the chain (not connected, reconnect, Canvas refused or
+    unavailable) in their own page or fragment.
+    """
+
+    #: Per URL namespace: the page (template, context) that says so.
+    UNAVAILABLE_PAGES = {
+        "notes": (
+            "notes/unavailable.html",
+            {"title": "Canvas credentials unavailable", "message": DECRYPT_MESSAGE},
+        ),
+    }
+    UNAVAILABLE_PAGE = "canvas_oauth/unavailable.html"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not isinstance(exc, TokenDecryptionFailed):
+            return None
+        logger.error("Token decryption failed for user %s", getattr(request.user, "pk", None))
+        namespace = getattr(request.resolver_match, "namespace", "")
+        template, context = self.UNAVAILABLE_PAGES.get(
+            namespace, (self.UNAVAILABLE_PAGE, {"message": exc.message})
+        )
+        response = render(request, template, context, status=503)
+        # The URL may hold an OAuth code (the callback): never hand it on.
+        response["Referrer-Policy"] = "no-referrer"
+        if getattr(request, "htmx", False):
+            toast(response, context["message"], Level.ERROR)
+        return response

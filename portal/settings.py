@@ -83,6 +83,8 @@ MIDDLEWARE = [
     "portal.middleware.ClinicTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, so it maps an error a view raised before any other middleware sees it.
+    "portal.middleware.PortalErrorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

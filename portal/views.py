@@ -9,15 +9,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.utils.cache import patch_cache_control
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
-from django_htmx.http import trigger_client_event
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from core.toasts import Level, toast
+from core.urls import safe_local_url
 from integrations.canvas.exceptions import CanvasError
 from notes.selectors import confirmation_health
-from notes.services import home_cards_for_user
+from notes.worklist import home_cards_for_user
 from observability import metrics
 from portal import conf
 from portal.access import operator_allowed
@@ -99,21 +99,10 @@ def metrics_scrape(request: HttpRequest) -> HttpResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Answer a failed CSRF check: most often a page left open past its session."""
     logger.warning("CSRF check failed on %s %s: %s", request.method, request.path, reason)
-    referer = request.headers.get("Referer", "")
-    back_url = (
-        referer
-        if url_has_allowed_host_and_scheme(
-            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        )
-        else ""
-    )
+    back_url = safe_local_url(request, request.headers.get("Referer", ""))
     response = render(request, "403_csrf.html", {"back_url": back_url}, status=403)
     if getattr(request, "htmx", False):
-        trigger_client_event(
-            response,
-            "toast",
-            {"message": "Your session expired. Reload the page and try again.", "level": "error"},
-        )
+        toast(response, "Your session expired. Reload the page and try again.", Level.ERROR)
     return response
 
 

@@ -60,7 +60,7 @@ def prepare() -> None:
     run("manage.py", "migrate", "--no-input", "-v", "0")
     run("manage.py", "seed_demo")
     # Actions a stopped worker left unconfirmed are settled before it restarts.
-    run("manage.py", "resolve_note_actions")
+    run("manage.py", "confirm_note_actions")
     run("-m", "canvas_sandbox", "migrate", "--no-input", "-v", "0")
     run("-m", "canvas_sandbox", "seed")
 

@@ -62,3 +62,61 @@ def make_connection(
         # Issued with Canvas's 36000 s lifetime: `expires_in` is what is left of it.
         connected_at=now + timedelta(seconds=expires_in - 36000),
     )
+
+
+def make_attempt(user, *, outcome: str = "accepted", started_at=None, **fields):
+    """Create `user`'s audit row of one note action (default: lock, accepted now).
+
+    `finished_at` defaults to `started_at`, except for a pending row (which
+    the table's check keeps unfinished). `resolved_at` is never guessed:
+    pass it for an attempt whose outcome is final.
+    """
+    import uuid
+
+    from django.utils import timezone
+
+    from notes.models import NoteActionAttempt
+
+    started_at = started_at or timezone.now()
+    defaults = {
+        "username": user.get_username() if user is not None else "gone",
+        "note_id": uuid.uuid4(),
+        "action": "lock",
+        "started_at": started_at,
+        "finished_at": None if outcome == "pending" else started_at,
+    }
+    return NoteActionAttempt.objects.create(user=user, outcome=outcome, **{**defaults, **fields})
+
+
+def make_run(user, *, label: str = "Sign 1 note", status: str = "queued", **fields):
+    """Create a bulk run of `user`'s (no items: add them with `make_item`)."""
+    from django.utils import timezone
+
+    from notes.models import BulkRun
+
+    fields.setdefault("created_at", timezone.now())
+    return BulkRun.objects.create(
+        user=user, username=user.get_username(), label=label, status=status, **fields
+    )
+
+
+def make_item(run, *, position: int = 0, action: str = "sign", **fields):
+    """Create an item of a bulk run (a random note, labelled as its action)."""
+    import uuid
+
+    from notes.actions import ACTIONS
+    from notes.models import BulkItem
+
+    fields.setdefault("note_id", uuid.uuid4())
+    fields.setdefault("label", ACTIONS[action].label)
+    return BulkItem.objects.create(run=run, position=position, action=action, **fields)
+
+
+def clock_at(module, now):
+    """Return a patcher that stops `module`'s clock seam (`module._now`) at `now`.
+
+    Use it as a context manager or decorator: `with clock_at(worklist, NOW): ...`.
+    """
+    from unittest import mock
+
+    return mock.patch.object(module, "_now", return_value=now)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 import re
 
+from core.exceptions import PortalError
+
 #: The only shape of error code taken from Canvas; anything else is UPSTREAM_ERROR.
 _UPSTREAM_CODE = re.compile(r"[a-z0-9_]{1,64}", re.ASCII)
 UPSTREAM_ERROR = "upstream_error"
@@ -27,7 +29,7 @@ def upstream_code(value: object) -> str:
     return UPSTREAM_ERROR
 
 
-class CanvasError(Exception):
+class CanvasError(PortalError):
     """Base error: something about a Canvas link, read or action went wrong."""
 
     default_message = "Something went wrong while talking to Canvas."

@@ -12,10 +12,9 @@ from pathlib import Path
 from django.test import SimpleTestCase, TestCase
 
 from integrations.canvas.plugin import STATE_LABELS
-from notes.actions import ACTIONS, PERMISSIONS, Action
+from notes.actions import ACTIONS, PERMISSIONS, Action, actions_permitted, note_with_actions
 from notes.groups import DEFAULT_GROUPS
 from notes.models import NoteActionAttempt
-from notes.services import actions_permitted, note_with_actions
 from tests.factories import make_user
 from tests.helpers import ensure_groups, summary
 
@@ -92,8 +91,6 @@ class ActionsForUserTests(TestCase):
         self.assertEqual([a["name"] for a in actions], ["sign", "lock_sign", "unlock"])
         for action in actions:
             with self.subTest(action=action["name"]):
-                self.assertIn("?", action["confirm"])
+                self.assertIn("?", action["ask"])
         note = summary(state="NEW", allowed=["lock"])
-        self.assertEqual(
-            note_with_actions(user=self.provider, note=note)["actions"][0]["confirm"], ""
-        )
+        self.assertEqual(note_with_actions(user=self.provider, note=note)["actions"][0]["ask"], "")

@@ -8,16 +8,25 @@ a real run are exercised by the e2e walk and `make bench`.
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from unittest import mock
 
 from django.test import TestCase, override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from responses import matchers
 
-from notes import bulk, exceptions, services
+from notes import exceptions, worklist
+from notes.bulk import executor, planning, runs
+from notes.bulk import progress as bulk_progress
 from notes.models import BulkItem, BulkRun, NoteActionAttempt
-from tests.factories import PASSWORD, make_connection, make_user
+from tests.factories import (
+    PASSWORD,
+    clock_at,
+    make_attempt,
+    make_connection,
+    make_item,
+    make_run,
+    make_user,
+)
 from tests.helpers import API, SETTINGS, CanvasMockMixin, accepted, ensure_groups, error, summary
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -70,7 +79,7 @@ class BulkTestCase(CanvasMockMixin, TestCase):
 
     def plan(self, note_ids=None):
         self.queue_mock()
-        return bulk.plan_for_user(user=self.provider, note_ids=note_ids)
+        return planning.plan_for_user(user=self.provider, note_ids=note_ids)
 
 
 class PlanTests(BulkTestCase):
@@ -96,15 +105,15 @@ class PlanTests(BulkTestCase):
     def test_nothing_left_to_sign_and_front_desk_are_refused(self):
         self.queue_mock(notes=[queue_note("LKD", ["unlock"])])
         with self.assertRaises(exceptions.NothingToSign):
-            bulk.plan_for_user(user=self.provider, note_ids=None)
+            planning.plan_for_user(user=self.provider, note_ids=None)
         with self.assertRaises(exceptions.ActionNotPermitted):
-            bulk.plan_for_user(user=self.frontdesk, note_ids=None)
+            planning.plan_for_user(user=self.frontdesk, note_ids=None)
 
 
 class RunTests(BulkTestCase):
     def start(self, note_ids=None):
         with self.captureOnCommitCallbacks(execute=True):
-            return bulk.run_start(user=self.provider, plan=self.plan(note_ids))
+            return runs.run_start(user=self.provider, plan=self.plan(note_ids))
 
     def read_mock(self, note, state="SGN"):
         """Mock the run's read of a sent note: Canvas shows it changed by me after the 202."""
@@ -151,7 +160,7 @@ class RunTests(BulkTestCase):
         # The run reads back what it sent, and ends when each has its outcome.
         self.read_mock(self.open)
         self.read_mock(self.cosign)
-        self.assertEqual(bulk.run_execute(run_id=run.pk), "done")
+        self.assertEqual(executor.run_execute(run_id=run.pk), "done")
         items = {i.note_id: i for i in BulkItem.objects.select_related("attempt")}
         opened = items[uuid.UUID(self.open["id"])]
         self.assertEqual((opened.status, opened.attempt.outcome), ("sent", "confirmed"))
@@ -166,7 +175,7 @@ class RunTests(BulkTestCase):
              ("sign", "failed", 409), ("sign", "failed", 429)],
         )  # fmt: skip
         # The background confirmation is only a backstop, due at the deadline.
-        backstops = DBTaskResult.objects.filter(task_path="notes.tasks.confirm_attempt")
+        backstops = DBTaskResult.objects.filter(task_path="notes.tasks.attempt_confirm")
         self.assertEqual(backstops.count(), 2)
         for task in backstops:
             self.assertGreater(task.run_after, timezone.now() + timedelta(seconds=20))
@@ -179,24 +188,24 @@ class RunTests(BulkTestCase):
 
         def cancel_while_in_flight(request):
             # The person presses Cancel while the first item is with Canvas.
-            bulk.run_cancel(user=self.provider, run_id=run.pk)
+            runs.run_cancel(user=self.provider, run_id=run.pk)
             return 202, {}, json.dumps(accepted(self.open["id"], "lock_sign"))
 
         self.rsps.add_callback(
             "POST", f"{API}notes/{self.open['id']}/lock_sign", callback=cancel_while_in_flight
         )
         self.read_mock(self.open)
-        self.assertEqual(bulk.run_execute(run_id=run.pk), "cancelled")
+        self.assertEqual(executor.run_execute(run_id=run.pk), "cancelled")
         statuses = list(run.items.order_by("position").values_list("status", flat=True))
         self.assertEqual(statuses, ["sent", "skipped", "skipped"])
         self.assertEqual([c.request.method for c in self.rsps.calls], ["POST", "GET"])
 
     def test_a_run_no_worker_started_is_cancelled_at_once(self):
         run = self.start()
-        run = bulk.run_cancel(user=self.provider, run_id=run.pk)
+        run = runs.run_cancel(user=self.provider, run_id=run.pk)
         self.assertEqual(run.status, "cancelled")
         self.assertEqual(set(run.items.values_list("status", flat=True)), {"skipped"})
-        self.assertEqual(bulk.run_execute(run_id=run.pk), "cancelled")
+        self.assertEqual(executor.run_execute(run_id=run.pk), "cancelled")
 
     def test_a_dead_workers_run_is_resumed_without_sending_anything_twice(self):
         run = self.start()
@@ -207,14 +216,18 @@ class RunTests(BulkTestCase):
         BulkItem.objects.filter(pk__in=[items[0].pk, items[1].pk]).update(
             status="sending", sending_at=long_ago
         )
-        sent = NoteActionAttempt.objects.create(
-            user=self.provider, username="provider", note_id=items[0].note_id,
-            action=items[0].action, outcome="not_applied", started_at=long_ago,
-            finished_at=long_ago, resolved_at=long_ago,
-        )  # fmt: skip
+        sent = make_attempt(
+            self.provider,
+            note_id=items[0].note_id,
+            action=items[0].action,
+            outcome="not_applied",
+            started_at=long_ago,
+            finished_at=long_ago,
+            resolved_at=long_ago,
+        )
         BulkRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=long_ago)
         with self.captureOnCommitCallbacks(execute=True):
-            self.assertEqual(bulk.runs_resume(), 1)
+            self.assertEqual(runs.runs_resume(), 1)
         statuses = dict(run.items.values_list("position", "status"))
         self.assertEqual(statuses, {0: "sent", 1: "queued", 2: "queued"})
         self.assertEqual(run.items.get(position=0).attempt, sent)
@@ -224,7 +237,7 @@ class RunTests(BulkTestCase):
         self.post_mock(self.cosign, "sign")
         self.read_mock(self.locked)
         self.read_mock(self.cosign)
-        self.assertEqual(bulk.run_execute(run_id=run.pk), "done")
+        self.assertEqual(executor.run_execute(run_id=run.pk), "done")
         posts = [c.request.url for c in self.rsps.calls if c.request.method == "POST"]
         self.assertEqual(len(posts), 2)
         self.assertNotIn(self.open["id"], " ".join(posts))
@@ -235,11 +248,15 @@ class RunTests(BulkTestCase):
         now = timezone.now()
 
         def attempt(item, outcome):
-            return NoteActionAttempt.objects.create(
-                user=self.provider, username="provider", note_id=item.note_id,
-                action=item.action, outcome=outcome, started_at=now, finished_at=now,
+            return make_attempt(
+                self.provider,
+                note_id=item.note_id,
+                action=item.action,
+                outcome=outcome,
+                started_at=now,
+                finished_at=now,
                 resolved_at=None if outcome == "accepted" else now,
-            )  # fmt: skip
+            )
 
         BulkItem.objects.filter(pk=items[0].pk).update(
             status="sent", attempt=attempt(items[0], "confirmed")
@@ -249,13 +266,13 @@ class RunTests(BulkTestCase):
         )
         BulkItem.objects.filter(pk=items[2].pk).update(status="refused", message="No.")
         BulkRun.objects.filter(pk=run.pk).update(status="done")
-        progress = bulk.run_progress(user=self.provider, run_id=run.pk)
+        progress = bulk_progress.run_progress(user=self.provider, run_id=run.pk)
         self.assertEqual([r for _, r in progress.items], ["confirmed", "in_flight", "refused"])
         self.assertEqual((progress.done, progress.total, progress.finished), (2, 3, False))
         NoteActionAttempt.objects.filter(pk=progress.items[1][0].attempt_id).update(
             outcome="not_applied", resolved_at=now
         )
-        progress = bulk.run_progress(user=self.provider, run_id=run.pk)
+        progress = bulk_progress.run_progress(user=self.provider, run_id=run.pk)
         self.assertEqual((progress.done, progress.finished, progress.percent), (3, True, 100))
         self.assertEqual(progress.counts["not_applied"], 1)
 
@@ -291,14 +308,8 @@ class BulkPageTests(BulkTestCase):
         self.queue_mock()
         page = self.client.post("/notes/bulk/", {"scope": "queue"})
         self.assertContains(page, "Sign 3 notes?")
-        run = BulkRun.objects.create(
-            user=self.provider, username="provider", label="Sign 1 note",
-            status="done", created_at=timezone.now(),
-        )  # fmt: skip
-        BulkItem.objects.create(
-            run=run, position=0, note_id=uuid.uuid4(), action="sign", label="Sign",
-            status="refused", message="Refused by Canvas.",
-        )  # fmt: skip
+        run = make_run(self.provider, label="Sign 1 note", status="done")
+        make_item(run, action="sign", status="refused", message="Refused by Canvas.")
         poll = self.client.get(f"/notes/runs/{run.pk}/progress/", **HTMX)
         self.assertEqual(poll.status_code, 286)
         self.assertContains(poll, "1 of 1 done", status_code=286)
@@ -311,9 +322,7 @@ class BulkPageTests(BulkTestCase):
         response = self.client.post("/notes/bulk/", {"scope": "selected"}, follow=True)
         self.assertContains(response, "Choose the notes to sign first")
         other = make_user("other", groups=("Providers",))
-        theirs = BulkRun.objects.create(
-            user=other, username="other", label="x", created_at=timezone.now()
-        )
+        theirs = make_run(other, label="x")
         self.assertEqual(self.client.get(f"/notes/runs/{theirs.pk}/").status_code, 404)
         self.assertEqual(self.client.post(f"/notes/runs/{theirs.pk}/cancel/").status_code, 404)
 
@@ -337,7 +346,7 @@ class QueueTabTests(BulkTestCase):
             ],
         )
         self.counts_mock()
-        with mock.patch.object(services, "_now", return_value=NOW):
+        with clock_at(worklist, NOW):
             page = self.client.get("/notes/")
         self.assertContains(page, 'aria-current="page">To sign <span class="tab-count">3</span>')
         self.assertContains(page, '<span class="tab-count tab-count-overdue"')
@@ -358,7 +367,7 @@ class QueueTabTests(BulkTestCase):
 
     def test_home_cards_link_to_the_tabs(self):
         self.counts_mock(overdue=2)
-        with mock.patch.object(services, "_now", return_value=NOW):
+        with clock_at(worklist, NOW):
             page = self.client.get("/")
         cards = [(c.label, c.count, c.tab) for c in page.context["cards"]]
         self.assertEqual(

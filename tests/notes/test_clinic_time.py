@@ -2,15 +2,14 @@
 
 import secrets
 from datetime import datetime, timedelta
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 from django.core.checks import run_checks
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 
-from notes import services
-from tests.factories import PASSWORD, make_user
+from notes import worklist
+from tests.factories import PASSWORD, clock_at, make_attempt, make_user
 from tests.helpers import ensure_groups
 from tests.notes.test_live import LiveSandboxMixin
 
@@ -31,18 +30,18 @@ class ClinicDayTests(SimpleTestCase):
         with timezone.override(LA):
             for day, length in cases:
                 with self.subTest(day=day):
-                    start, end = services.day_bounds(day)
+                    start, end = worklist.day_bounds(day)
                     self.assertEqual((start.hour, start.minute, end.hour), (0, 0, 0))
                     self.assertEqual(end.astimezone(ZoneInfo("UTC")) - start, length)
 
     def test_ages_count_calendar_days_in_the_zone(self):
         written = la(2026, 11, 29, 23, 50)  # 07:50 UTC on the 30th
         with timezone.override(LA):
-            self.assertEqual(services.age_days(written, now=la(2026, 11, 30, 0, 10)), 1)
-            self.assertEqual(services.age_days(written, now=la(2026, 11, 29, 23, 59)), 0)
-            self.assertEqual(services.age_days(written, now=la(2026, 12, 3, 9)), 4)
+            self.assertEqual(worklist.age_days(written, now=la(2026, 11, 30, 0, 10)), 1)
+            self.assertEqual(worklist.age_days(written, now=la(2026, 11, 29, 23, 59)), 0)
+            self.assertEqual(worklist.age_days(written, now=la(2026, 12, 3, 9)), 4)
         with timezone.override(ZoneInfo("UTC")):  # in UTC both are the 30th
-            self.assertEqual(services.age_days(written, now=la(2026, 11, 30, 0, 10)), 0)
+            self.assertEqual(worklist.age_days(written, now=la(2026, 11, 30, 0, 10)), 0)
 
     def test_a_bad_clinic_time_zone_stops_start_up(self):
         for name in ("Mars/Base", "PST", "../etc/passwd", ""):
@@ -75,10 +74,10 @@ class TodayInTheClinicsDayTests(LiveSandboxMixin, TestCase):
 
     def today(self, now: datetime) -> set[str]:
         with (
-            mock.patch.object(services, "_now", return_value=now),
+            clock_at(worklist, now),
             timezone.override(LA),
         ):
-            page = services.note_list_for_user(
+            page = worklist.note_list_for_user(
                 user=self.frontdesk, tab="today", patient=self.patient
             )
         return {note["id"] for note in page["notes"]}
@@ -122,11 +121,9 @@ class LocalTimesOnPagesTests(TestCase):
         self.client.login(username="pat", password=PASSWORD)
 
     def activity_row_time(self) -> str:
-        from notes.models import NoteActionAttempt
 
-        NoteActionAttempt.objects.create(
-            user=self.user,
-            username="pat",
+        make_attempt(
+            self.user,
             note_id="3f2b7c1e-8d4a-4e0b-9c5f-1a2b3c4d5e6f",
             action="lock",
             outcome="failed",

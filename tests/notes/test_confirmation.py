@@ -18,7 +18,7 @@ from responses import matchers
 
 from notes import confirmation, tasks
 from notes.models import NoteActionAttempt
-from tests.factories import PASSWORD, make_connection, make_user
+from tests.factories import PASSWORD, make_attempt, make_connection, make_user
 from tests.helpers import API, SETTINGS, CanvasMockMixin, ensure_groups, error, summary
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -35,7 +35,7 @@ def queued():
     return [
         (row.args_kwargs["args"][0], row.run_after)
         for row in DBTaskResult.objects.order_by("enqueued_at")
-        if row.task_path == "notes.tasks.confirm_attempt"
+        if row.task_path == "notes.tasks.attempt_confirm"
     ]
 
 
@@ -55,9 +55,8 @@ class ConfirmationTestCase(CanvasMockMixin, TestCase):
     def attempt(self, *, outcome="accepted", action="sign", expected="SGN", accepted_at=ACCEPTED_AT,
                 started_at=None, **extra):  # fmt: skip
         started = started_at or self.now
-        return NoteActionAttempt.objects.create(
-            user=self.provider,
-            username="provider",
+        return make_attempt(
+            self.provider,
             canvas_staff_id=ME,
             note_id=self.note_id,
             action=action,
@@ -104,7 +103,7 @@ class AttemptCheckTests(ConfirmationTestCase):
         attempt = self.attempt()
         self.note_read("SGN", ["unlock"])
         check = self.check(attempt)
-        self.assertEqual((check.outcome, check.settled), ("confirmed", True))
+        self.assertEqual((check.outcome, check.final), ("confirmed", True))
         self.assertEqual(len(self.rsps.calls), 1)
         attempt.refresh_from_db()
         self.assertEqual(attempt.outcome, "confirmed")
@@ -118,7 +117,7 @@ class AttemptCheckTests(ConfirmationTestCase):
         attempt = self.attempt()
         self.note_read("LKD", ["sign"], at=ACCEPTED_AT - timedelta(days=1))
         check = self.check(attempt)
-        self.assertFalse(check.settled)
+        self.assertFalse(check.final)
         self.assertEqual(check.outcome, "accepted")
         self.assertEqual(check.retry_at, self.now + confirmation.FIRST_WAIT)
         attempt.refresh_from_db()
@@ -128,10 +127,10 @@ class AttemptCheckTests(ConfirmationTestCase):
     def test_a_change_by_someone_else_or_from_before_does_not_confirm(self):
         attempt = self.attempt()
         self.note_read("SGN", by="s-other")
-        self.assertFalse(self.check(attempt).settled)
+        self.assertFalse(self.check(attempt).final)
         self.rsps.reset()
         self.note_read("SGN", at=ACCEPTED_AT - timedelta(seconds=1))
-        self.assertFalse(self.check(attempt).settled)
+        self.assertFalse(self.check(attempt).final)
 
     def test_past_the_deadline_the_whole_history_decides_not_applied(self):
         attempt = self.attempt()
@@ -145,7 +144,7 @@ class AttemptCheckTests(ConfirmationTestCase):
         )
         later = attempt.finished_at + timedelta(seconds=30)
         check = self.check(attempt, at=later)
-        self.assertEqual((check.outcome, check.settled), ("not_applied", True))
+        self.assertEqual((check.outcome, check.final), ("not_applied", True))
         attempt.refresh_from_db()
         self.assertEqual(attempt.outcome, "not_applied")
         self.assertIsNone(attempt.applied_at)
@@ -172,7 +171,7 @@ class AttemptCheckTests(ConfirmationTestCase):
         attempt = self.attempt(outcome="unknown", expected="", accepted_at=None, started_at=started,
                                action="lock")  # fmt: skip
         self.note_read("SGN", at=started - timedelta(seconds=2))  # not a lock
-        self.assertFalse(self.check(attempt).settled)
+        self.assertFalse(self.check(attempt).final)
 
     def test_unlock_of_an_appointment_note_is_confirmed_by_either_state(self):
         attempt = self.attempt(outcome="unknown", action="unlock", expected="", accepted_at=None)
@@ -182,7 +181,7 @@ class AttemptCheckTests(ConfirmationTestCase):
         attempt = self.attempt()
         unreadable = {"status": 503, "json": error("unavailable")}
         self.rsps.get(f"{API}notes/{self.note_id}", **unreadable)
-        self.assertFalse(self.check(attempt).settled)
+        self.assertFalse(self.check(attempt).final)
         self.rsps.reset()
         self.rsps.get(f"{API}notes/{self.note_id}", **unreadable)
         check = self.check(attempt, at=attempt.finished_at + timedelta(seconds=31))
@@ -219,7 +218,7 @@ class AttemptCheckTests(ConfirmationTestCase):
         stale_copy = NoteActionAttempt.objects.get(pk=attempt.pk)
         self.note_read("SGN", ["unlock"])
         self.assertEqual(self.check(attempt).outcome, "confirmed")
-        second = confirmation._settle(stale_copy, outcome="not_applied")
+        second = confirmation._outcome_record(stale_copy, outcome="not_applied")
         self.assertEqual(second.outcome, "confirmed")
         self.assertEqual(NoteActionAttempt.objects.get(pk=attempt.pk).outcome, "confirmed")
         # And a later check on a settled row reads nothing.
@@ -239,7 +238,7 @@ class ConfirmTaskTests(ConfirmationTestCase):
         attempt = self.attempt()
         self.note_read("LKD", ["sign"], at=ACCEPTED_AT - timedelta(days=1))
         with mock.patch.object(confirmation, "_now", return_value=self.now):
-            outcome = tasks.confirm_attempt.call(attempt.pk)
+            outcome = tasks.attempt_confirm.call(attempt.pk)
         self.assertEqual(outcome, "accepted")
         [(attempt_id, run_after)] = queued()
         self.assertEqual(attempt_id, attempt.pk)
@@ -248,7 +247,7 @@ class ConfirmTaskTests(ConfirmationTestCase):
     def test_settled_enqueues_nothing_more(self):
         attempt = self.attempt()
         self.note_read("SGN")
-        self.assertEqual(tasks.confirm_attempt.call(attempt.pk), "confirmed")
+        self.assertEqual(tasks.attempt_confirm.call(attempt.pk), "confirmed")
         self.assertEqual(queued(), [])
 
 
@@ -256,9 +255,8 @@ class ResolveCommandTests(ConfirmationTestCase):
     def test_settles_what_a_dead_worker_left_and_requests_that_died(self):
         long_ago = self.now - timedelta(minutes=10)
         left = self.attempt(started_at=long_ago)  # accepted, never confirmed
-        died = NoteActionAttempt.objects.create(
-            user=self.provider,
-            username="provider",
+        died = make_attempt(
+            self.provider,
             canvas_staff_id=ME,
             note_id=self.note_id,
             action="lock",
@@ -269,8 +267,8 @@ class ResolveCommandTests(ConfirmationTestCase):
         self.note_read("SGN")  # read for both: signed by me (not a lock)
         self.history([], since=long_ago - confirmation.CLOCK_ALLOWANCE)
         out = StringIO()
-        call_command("resolve_note_actions", stdout=out)
-        self.assertEqual(out.getvalue().strip(), "settled 2: confirmed 1, not_applied 1")
+        call_command("confirm_note_actions", stdout=out)
+        self.assertEqual(out.getvalue().strip(), "final 2: confirmed 1, not_applied 1")
         rows = {a.pk: a for a in NoteActionAttempt.objects.all()}
         self.assertEqual(rows[left.pk].outcome, "confirmed")
         self.assertEqual(
@@ -281,7 +279,7 @@ class ResolveCommandTests(ConfirmationTestCase):
     def test_nothing_to_do(self):
         out = StringIO()
         call_command("resolve_note_actions", stdout=out)
-        self.assertEqual(out.getvalue().strip(), "settled 0")
+        self.assertEqual(out.getvalue().strip(), "final 0")
 
 
 class HealthTests(ConfirmationTestCase):
@@ -370,9 +368,8 @@ class AttemptStatusViewTests(ConfirmationTestCase):
     def test_a_reloaded_worklist_follows_an_action_in_flight_and_shows_one_not_applied(self):
         flying = self.attempt()
         other_note = uuid.uuid4()
-        NoteActionAttempt.objects.create(
-            user=self.provider,
-            username="provider",
+        make_attempt(
+            self.provider,
             canvas_staff_id=ME,
             note_id=other_note,
             action="lock",

@@ -10,7 +10,7 @@ from django.utils import timezone
 from canvas_oauth.exceptions import ReauthorizationRequired
 from integrations.canvas import exceptions
 from integrations.canvas.plugin import plugin_client
-from notes import confirmation, services
+from notes import attempts, confirmation
 from notes import exceptions as notes_exceptions
 from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
@@ -76,7 +76,7 @@ def settle(attempt, *, timeout=10.0):
     deadline = time.monotonic() + timeout
     while True:
         check = confirmation.attempt_check(attempt_id=attempt.pk)
-        if check.settled:
+        if check.final:
             return NoteActionAttempt.objects.get(pk=attempt.pk)
         if time.monotonic() > deadline:
             raise AssertionError(f"attempt {attempt.pk} still {check.outcome} after {timeout} s")
@@ -92,7 +92,7 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
         cls.frontdesk = cls.link("frontdesk", "Front desk")
 
     def perform(self, user, note, action):
-        return services.note_action_perform(
+        return attempts.note_action_perform(
             user=user, note_id=note["id"], action=action, request_id="live-test-1"
         )
 
@@ -142,7 +142,7 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
         attempt = NoteActionAttempt.objects.get(note_id=note["id"])
         self.assertEqual((attempt.outcome, attempt.upstream_status), ("failed", 409))
         # What the person is told, with the note as Canvas shows it now.
-        reply = services.note_action_reply(user=self.provider, note_id=note["id"], action="lock")
+        reply = attempts.note_action_reply(user=self.provider, note_id=note["id"], action="lock")
         self.assertEqual(reply.message, "This note is Signed; it can't be locked.")
         self.assertEqual(reply.note["state"]["code"], "SGN")
 
@@ -195,7 +195,7 @@ class LiveTokenRefreshTests(LiveSandboxMixin, TestCase):
         user = self.link("provider", "Providers", access_token="revoked-or-unknown-token")
         note = self.sandbox.create_note(state="NEW", kind="encounter")
         self.sandbox.reset_stats()
-        services.note_action_perform(user=user, note_id=note["id"], action="lock")
+        attempts.note_action_perform(user=user, note_id=note["id"], action="lock")
         stats = self.sandbox.stats()
         self.assertEqual(stats["token_requests"]["refresh_token"], 1)
         self.assertEqual(stats["plugin_requests"], 2)  # 401 and the retry
@@ -206,7 +206,7 @@ class LiveTokenRefreshTests(LiveSandboxMixin, TestCase):
         self.sandbox.revoke_user("provider")
         note = self.sandbox.create_note(state="NEW", kind="encounter")
         with self.assertRaises(ReauthorizationRequired):
-            services.note_action_perform(user=user, note_id=note["id"], action="lock")
+            attempts.note_action_perform(user=user, note_id=note["id"], action="lock")
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "NEW")
         attempt = NoteActionAttempt.objects.get(note_id=note["id"])
         self.assertEqual((attempt.outcome, attempt.error_code), ("failed", "reconnect_needed"))

@@ -12,24 +12,9 @@ from django.utils import timezone
 
 from notes.groups import groups_ensure
 from notes.models import NoteActionAttempt
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_attempt, make_user
 
 ALL = ["checkin_note", "lock_note", "lock_sign_note", "noshow_note", "sign_note", "unlock_note"]
-
-
-def make_attempt(user, **fields):
-    now = timezone.now()
-    defaults = {
-        "username": user.username,
-        "note_id": uuid.uuid4(),
-        "action": "lock",
-        "outcome": "accepted",
-        "started_at": now,
-        "finished_at": now,
-        "duration_ms": 12,
-    }
-    defaults.update(fields)
-    return NoteActionAttempt.objects.create(user=user, **defaults)
 
 
 class DefaultGroupsTests(TestCase):
@@ -90,7 +75,7 @@ class NoteActionAttemptTests(TestCase):
 
     def test_pending_rows_have_no_finish_time_and_complete_rows_do(self):
         with self.assertRaises(IntegrityError), transaction.atomic():
-            make_attempt(self.user, outcome="pending")
+            make_attempt(self.user, outcome="pending", finished_at=timezone.now())
         with self.assertRaises(IntegrityError), transaction.atomic():
             make_attempt(self.user, outcome="failed", finished_at=None)
 

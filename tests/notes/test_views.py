@@ -12,7 +12,7 @@ from responses import matchers
 
 from canvas_oauth.models import CanvasConnection
 from notes.models import NoteActionAttempt
-from tests.factories import PASSWORD, make_connection, make_user
+from tests.factories import PASSWORD, make_attempt, make_connection, make_user
 from tests.helpers import (
     API,
     SETTINGS,
@@ -226,9 +226,8 @@ class DetailTests(CanvasMockMixin, TestCase):
         self.rsps.get(f"{API}notes/{note_id}", json=summary(note_id, state="LKD"))
         from django.utils import timezone
 
-        NoteActionAttempt.objects.create(
-            user=self.provider,
-            username="provider",
+        make_attempt(
+            self.provider,
             note_id=note_id,
             action="lock",
             outcome="confirmed",
@@ -510,9 +509,8 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
     def test_double_submit_already_in_progress(self):
         from django.utils import timezone
 
-        NoteActionAttempt.objects.create(
-            user=self.provider,
-            username="provider",
+        make_attempt(
+            self.provider,
             note_id=self.note_id,
             action="sign",
             outcome="pending",
@@ -535,18 +533,16 @@ class ActivityTests(TestCase):
         cls.other = make_user("other")
         now = timezone.now()
         for i in range(30):
-            NoteActionAttempt.objects.create(
-                user=cls.me,
-                username="me",
+            make_attempt(
+                cls.me,
                 note_id=uuid.uuid4(),
                 action="lock",
                 outcome="accepted",
                 started_at=now - timezone.timedelta(minutes=i),
                 finished_at=now,
             )
-        NoteActionAttempt.objects.create(
-            user=cls.other,
-            username="other",
+        make_attempt(
+            cls.other,
             note_id=uuid.UUID(int=7),
             action="sign",
             outcome="failed",

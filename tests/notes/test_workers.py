@@ -32,7 +32,7 @@ make_connection(user, **link)
 
 PERFORM = """
 from django.contrib.auth import get_user_model
-from notes.services import note_action_perform
+from notes.attempts import note_action_perform
 user = get_user_model().objects.get(username="provider")
 print(note_action_perform(user=user, note_id={note_id!r}, action={action!r}).pk)
 """
@@ -123,8 +123,8 @@ class WorkerTests(SimpleTestCase):
         note = self.sandbox.create_note(state="LKD", kind="encounter")
         self.sandbox.veto(note["id"])
         attempt_id = self.perform(note["id"])
-        enqueue = "from notes.tasks import confirm_attempt\n" + "".join(
-            f"confirm_attempt.enqueue({attempt_id})\n" for _ in range(5)
+        enqueue = "from notes.tasks import attempt_confirm\n" + "".join(
+            f"attempt_confirm.enqueue({attempt_id})\n" for _ in range(5)
         )
         self.portal.manage("shell", "-c", enqueue)
         self.wait_for(
@@ -167,8 +167,8 @@ class WorkerTests(SimpleTestCase):
             ),
         )
         self.assertEqual(health["unconfirmed"], 1)
-        out = self.portal.manage("resolve_note_actions")
-        self.assertEqual(out.strip(), "settled 1: not_applied 1")
+        out = self.portal.manage("confirm_note_actions")
+        self.assertEqual(out.strip(), "final 1: not_applied 1")
         self.assertEqual(self.attempt(attempt_id)["outcome"], "not_applied")
         self.assertEqual(self.portal.healthz()["confirmations"]["unconfirmed"], 0)
 

@@ -1,26 +1,3 @@
-"""Settle note actions left in between past their deadline (run it from cron, every few minutes)."""
+"""Deprecated alias of `confirm_note_actions` (kept so existing crontabs keep working)."""
 
-from django.core.management.base import BaseCommand
-
-from notes.bulk import runs_resume
-from notes.confirmation import attempts_resolve
-
-
-class Command(BaseCommand):
-    help = (
-        "Read Canvas once more for every note action still accepted (or unknown) past "
-        "NOTES_CONFIRM_SECONDS, as when the worker confirming it died, and settle it: "
-        "confirmed, not applied, or unknown when Canvas cannot be read. Requests that "
-        "died after sending (pending past their window) become unknown and are read too. "
-        "Bulk runs whose worker stopped are resumed: started items are linked to their "
-        "audit row (never sent again), the rest run."
-    )
-
-    def handle(self, *args, **options):
-        counts = attempts_resolve()
-        total = sum(counts.values())
-        detail = ", ".join(f"{outcome} {n}" for outcome, n in sorted(counts.items()))
-        self.stdout.write(f"settled {total}" + (f": {detail}" if detail else ""))
-        resumed = runs_resume()
-        if resumed:
-            self.stdout.write(f"resumed {resumed} bulk run(s)")
+from notes.management.commands.confirm_note_actions import Command  # noqa: F401

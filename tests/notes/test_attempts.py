@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import timedelta
-from unittest import mock
 
 import requests
 import responses
@@ -15,10 +14,10 @@ from responses import matchers
 from canvas_oauth import exceptions as oauth_exceptions
 from canvas_oauth.models import CanvasConnection
 from integrations.canvas import exceptions
-from notes import confirmation, services
+from notes import attempts, confirmation
 from notes import exceptions as notes_exceptions
 from notes.models import NoteActionAttempt
-from tests.factories import make_connection, make_user
+from tests.factories import clock_at, make_attempt, make_connection, make_user
 from tests.helpers import (
     API,
     CLIENT_ID,
@@ -39,7 +38,7 @@ def queued_confirmations():
     return [
         row.args_kwargs["args"][0]
         for row in DBTaskResult.objects.order_by("enqueued_at")
-        if row.task_path == "notes.tasks.confirm_attempt"
+        if row.task_path == "notes.tasks.attempt_confirm"
     ]
 
 
@@ -65,7 +64,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         return f"{API}notes/{self.note_id}/{action}"
 
     def perform(self, action="sign", user=None, **kwargs):
-        return services.note_action_perform(
+        return attempts.note_action_perform(
             user=user or self.provider, note_id=str(self.note_id), action=action, **kwargs
         )
 
@@ -165,13 +164,13 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
                 self.subTest(action=action, note_id=str(note_id)[:50]),
                 self.assertRaises(exc_class),
             ):
-                services.note_action_perform(user=self.provider, note_id=note_id, action=action)
+                attempts.note_action_perform(user=self.provider, note_id=note_id, action=action)
         self.assertEqual(len(self.rsps.calls), 0)
         self.assertFalse(NoteActionAttempt.objects.exists())
 
     def test_uppercase_and_padded_uuids_are_accepted(self):
         self.rsps.post(self.action_url(), status=202, json=accepted(self.note_id, "sign"))
-        services.note_action_perform(
+        attempts.note_action_perform(
             user=self.provider, note_id=f"  {str(self.note_id).upper()}\n", action="sign"
         )
         self.assertEqual(self.only_attempt().note_id, self.note_id)
@@ -375,9 +374,8 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
 
     def test_stale_pending_row_does_not_block_forever(self):
         long_ago = timezone.now() - timedelta(hours=1)
-        NoteActionAttempt.objects.create(
-            user=self.provider,
-            username="provider",
+        make_attempt(
+            self.provider,
             note_id=self.note_id,
             action="sign",
             outcome="pending",
@@ -389,14 +387,7 @@ class NoteActionPerformTests(CanvasMockMixin, TestCase):
         self.assertEqual(rows, [("accepted", ""), ("unknown", "abandoned")])
 
     def test_other_actions_or_users_are_not_blocked(self):
-        NoteActionAttempt.objects.create(
-            user=self.provider,
-            username="provider",
-            note_id=self.note_id,
-            action="lock",
-            outcome="pending",
-            started_at=timezone.now(),
-        )
+        make_attempt(self.provider, note_id=self.note_id, action="lock", outcome="pending")
         self.rsps.post(self.action_url(), status=202, json=accepted(self.note_id, "sign"))
         self.perform("sign")
         with self.assertRaises(notes_exceptions.AlreadyInProgress):
@@ -479,7 +470,7 @@ class DoubleSubmitRaceTests(TransactionTestCase):
 
         def run(name):
             try:
-                services.note_action_perform(
+                attempts.note_action_perform(
                     user=self.user, note_id=str(self.note_id), action="sign"
                 )
                 results[name] = "ok"
@@ -506,23 +497,16 @@ class DoubleSubmitRaceTests(TransactionTestCase):
         )
 
     def test_mocked_clock_makes_old_pending_rows_stale(self):
-        NoteActionAttempt.objects.create(
-            user=self.user,
-            username="provider",
-            note_id=self.note_id,
-            action="sign",
-            outcome="pending",
-            started_at=timezone.now(),
-        )
+        make_attempt(self.user, note_id=self.note_id, action="sign", outcome="pending")
         later = timezone.now() + timedelta(minutes=5)
         with (
-            mock.patch.object(services, "_now", return_value=later),
+            clock_at(attempts, later),
             responses.RequestsMock() as rsps,
         ):
             rsps.post(
                 f"{API}notes/{self.note_id}/sign", status=202, json=accepted(self.note_id, "sign")
             )
-            services.note_action_perform(user=self.user, note_id=str(self.note_id), action="sign")
+            attempts.note_action_perform(user=self.user, note_id=str(self.note_id), action="sign")
         self.assertEqual(
             sorted(NoteActionAttempt.objects.values_list("outcome", flat=True)),
             ["accepted", "unknown"],

@@ -1,0 +1,240 @@
+"""Carrying out a run: the only module that starts threads; sends items and reads them back.
+
+The run's items go through the same service as a single click
+(`note_action_perform`: audit row, the user's token, the confirmation
+backstop), at most `NOTES_BULK_CONCURRENCY` Canvas calls at once, pausing
+on a 429 for its Retry-After; each sent note is read back here
+(`attempt_check`) while the rest are sent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from django.db import connections
+from django.utils import timezone
+
+from integrations.canvas.exceptions import CanvasError, RateLimited
+from notes import conf
+from notes.actions import ACTIONS
+from notes.attempts import note_action_perform
+from notes.bulk.runs import CANCELLED_MESSAGE, items_skip_queued
+from notes.confirmation import attempt_check
+from notes.models import BulkItem, BulkRun, NoteActionAttempt
+from notes.replies import refusal_message
+
+logger = logging.getLogger(__name__)
+
+#: How many times an item is tried again after a 429 (never after anything else).
+RATE_LIMIT_RETRIES = 5
+#: When a run first reads back a note it sent. Reads share the run's Canvas
+#: calls with the sends, so a run does not spend them on the first tenths of
+#: a second, when Canvas has seldom applied anything yet (a single click is
+#: read from 0.075 s: a person is watching that row).
+FIRST_READ = timedelta(seconds=0.3)
+#: What `run_execute` answers for a run that does not exist.
+MISSING = "missing"
+
+
+def _now() -> datetime:
+    """Return the current time (a seam for tests)."""
+    return timezone.now()
+
+
+class Job(StrEnum):
+    """What a thread of the run does next."""
+
+    SEND = "send"
+    READ = "read"
+
+
+class _Gate:
+    """Shared by a run's threads: closed for a while after a 429 (Canvas's Retry-After)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open_at = 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._open_at = max(self._open_at, time.monotonic() + seconds)
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                remaining = self._open_at - time.monotonic()
+            if remaining <= 0:
+                return
+            time.sleep(min(remaining, 1.0))
+
+
+class _Work:
+    """A run's jobs, shared by its threads: notes to send in order, and sent ones to read.
+
+    A thread takes a read that is due first (so outcomes land), else the next
+    note to send, else waits for the next read to fall due. The run ends when
+    nothing is left to send or read and no job is in progress. So the run
+    confirms its own notes while it sends the rest, and never has more than
+    its threads' worth of Canvas calls in flight.
+    """
+
+    def __init__(self, items: list[BulkItem]) -> None:
+        self._cond = threading.Condition()
+        self._items = deque(items)
+        self._reads: list[tuple[float, int, int]] = []  # (due, tie-break, attempt id)
+        self._busy = 0
+        self._seq = 0
+
+    def take(self) -> tuple[Job, Any] | None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._reads and self._reads[0][0] <= now:
+                    self._busy += 1
+                    return Job.READ, heapq.heappop(self._reads)[2]
+                if self._items:
+                    self._busy += 1
+                    return Job.SEND, self._items.popleft()
+                if not self._reads and not self._busy:
+                    self._cond.notify_all()
+                    return None
+                self._cond.wait(timeout=self._reads[0][0] - now if self._reads else None)
+
+    def read_later(self, attempt_id: int, due: datetime) -> None:
+        delay = max(0.0, (due - timezone.now()).total_seconds())
+        with self._cond:
+            self._seq += 1
+            heapq.heappush(self._reads, (time.monotonic() + delay, self._seq, attempt_id))
+            self._cond.notify_all()
+
+    def done(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+
+def run_execute(*, run_id: int) -> str:
+    """Run a queued (or resumed) run's waiting items to their outcomes; return its status."""
+    now = _now()
+    claimed = BulkRun.objects.filter(
+        pk=run_id, status__in=[BulkRun.Status.QUEUED, BulkRun.Status.RUNNING]
+    ).update(status=BulkRun.Status.RUNNING, heartbeat_at=now)
+    run = BulkRun.objects.select_related("user").filter(pk=run_id).first()
+    if run is None or not claimed:
+        return run.status if run else MISSING
+    if run.user is None or not run.user.is_active:
+        items_skip_queued(run_id=run.pk, message="Your account is no longer active.")
+        return _finish(run)
+    work = _Work(list(run.items.filter(status=BulkItem.Status.QUEUED).order_by("position")))
+    # Items a dead worker sent are read again here too.
+    for attempt_id in (
+        NoteActionAttempt.objects.unresolved()
+        .filter(bulk_item__run=run)
+        .values_list("pk", flat=True)
+    ):
+        work.read_later(attempt_id, now)
+    gate = _Gate()
+    concurrency = max(1, conf.bulk_concurrency())
+    if concurrency == 1:
+        _worker_loop(run, work, gate)
+    else:
+        # Threads for the waiting on Canvas: each job is one call (two at a
+        # read's deadline); the database work is a few short statements.
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for future in [
+                pool.submit(_worker_loop_in_thread, run, work, gate) for _ in range(concurrency)
+            ]:
+                future.result()
+    return _finish(run)
+
+
+def _worker_loop(run: BulkRun, work: _Work, gate: _Gate) -> None:
+    while (job := work.take()) is not None:
+        kind, target = job
+        try:
+            if kind is Job.SEND:
+                attempt = _item_run(run, target, gate)
+            else:
+                check = attempt_check(attempt_id=target)
+                attempt = None if check.final else (target, check.retry_at)
+            if isinstance(attempt, NoteActionAttempt) and attempt.in_flight:
+                work.read_later(attempt.pk, _now() + FIRST_READ)
+            elif isinstance(attempt, tuple):
+                work.read_later(*attempt)
+        finally:
+            work.done()
+
+
+def _worker_loop_in_thread(run: BulkRun, work: _Work, gate: _Gate) -> None:
+    try:
+        _worker_loop(run, work, gate)
+    finally:
+        connections.close_all()  # this thread's own database connections
+
+
+def _finish(run: BulkRun) -> str:
+    run.refresh_from_db(fields=["cancel_requested"])
+    if run.cancel_requested:
+        items_skip_queued(run_id=run.pk, message=CANCELLED_MESSAGE)
+    status = BulkRun.Status.CANCELLED if run.cancel_requested else BulkRun.Status.DONE
+    BulkRun.objects.filter(pk=run.pk, status=BulkRun.Status.RUNNING).update(
+        status=status, finished_at=_now()
+    )
+    logger.info("Bulk run %s: %s", run.pk, status)
+    return status
+
+
+def _item_claim(run: BulkRun, item: BulkItem, gate: _Gate) -> bool:
+    """Move the item from queued to sending (once), unless the run was cancelled."""
+    if BulkRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+        return False  # skipped by _finish
+    gate.wait()
+    now = _now()
+    if not BulkItem.objects.filter(pk=item.pk, status=BulkItem.Status.QUEUED).update(
+        status=BulkItem.Status.SENDING, sending_at=now
+    ):
+        return False  # another worker took it
+    BulkRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
+    return True
+
+
+def _item_run(run: BulkRun, item: BulkItem, gate: _Gate) -> NoteActionAttempt | None:
+    """Send one item once (or not at all when the run was cancelled); return its attempt."""
+    if not _item_claim(run, item, gate):
+        return None
+    spec = ACTIONS[item.action]
+    for _ in range(RATE_LIMIT_RETRIES + 1):
+        try:
+            # The run reads its own notes back; the background confirmation is
+            # only the backstop (at the deadline) should this worker die.
+            attempt = note_action_perform(
+                user=run.user,
+                note_id=item.note_id,
+                action=item.action,
+                request_id=f"bulk-{run.pk}",
+                confirm_in_background=False,
+            )
+        except RateLimited as exc:
+            # Refused before Canvas acted: safe to send again once it allows.
+            gate.pause(exc.retry_after or 1.0)
+            gate.wait()
+            continue
+        except CanvasError as exc:
+            BulkItem.objects.filter(pk=item.pk).update(
+                status=BulkItem.Status.REFUSED, message=refusal_message(exc, spec)[:300]
+            )
+            return None
+        BulkItem.objects.filter(pk=item.pk).update(status=BulkItem.Status.SENT, attempt=attempt)
+        return attempt
+    BulkItem.objects.filter(pk=item.pk).update(
+        status=BulkItem.Status.REFUSED, message=RateLimited.default_message
+    )
+    return None
