@@ -30,6 +30,8 @@ from integrations.canvas.exceptions import (
     RefreshOutcomeUnknown,
     Unauthenticated,
 )
+from observability import metrics
+from observability.metrics import RefreshResult
 
 logger = logging.getLogger(__name__)
 
@@ -258,13 +260,16 @@ def _tokens_renew(
     try:
         tokens = auth_client().token_refresh(refresh_token=refresh)
     except InvalidGrant:
+        metrics.token_refresh_observe(result=RefreshResult.REAUTHORIZATION_REQUIRED)
         _reconnect_needed(user=user, connection=connection, actor=actor, via_admin=via_admin)
         return ReauthorizationRequired()
     except RefreshOutcomeUnknown as exc:
+        metrics.token_refresh_observe(result=RefreshResult.OUTCOME_UNKNOWN)
         # Canvas may have rotated the refresh token: never sent again from here.
         _error_record(user=user, connection=connection, exc=exc, actor=actor, via_admin=via_admin)
         return exc
     except CanvasError as exc:
+        metrics.token_refresh_observe(result=RefreshResult.UNAVAILABLE)
         _error_record(user=user, connection=connection, exc=exc, actor=actor, via_admin=via_admin)
         if (
             isinstance(exc, AuthorizationServerUnavailable)
@@ -273,6 +278,7 @@ def _tokens_renew(
         ):
             return access  # Canvas is down but the current token still works for a while
         return exc
+    metrics.token_refresh_observe(result=RefreshResult.REFRESHED)
     _tokens_renewed_store(
         user=user,
         connection=connection,

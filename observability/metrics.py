@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
+from enum import StrEnum
 from typing import Any
 
 from prometheus_client import (
@@ -94,6 +95,15 @@ def action_observe(*, action: object, outcome: object) -> None:
 def confirmation_lag_observe(*, seconds: float, outcome: object) -> None:
     """Record how long an accepted action took to settle."""
     CONFIRMATION_LAG_SECONDS.labels(outcome=_label(outcome)).observe(max(seconds, 0.0))
+
+
+class RefreshResult(StrEnum):
+    """How one token refresh ended: the `result` label of portal_token_refreshes_total."""
+
+    REFRESHED = "refreshed"
+    REAUTHORIZATION_REQUIRED = "reauthorization_required"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    UNAVAILABLE = "unavailable"
 
 
 def token_refresh_observe(*, result: object) -> None:

@@ -1,5 +1,6 @@
 """access_token_get and the refresh: responses at the token endpoint."""
 
+import contextlib
 from datetime import timedelta
 from unittest import mock
 
@@ -276,3 +277,36 @@ class AccessTokenGetTests(TestCase):
             rsps.post(TOKEN_URL, status=503, body="down")
             call_command("refresh_canvas_tokens")
         self.assertEqual(str(caught.exception), "refreshed 0, failed 1")
+
+
+@oauth_settings
+class RefreshMetricsTests(TestCase):
+    """Every refresh counts once under portal_token_refreshes_total by how it ended."""
+
+    setUp = AccessTokenGetTests.setUp
+
+    def sample(self, result):
+        from prometheus_client import REGISTRY
+
+        return REGISTRY.get_sample_value("portal_token_refreshes_total", {"result": result}) or 0
+
+    def test_each_refresh_counts_under_its_result(self):
+        cases = [
+            ("refreshed", {"json": token_body(1)}),
+            ("reauthorization_required", {"status": 400, "json": {"error": "invalid_grant"}}),
+            ("outcome_unknown", {"body": requests.ReadTimeout("slow")}),
+            ("unavailable", {"status": 503, "body": "<html>down</html>"}),
+        ]
+        for result, answer in cases:
+            with self.subTest(result):
+                user = make_user(f"pat-{result}")
+                make_connection(
+                    user, access_token="a", refresh_token="r", expires_in=-10, now=self.now
+                )
+                before = self.sample(result)
+                with responses.RequestsMock() as rsps:
+                    rsps.post(TOKEN_URL, **answer)
+                    # Each failure's own behaviour has its own test above.
+                    with contextlib.suppress(CanvasError):
+                        access_token_get(user=user)
+                self.assertEqual(self.sample(result), before + 1)
