@@ -1,4 +1,4 @@
-"""`python -m contract`: run the cases, write contract/results/<timestamp>.json and .md; 1 on a failure."""
+"""`python -m contract`: run the cases, write the JSON and Markdown report; exit 1 on a failure."""
 
 from __future__ import annotations
 

@@ -65,7 +65,7 @@ def action_confirm(run: Run, *, note_id: str, action: str) -> tuple[Applied | No
             canvas = (_instant(entry["at"]) - accepted).total_seconds()
             return Applied(action, canvas, time.monotonic() - sent), f"{action} -> {expected}"
         time.sleep(pause)  # bounded polling with backoff until the deadline
-        pause = min(pause * 2, 2.0)
+        pause = min(pause * 2, 0.5)
     return (
         None,
         f"{action}: no {expected} entry by this staff member within {DEADLINE_SECONDS:.0f} s",
