@@ -38,9 +38,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _built(text: str, *paths: str) -> bool:
-    """Whether any of the sandbox's source files mentions `text` (a switch that is wired)."""
-    return any(text in (ROOT / path).read_text() for path in paths if (ROOT / path).exists())
+def _checkin_conversion_built() -> bool:
+    """Whether the sandbox's code reads SANDBOX_CHECKIN_CONVERTS (conf.checkin_converts)."""
+    sources = (ROOT / "canvas_sandbox" / "clinic").glob("*.py")
+    return any("checkin_converts(" in p.read_text() for p in sources if p.name != "conf.py")
 
 
 class Sandbox:
@@ -126,12 +127,7 @@ class Sandbox:
             client_id=PUBLIC_CLIENT_ID,
             kind=TargetKind.SANDBOX,
             portal=portal_settings_read(),
-            checkin_conversion_built=_built(
-                "checkin_converts(",
-                "canvas_sandbox/clinic/effects.py",
-                "canvas_sandbox/clinic/engine.py",
-                "canvas_sandbox/clinic/actions.py",
-            ),
+            checkin_conversion_built=_checkin_conversion_built(),
         )
 
     def stop(self) -> None:
