@@ -8,7 +8,7 @@ PLUGIN_VENV := canvas_plugin/.venv
 PLUGIN_STAMP := $(PLUGIN_VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-portal test-plugin plugin-release e2e lint format bench lock clean
+.PHONY: help run test test-portal test-plugin plugin-release e2e lint format bench contract lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ format: $(STAMP) ## Fix style with ruff
 
 bench: $(STAMP) .env ## Measure overhead, throughput, refresh storms and faults
 	$(BIN)/python -m bench
+
+contract: $(STAMP) ## Run the plugin contract over HTTP (a sandbox of its own, or CONTRACT_BASE_URL)
+	$(BIN)/python -m contract
 
 lock: $(STAMP) ## Re-resolve the locks after editing pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml -o requirements.lock --quiet --generate-hashes --python-version 3.11

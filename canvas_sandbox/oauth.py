@@ -7,10 +7,12 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.models import get_application_model, get_grant_model, get_refresh_token_model
-from oauth2_provider.views import AuthorizationView, TokenView
+from oauth2_provider.views import AuthorizationView, RevokeTokenView, TokenView
 from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2 import Server
 from oauthlib.oauth2.rfc6749.grant_types.authorization_code import code_challenge_method_s256
+
+from canvas_sandbox.clinic import conf
 
 
 class S256OnlyServer(Server):
@@ -95,3 +97,12 @@ class LaunchAuthorizationView(AuthorizationView):
         if credentials.get("state"):
             params.append(("state", credentials["state"]))
         return self.redirect(add_params_to_uri(credentials["redirect_uri"], params), application)
+
+
+class SwitchableRevokeTokenView(RevokeTokenView):
+    """RFC 7009 revocation, or a 404 as on an instance without the endpoint."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not conf.revocation_endpoint():
+            return HttpResponse(status=404, content_type="text/plain")
+        return super().post(request, *args, **kwargs)

@@ -197,6 +197,10 @@ SANDBOX_FAULT_DEFAULTS = {
 }
 # The plugin variable `signing_policy`: "provider" (default) or "any_staff".
 SANDBOX_SIGNING_POLICY = env.str("SANDBOX_SIGNING_POLICY", default="provider")
+# Unlike Canvas in one respect, for `make contract`'s variants: check-in leaves
+# the note an appointment note (false), or /auth/revoke_token/ answers 404 (false).
+SANDBOX_CHECKIN_CONVERTS = env.bool("SANDBOX_CHECKIN_CONVERTS", default=True)
+SANDBOX_REVOCATION_ENDPOINT = env.bool("SANDBOX_REVOCATION_ENDPOINT", default=True)
 
 LOGGING = {
     "version": 1,

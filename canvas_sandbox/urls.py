@@ -1,17 +1,20 @@
 """The sandbox's URLs: DOT's OAuth endpoints at /auth/, the plugin API, control, pages."""
 
 from django.urls import include, path, re_path
-from oauth2_provider import views as oauth_views
 
 from canvas_sandbox.clinic import api, pages
 from canvas_sandbox.clinic.urls import control_patterns, page_patterns, plugin_patterns
-from canvas_sandbox.oauth import LaunchAuthorizationView, SerializedTokenView
+from canvas_sandbox.oauth import (
+    LaunchAuthorizationView,
+    SerializedTokenView,
+    SwitchableRevokeTokenView,
+)
 
 oauth_patterns = (
     [
         path("authorize/", LaunchAuthorizationView.as_view(), name="authorize"),
         path("token/", SerializedTokenView.as_view(), name="token"),
-        path("revoke_token/", oauth_views.RevokeTokenView.as_view(), name="revoke-token"),
+        path("revoke_token/", SwitchableRevokeTokenView.as_view(), name="revoke-token"),
     ],
     "oauth2_provider",
 )

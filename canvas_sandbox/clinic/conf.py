@@ -33,3 +33,13 @@ def access_token_lifetime() -> int:
 def signing_policy() -> str:
     """Return the plugin variable `signing_policy` (SANDBOX_SIGNING_POLICY)."""
     return str(settings.SANDBOX_SIGNING_POLICY)
+
+
+def checkin_converts() -> bool:
+    """Return whether check-in converts an appointment note into an encounter note."""
+    return bool(settings.SANDBOX_CHECKIN_CONVERTS)
+
+
+def revocation_endpoint() -> bool:
+    """Return whether /auth/revoke_token/ answers (SANDBOX_REVOCATION_ENDPOINT)."""
+    return bool(settings.SANDBOX_REVOCATION_ENDPOINT)
