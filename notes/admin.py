@@ -49,8 +49,9 @@ def _cell(value, zone: tzinfo) -> str:
     if isinstance(value, datetime):
         value = timezone.localtime(value, zone)
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    # A spreadsheet runs a cell that starts with these as a formula.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    # A spreadsheet runs a cell that starts with these as a formula (OWASP's
+    # CSV injection list, a leading line feed included).
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
         text = "'" + text
     return text
 

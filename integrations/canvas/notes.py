@@ -76,6 +76,10 @@ def state_not_allowed_message(state: str) -> str:
 
 
 # -- values -------------------------------------------------------------------
+#: A Canvas staff id: Canvas's are 32 hex digits; any plain key up to 64 characters passes.
+_STAFF_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
 def _text(value: Any, *, required: bool = True) -> str:
     if isinstance(value, str):
         return value
@@ -126,7 +130,9 @@ def me_parse(data: Any) -> dict[str, Any]:
         raise CanvasUnavailable(UNREADABLE)
     staff = data["staff"]
     staff_id = _text(staff.get("id"))
-    if not staff_id:
+    # The staff id lands in audit rows, logs and history comparisons: checked
+    # like every other code from Canvas (no newline, markup or overlong value).
+    if not _STAFF_ID_RE.fullmatch(staff_id):
         raise CanvasUnavailable(UNREADABLE)
     return {
         "user_id": _text(data.get("user_id"), required=False),

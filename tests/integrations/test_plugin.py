@@ -42,6 +42,17 @@ class PluginClientTests(CanvasMockMixin, SimpleTestCase):
         self.assertEqual(call.call_count, 1)
         self.assertEqual(self.rsps.calls[0].request.req_kwargs["timeout"], (1.5, 4.0))
 
+    def test_me_refuses_a_staff_id_that_is_not_a_plain_code(self):
+        for staff_id in ["", "s1\nforged log line", "<b>s1</b>", "x" * 65, " s1", "s1;drop"]:
+            with self.subTest(staff_id=staff_id):
+                self.rsps.get(BASE + "me", json={"user_id": 7, "staff": {"id": staff_id}})
+                with self.assertRaises(exceptions.CanvasUnavailable):
+                    self.client_.me(access_token="at-1")
+        self.rsps.get(BASE + "me", json={"staff": {"id": "4150cd20de8a470aa570a852859ac87e"}})
+        self.assertEqual(
+            self.client_.me(access_token="at-1")["staff"]["id"], "4150cd20de8a470aa570a852859ac87e"
+        )
+
     def test_note_list_passes_filters_and_parses(self):
         self.rsps.get(
             BASE + "notes",

@@ -169,6 +169,14 @@ class AuditAdminTests(TestCase):
         self.assertIn(str(self.attempt.note_id), lines[1])
         self.assertIn("'=HYPERLINK(1)", lines[1])  # no formula injection
 
+    def test_every_formula_lead_is_quoted(self):
+        from notes.admin import _cell
+
+        for lead in ("=", "+", "-", "@", "\t", "\r", "\n"):
+            with self.subTest(lead=repr(lead)):
+                self.assertEqual(_cell(f"{lead}cmd|' /C calc'!A0", ZoneInfo("UTC"))[:2], "'" + lead)
+        self.assertEqual(_cell("plain", ZoneInfo("UTC")), "plain")
+
     def test_staff_without_view_permission_sees_nothing(self):
         make_user("clerk", is_staff=True)
         self.client.login(username="clerk", password=PASSWORD)
