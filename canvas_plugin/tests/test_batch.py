@@ -120,3 +120,23 @@ class NotesHistoryQueryTests(TestCase):
         self.assertEqual(main_table.count('SELECT "canvas_sdk_data_api_note_001"'), 1, many)
         events = 'SELECT "canvas_sdk_data_api_notestatechangeevent_001"'
         self.assertEqual(main_table.count(events), 1, many)
+
+
+class BatchContractCaseTests(TestCase):
+    """contract_cases.BATCH_ID_CASES, as the sandbox's tests run them too."""
+
+    api = NoteApi
+
+    def test_every_case(self):
+        from .contract_cases import BATCH_ID_CASES, batch_ids
+
+        me = make_staff()
+        for label, status, code in BATCH_ID_CASES:
+            with self.subTest(label=label):
+                query = urlencode({"ids": ",".join(batch_ids(label))})
+                reply = call(self.api, path="/notes/history", query_string=query, **bearer(me))
+                self.assertEqual(reply.status, status, reply.raw)
+                if code:
+                    self.assertEqual(reply.json()["error"]["code"], code)
+                else:
+                    self.assertEqual(reply.json()["notes"], {})
