@@ -116,10 +116,25 @@ class RunTests(BulkTestCase):
             return runs.run_start(user=self.provider, plan=self.plan(note_ids))
 
     def read_mock(self, note, state="SGN"):
-        """Mock the run's read of a sent note: Canvas shows it changed by me after the 202."""
-        body = summary(note["id"], state=state, allowed=["unlock"])
-        body["state"].update(changed_at="2026-11-30T10:00:01+00:00", changed_by="staff-me")
-        return self.rsps.get(f"{API}notes/{note['id']}", json=body)
+        """Mock the run's reads of a sent note: Canvas shows it changed by me after the 202.
+
+        The run reads its notes in batches (GET /notes/history?ids=): the
+        answer holds every asked-for note registered here.
+        """
+        if not getattr(self, "shown", None):
+            self.shown = {}
+            self.rsps.add_callback("GET", f"{API}notes/history", callback=self._batch_answer)
+        at = "2026-11-30T10:00:01+00:00"
+        self.shown[note["id"]] = {
+            "state": {"code": state, "label": state, "changed_at": at, "changed_by": "staff-me"},
+            "allowed_actions": ["unlock"],
+            "history": [{"state": state, "at": at, "by": "staff-me"}],
+        }
+
+    def _batch_answer(self, request):
+        ids = request.params["ids"].split(",")
+        notes = {note_id: self.shown[note_id] for note_id in ids if note_id in self.shown}
+        return 200, {}, json.dumps({"notes": notes, "as_of": "2026-11-30T10:00:02+00:00"})
 
     def post_mock(self, note, action, **kwargs):
         kwargs.setdefault("status", 202)
@@ -210,6 +225,7 @@ class RunTests(BulkTestCase):
     def test_a_dead_workers_run_is_resumed_without_sending_anything_twice(self):
         run = self.start()
         self.rsps.reset()
+        self.shown = {}
         long_ago = timezone.now() - timedelta(hours=1)
         items = list(run.items.order_by("position"))
         # Item 0 was sent (its audit row exists); item 1 was marked sending but never sent.
