@@ -97,7 +97,7 @@ def expected_states_of(attempt: NoteActionAttempt) -> tuple[str, ...]:
     return spec.final_states if spec else ()
 
 
-def _since(attempt: NoteActionAttempt) -> datetime:
+def since_of(attempt: NoteActionAttempt) -> datetime:
     return attempt.accepted_at or (attempt.started_at - CLOCK_ALLOWANCE)
 
 
@@ -105,7 +105,7 @@ def applied_entry(attempt: NoteActionAttempt, history: list[dict[str, Any]]) -> 
     """Return the history entry that proves the attempt applied, or None."""
     if not attempt.canvas_staff_id:
         return None  # nobody to attribute the change to: never confirm on a guess
-    states, since = expected_states_of(attempt), _since(attempt)
+    states, since = expected_states_of(attempt), since_of(attempt)
     for entry in history:
         if (
             entry["state"] in states
@@ -117,7 +117,7 @@ def applied_entry(attempt: NoteActionAttempt, history: list[dict[str, Any]]) -> 
     return None
 
 
-def _latest_change(note: dict[str, Any]) -> list[dict[str, Any]]:
+def latest_change(note: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the note's last history entry, as its state carries it."""
     state = note["state"]
     return [{"state": state["code"], "at": state.get("changed_at"), "by": state.get("changed_by")}]
@@ -194,7 +194,7 @@ def _judge(attempt: NoteActionAttempt, note: dict[str, Any] | None, *, now: date
         if now >= deadline:
             return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code="note_not_found")
         return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, None))
-    entry = applied_entry(attempt, _latest_change(note)) or applied_entry(attempt, note["history"])
+    entry = applied_entry(attempt, latest_change(note)) or applied_entry(attempt, note["history"])
     if entry is not None:
         return _outcome_record(
             attempt, outcome=Outcome.CONFIRMED, applied_at=entry["at"], note=note
@@ -215,7 +215,7 @@ def _canvas_read(attempts: list[NoteActionAttempt], *, user: Any) -> dict[str, d
     another one has already followed is still found.
     """
     client = plugin_client()
-    since = min(_since(a) for a in attempts)
+    since = min(since_of(a) for a in attempts)
     ids = list(dict.fromkeys(a.note_id for a in attempts))
     return canvas_call(
         user=user,
