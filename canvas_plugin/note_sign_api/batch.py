@@ -7,7 +7,6 @@ an unknown note, or one the caller may not see, is simply absent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from http import HTTPStatus
@@ -51,14 +50,14 @@ def parse_note_ids(raw: str | None) -> tuple[list[str], JSONResponse | None]:
 
 
 def history_batch_body(
-    summaries: Iterable[tuple[int, dict[str, Any]]],
+    summaries: Any,
     events: dict[int, list[dict[str, Any]]],
     *,
     as_of: datetime,
 ) -> dict[str, Any]:
     """Return the body: each note's summary state, allowed actions and history (oldest first).
 
-    `summaries` pairs a summary row's `dbid` with the note's summary
+    `summaries` yields (dbid, summary): a summary row's `dbid` with the note's summary
     (contract.note_summary); `events` holds state-change rows by note dbid.
     """
     notes = {}
