@@ -5,8 +5,10 @@ closes an import cycle; enqueueing lives with the services
 (`notes.confirmation.attempt_confirmation_enqueue`, `notes.bulk.runs`).
 On Django's tasks API (django-tasks' backport): moving to Django 6 changes
 only the import (`django.tasks`). The database backend (django-tasks-db)
-needs no broker: `python manage.py db_worker` runs them, on as many hosts
-as you like.
+needs no broker. Two lanes: confirmations on "default"
+(`db_worker --queue-name default`), bulk runs on "bulk"
+(`db_worker --queue-name bulk`), on as many hosts as you like. Each body
+runs inside `log_context`, so its log lines carry the request and user id.
 """
 
 from __future__ import annotations

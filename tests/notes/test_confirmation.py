@@ -320,6 +320,35 @@ class BatchedReadTests(ConfirmationTestCase):
         self.assertEqual(queued(), [(second.pk, self.now + confirmation.FIRST_WAIT)])
 
 
+class TaskLogContextTests(ConfirmationTestCase):
+    def test_task_bodies_log_with_the_request_and_user_id(self):
+        from observability.context import request_id_var, user_id_var
+
+        seen = []
+
+        def record(**kwargs):
+            seen.append((request_id_var.get(), user_id_var.get()))
+            return "done"
+
+        with mock.patch("notes.confirmation.attempt_confirm_run", side_effect=record):
+            tasks.attempt_confirm.call(1, user_id=7, request_id="req-9")
+        with mock.patch("notes.bulk.executor.run_execute", side_effect=record):
+            tasks.bulk_run.call(2, user_id=8, request_id="req-10")
+        self.assertEqual(seen, [("req-9", 7), ("req-10", 8)])
+        self.assertEqual((request_id_var.get(), user_id_var.get()), (None, None))
+
+    def test_a_sent_action_queues_its_confirmation_with_both(self):
+        from notes.confirmation import attempt_confirmation_enqueue
+
+        attempt = self.attempt(request_id="req-11")
+        attempt_confirmation_enqueue(attempt_id=attempt.pk, user_id=self.provider.pk,
+                                     request_id=attempt.request_id)  # fmt: skip
+        row = DBTaskResult.objects.get(task_path="notes.tasks.attempt_confirm")
+        self.assertEqual(row.args_kwargs["kwargs"],
+                         {"user_id": self.provider.pk, "request_id": "req-11"})  # fmt: skip
+        self.assertEqual(row.queue_name, "default")
+
+
 class ResolveCommandTests(ConfirmationTestCase):
     def test_settles_what_a_dead_worker_left_and_requests_that_died(self):
         long_ago = self.now - timedelta(minutes=10)
