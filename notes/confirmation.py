@@ -166,8 +166,9 @@ def attempts_check(*, attempts: list[NoteActionAttempt], now: datetime) -> dict[
     except CanvasError as exc:
         logger.warning("Confirming %d attempt(s): Canvas unreadable (%s)", len(attempts), exc.code)
         wait = exc.retry_after if isinstance(exc, RateLimited) else None
-        return {a.pk: _unreadable(a, now=now, code=exc.code, wait=wait) for a in attempts}
-    checks = {a.pk: _judge(a, notes.get(str(a.note_id)), now=now) for a in attempts}
+        checks = {a.pk: _unreadable(a, now=now, code=exc.code, wait=wait) for a in attempts}
+    else:
+        checks = {a.pk: _judge(a, notes.get(str(a.note_id)), now=now) for a in attempts}
     for attempt in attempts:
         if checks[attempt.pk].retry_at is not None:
             NoteActionAttempt.objects.filter(pk=attempt.pk).unresolved().update(

@@ -203,6 +203,8 @@ class AttemptCheckTests(ConfirmationTestCase):
         )
         check = self.check(attempt)
         self.assertEqual(check.retry_at, self.now + timedelta(seconds=7))
+        attempt.refresh_from_db()
+        self.assertEqual(attempt.next_check_at, check.retry_at)  # the user's chain waits too
 
     def test_reads_wait_longer_each_time_and_the_last_is_at_the_deadline(self):
         attempt = self.attempt()
