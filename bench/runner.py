@@ -241,34 +241,37 @@ def _start_portal(r: Run, database_url: str) -> None:
 
 
 def _start_workers(r: Run) -> None:
-    """Start the worker(s) confirming accepted actions: the portal's environment and database."""
+    """Start the workers as `make run` does: the "default" (confirmation) and "bulk" lanes."""
     s = r.settings
-    for index in range(1, s.confirm_workers + 1):
+    lanes = [(f"worker{i}", "default") for i in range(1, s.confirm_workers + 1)]
+    for name, queue in [*lanes, ("bulk1", "bulk")]:
         proc = r.stack.start(
-            f"worker{index}",
+            name,
             [
                 PY,
                 "manage.py",
                 "db_worker",
+                "--queue-name",
+                queue,
                 "--interval",
                 "0.05",
                 "--no-reload",
                 "--no-startup-delay",
                 "--worker-id",
-                f"bench-{index}-{secrets.token_hex(4)}",
+                f"bench-{name}-{secrets.token_hex(4)}",
             ],
             env=r.portal_env,
         )
         time.sleep(1.0)
         if proc.poll() is not None:
-            log = r.stack.log_dir / f"worker{index}.log"
+            log = r.stack.log_dir / f"{name}.log"
             text = log.read_text(errors="replace") if log.exists() else ""
             tail = text.strip().splitlines()[-10:]
             raise BenchError(
                 f"db_worker exited with {proc.returncode}:\n    " + "\n    ".join(tail)
             )
     say(
-        f"worker: {s.confirm_workers} db_worker process(es), "
+        f"worker: {s.confirm_workers} db_worker process(es) on default, 1 on bulk, "
         f"NOTES_CONFIRM_SECONDS={s.confirm_seconds:g}"
     )
 

@@ -27,6 +27,7 @@ CSV_FIELDS = [
     "accepted_at",
     "applied_at",
     "resolved_at",
+    "late_found_at",
     "request_id",
     "client_ip",
 ]
@@ -40,7 +41,9 @@ class _Echo:
 
 
 #: The columns holding times: written in the current zone, which their header names.
-TIME_FIELDS = frozenset({"started_at", "finished_at", "accepted_at", "applied_at", "resolved_at"})
+TIME_FIELDS = frozenset(
+    {"started_at", "finished_at", "accepted_at", "applied_at", "resolved_at", "late_found_at"}
+)
 
 
 def _cell(value, zone: tzinfo) -> str:

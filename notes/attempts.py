@@ -30,6 +30,7 @@ from notes.exceptions import ActionNotPermitted, AlreadyInProgress, InvalidActio
 from notes.models import NoteActionAttempt
 from notes.replies import REREAD_AFTER, ActionReply, refusal_reply, requested_reply
 from notes.worklist import note_get_for_user
+from observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -124,18 +125,23 @@ def _attempt_finish(
         "error_code": error_code[:64],
         "finished_at": finished,
         "duration_ms": max(0, int((finished - attempt.started_at).total_seconds() * 1000)),
+        # The confirmation's first read: at once, or at the deadline as a backstop.
+        "next_check_at": finished if confirm_now else finished + conf.confirm_window(),
     }
     if accepted is not None:
         expected = accepted.get("expected_state") or {}
         fields["expected_state"] = (expected.get("code") or "")[:8]
         fields["accepted_at"] = accepted.get("accepted_at")
     NoteActionAttempt.objects.filter(pk=attempt.pk, outcome=Outcome.PENDING).update(**fields)
+    metrics.action_observe(action=attempt.action, outcome=outcome)
     for name, value in fields.items():
         setattr(attempt, name, value)
     if attempt.in_flight:
         attempt_confirmation_enqueue(
             attempt_id=attempt.pk,
-            run_after=None if confirm_now else finished + conf.confirm_window(),
+            run_after=None if confirm_now else fields["next_check_at"],
+            user_id=attempt.user_id,
+            request_id=attempt.request_id,
         )
 
 

@@ -46,3 +46,8 @@ def bulk_concurrency() -> int:
 def overdue_days() -> int:
     """Return after how many days an unsigned note is overdue."""
     return int(getattr(settings, "NOTES_OVERDUE_DAYS", 3))
+
+
+def bulk_start_within() -> timedelta:
+    """Return how long a bulk run may wait for a worker before it expires unstarted."""
+    return timedelta(seconds=float(getattr(settings, "NOTES_BULK_START_WITHIN", 600)))

@@ -13,11 +13,14 @@ single-flight), until its outcome is final:
 - **unknown** when Canvas could not be read by then (the link was lost,
   Canvas was down): the portal says no more than it saw.
 
-Each check is one read of the note (the history too at the deadline); the
-background task (notes.tasks.attempt_confirm) runs a check and schedules
-the next one, waiting longer each time. An outcome is recorded with one
-conditional UPDATE, so two confirmers never disagree: the first writes,
-the second finds the outcome final.
+Reads are batched by user (a token is per user): one call
+(`GET /notes/history`) reads every note the user has an action in flight
+on, so Canvas reads grow with the users who have actions in flight, not
+with the actions. The background task (notes.tasks.attempt_confirm) holds
+one chain of reads per user (`next_check_at`, claimed with a conditional
+UPDATE) and schedules the next, waiting longer each time. An outcome is
+recorded with one conditional UPDATE, so two confirmers never disagree:
+the first writes, the second finds the outcome final.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from canvas_oauth.tokens import canvas_call
@@ -38,6 +41,7 @@ from notes import conf
 from notes.actions import ACTIONS
 from notes.models import NoteActionAttempt
 from notes.tasks import attempt_confirm
+from observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,10 @@ CLOCK_ALLOWANCE = timedelta(seconds=5)
 #: row), then every 5 s until the deadline: about 30 reads for an action
 #: Canvas never applies.
 FIRST_WAIT = timedelta(seconds=0.075)
+#: The most notes one batched read asks for (the plugin's limit).
+BATCH_SIZE = 100
+#: How long a confirmer holds a user's attempts while it reads Canvas for them.
+LEASE = timedelta(seconds=60)
 LONGEST_WAIT = timedelta(seconds=5)
 WAIT_FRACTION = 4
 
@@ -89,7 +97,7 @@ def expected_states_of(attempt: NoteActionAttempt) -> tuple[str, ...]:
     return spec.final_states if spec else ()
 
 
-def _since(attempt: NoteActionAttempt) -> datetime:
+def since_of(attempt: NoteActionAttempt) -> datetime:
     return attempt.accepted_at or (attempt.started_at - CLOCK_ALLOWANCE)
 
 
@@ -97,7 +105,7 @@ def applied_entry(attempt: NoteActionAttempt, history: list[dict[str, Any]]) -> 
     """Return the history entry that proves the attempt applied, or None."""
     if not attempt.canvas_staff_id:
         return None  # nobody to attribute the change to: never confirm on a guess
-    states, since = expected_states_of(attempt), _since(attempt)
+    states, since = expected_states_of(attempt), since_of(attempt)
     for entry in history:
         if (
             entry["state"] in states
@@ -109,41 +117,85 @@ def applied_entry(attempt: NoteActionAttempt, history: list[dict[str, Any]]) -> 
     return None
 
 
-def _latest_change(note: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the note's last history entry, as its summary carries it."""
+def latest_change(note: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the note's last history entry, as its state carries it."""
     state = note["state"]
     return [{"state": state["code"], "at": state.get("changed_at"), "by": state.get("changed_by")}]
+
+
+def _in_flight_of(attempt: NoteActionAttempt) -> list[NoteActionAttempt]:
+    """Return `attempt` and its user's other unconfirmed attempts: one batch read's worth."""
+    others = (
+        NoteActionAttempt.objects.unresolved()
+        .filter(user_id=attempt.user_id)
+        .exclude(pk=attempt.pk)
+        .order_by("finished_at", "pk")[: BATCH_SIZE - 1]
+    )
+    return [attempt, *others]
 
 
 def attempt_check(*, attempt_id: int) -> Check:
     """Read Canvas for an accepted or unknown attempt; record its outcome or say when to read again.
 
-    Each check reads the note's summary, whose state carries the last
-    change (state, when, by whom) and the caller's actions: one call proves
-    the action applied and gives the page what to draw. Only at the
-    deadline is the whole history read, so a change that another one has
-    already followed is still found before anything is called not applied.
+    One call reads this attempt's note and those of every other attempt
+    of its user still in flight (`notes_history`: each note's state, its
+    last change and its history since the oldest acceptance), so Canvas
+    reads grow with the users who have actions in flight, not with the
+    actions; every attempt the read settles is recorded, and the others get
+    their next read (`next_check_at`).
     """
     attempt = NoteActionAttempt.objects.select_related("user").filter(pk=attempt_id).first()
     if attempt is None:
         return Check(outcome="missing")
     if not attempt.in_flight or attempt.outcome == Outcome.PENDING:
         return Check(outcome=attempt.outcome)  # final already (or not ours to confirm yet)
-    now = _now()
-    deadline = deadline_of(attempt)
-    user = attempt.user
+    checks = attempts_check(attempts=_in_flight_of(attempt), now=_now())
+    return checks[attempt.pk]
+
+
+def attempts_check(*, attempts: list[NoteActionAttempt], now: datetime) -> dict[int, Check]:
+    """Check unconfirmed attempts of one user with one Canvas read; return each one's Check."""
+    user = attempts[0].user
     if user is None or not user.is_active:
-        return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code="user_inactive")
-
+        return {
+            a.pk: _outcome_record(a, outcome=Outcome.UNKNOWN, error_code="user_inactive")
+            for a in attempts
+        }
     try:
-        note, entry = _canvas_read(attempt, user=user, whole_history=now >= deadline)
+        notes = _canvas_read(attempts, user=user)
     except CanvasError as exc:
-        logger.warning("Confirming attempt %s: Canvas unreadable (%s)", attempt.pk, exc.code)
-        if now >= deadline:
-            return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code=exc.code)
+        logger.warning("Confirming %d attempt(s): Canvas unreadable (%s)", len(attempts), exc.code)
         wait = exc.retry_after if isinstance(exc, RateLimited) else None
-        return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, wait))
+        checks = {a.pk: _unreadable(a, now=now, code=exc.code, wait=wait) for a in attempts}
+    else:
+        checks = {a.pk: _judge(a, notes.get(str(a.note_id)), now=now) for a in attempts}
+    for attempt in attempts:
+        if checks[attempt.pk].retry_at is not None:
+            NoteActionAttempt.objects.filter(pk=attempt.pk).unresolved().update(
+                next_check_at=checks[attempt.pk].retry_at
+            )
+    return checks
 
+
+def _unreadable(
+    attempt: NoteActionAttempt, *, now: datetime, code: str, wait: float | None
+) -> Check:
+    """Canvas could not be read: unknown at the deadline, else read again later."""
+    deadline = deadline_of(attempt)
+    if now >= deadline:
+        return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code=code)
+    return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, wait))
+
+
+def _judge(attempt: NoteActionAttempt, note: dict[str, Any] | None, *, now: datetime) -> Check:
+    """Record what one read shows of one attempt's note, or say when to read again."""
+    deadline = deadline_of(attempt)
+    if note is None:
+        # Canvas shows no such note to this user (deleted, or no longer theirs).
+        if now >= deadline:
+            return _outcome_record(attempt, outcome=Outcome.UNKNOWN, error_code="note_not_found")
+        return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, None))
+    entry = applied_entry(attempt, latest_change(note)) or applied_entry(attempt, note["history"])
     if entry is not None:
         return _outcome_record(
             attempt, outcome=Outcome.CONFIRMED, applied_at=entry["at"], note=note
@@ -157,29 +209,19 @@ def attempt_check(*, attempt_id: int) -> Check:
     return Check(outcome=attempt.outcome, retry_at=_next_read(attempt, now, deadline, None))
 
 
-def _canvas_read(
-    attempt: NoteActionAttempt, *, user: Any, whole_history: bool
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Return the note and the history entry proving the attempt applied (or None).
+def _canvas_read(attempts: list[NoteActionAttempt], *, user: Any) -> dict[str, dict[str, Any]]:
+    """Return the attempts' notes by id, each with its state and history, in one call.
 
-    The note's summary carries its last change; the whole history is read
-    only when asked (at the deadline) and the last change proves nothing.
+    The history starts at the oldest attempt's acceptance, so a change that
+    another one has already followed is still found.
     """
     client = plugin_client()
-    note = canvas_call(
+    since = min(since_of(a) for a in attempts)
+    ids = list(dict.fromkeys(a.note_id for a in attempts))
+    return canvas_call(
         user=user,
-        call=lambda token: client.note_get(access_token=token, note_id=attempt.note_id),
-    )
-    entry = applied_entry(attempt, _latest_change(note))
-    if entry is None and whole_history:
-        history = canvas_call(
-            user=user,
-            call=lambda token: client.note_history(
-                access_token=token, note_id=attempt.note_id, since=_since(attempt)
-            ),
-        )["history"]
-        entry = applied_entry(attempt, history)
-    return note, entry
+        call=lambda token: client.notes_history(access_token=token, ids=ids, since=since),
+    )["notes"]
 
 
 def _next_read(
@@ -214,6 +256,11 @@ def _outcome_record(
     if not updated:
         attempt.refresh_from_db(fields=["outcome"])
         return Check(outcome=attempt.outcome)
+    metrics.action_observe(action=attempt.action, outcome=outcome)
+    sent_at = attempt.finished_at or attempt.started_at
+    metrics.confirmation_lag_observe(
+        seconds=(fields["resolved_at"] - sent_at).total_seconds(), outcome=outcome
+    )
     logger.info(
         "Note action %s on %s by user %s: %s",
         attempt.action,
@@ -246,24 +293,80 @@ def attempts_confirm_overdue(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def attempt_confirm_run(*, attempt_id: int) -> str:
-    """Check the attempt once; schedule the next check unless its outcome is final; return it.
+def _claim(attempt_id: int, *, now: datetime) -> int | None:
+    """Take the read of the attempt's user for this run; return the user id, or None.
 
-    The body of the task `notes.tasks.attempt_confirm`.
+    One conditional UPDATE over the user's unconfirmed attempts that are
+    due: a run that finds none due (another run has just read them, or owns
+    the read) reads nothing and schedules nothing, so the runs queued for
+    one user's actions fold into one chain of reads.
     """
-    check = attempt_check(attempt_id=attempt_id)
-    if check.retry_at is not None:
-        attempt_confirm.using(run_after=check.retry_at).enqueue(attempt_id)
-    return check.outcome
+    user_id = (
+        NoteActionAttempt.objects.filter(pk=attempt_id).values_list("user_id", flat=True).first()
+    )
+    if user_id is None:
+        return None
+    due = Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
+    claimed = (
+        NoteActionAttempt.objects.unresolved()
+        .filter(user_id=user_id)
+        .filter(due)
+        .update(next_check_at=now + LEASE)
+    )
+    return user_id if claimed else None
 
 
-def attempt_confirmation_enqueue(*, attempt_id: int, run_after: datetime | None = None) -> None:
-    """Start confirming an attempt (now, or at `run_after`).
+def user_attempts_check(*, user_id: int, now: datetime) -> None:
+    """Read Canvas once per 100 of the user's unconfirmed attempts; record what it shows."""
+    attempts = list(
+        NoteActionAttempt.objects.unresolved()
+        .filter(user_id=user_id)
+        .select_related("user")
+        .order_by("finished_at", "pk")
+    )
+    for first in range(0, len(attempts), BATCH_SIZE):
+        attempts_check(attempts=attempts[first : first + BATCH_SIZE], now=now)
 
-    If the queue cannot be written, `confirm_note_actions` confirms it.
+
+def attempt_confirm_run(*, attempt_id: int) -> str:
+    """Read Canvas for the attempt's user if due; schedule the user's next read; return its outcome.
+
+    The body of the task `notes.tasks.attempt_confirm`: one chain of reads
+    per user with actions in flight, each read covering all of them.
+    """
+    now = _now()
+    user_id = _claim(attempt_id, now=now)
+    if user_id is not None:
+        user_attempts_check(user_id=user_id, now=now)
+        nxt = (
+            NoteActionAttempt.objects.unresolved()
+            .filter(user_id=user_id, next_check_at__isnull=False)
+            .order_by("next_check_at", "pk")
+            .values_list("pk", "next_check_at", "request_id")
+            .first()
+        )
+        if nxt is not None:
+            attempt_confirmation_enqueue(
+                attempt_id=nxt[0], run_after=nxt[1], user_id=user_id, request_id=nxt[2]
+            )
+    row = NoteActionAttempt.objects.filter(pk=attempt_id).values_list("outcome", flat=True)
+    return row.first() or "missing"
+
+
+def attempt_confirmation_enqueue(
+    *,
+    attempt_id: int,
+    run_after: datetime | None = None,
+    user_id: int | None = None,
+    request_id: str = "",
+) -> None:
+    """Start confirming an attempt (now, or at `run_after`), with its user's others.
+
+    `user_id` and `request_id` tag the task's log lines. If the queue cannot
+    be written, `confirm_note_actions` confirms it.
     """
     try:
         task = attempt_confirm.using(run_after=run_after) if run_after else attempt_confirm
-        task.enqueue(attempt_id)
+        task.enqueue(attempt_id, user_id=user_id, request_id=request_id)
     except DatabaseError:
         logger.exception("Could not enqueue the confirmation of attempt %s", attempt_id)

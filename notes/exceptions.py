@@ -61,3 +61,14 @@ class BulkOverlap(NotesError):
             f"{count} of those {noun} already being signed in a run that is still going. "
             "Wait for it to finish (My runs shows it), then try again."
         )
+
+
+class RunInProgress(NotesError):
+    """The user already has a run going: one at a time per person (the page opens it)."""
+
+    code = "run_in_progress"
+    default_message = "Your run that is still going is shown here; start another once it ends."
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        super().__init__()

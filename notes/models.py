@@ -44,6 +44,8 @@ class NoteActionAttempt(models.Model):
         ACCEPTED = "accepted", "Accepted by Canvas"
         CONFIRMED = "confirmed", "Confirmed in Canvas"
         NOT_APPLIED = "not_applied", "Not applied by Canvas"
+        #: Recorded not applied, then Canvas showed the change after all.
+        APPLIED_LATE = "applied_late", "Applied late by Canvas"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
 
@@ -79,6 +81,13 @@ class NoteActionAttempt(models.Model):
     resolved_at = models.DateTimeField(
         null=True, blank=True, help_text="When the portal settled the outcome by reading Canvas."
     )
+    late_found_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the portal found a change recorded not applied applied after all.",
+    )
+    #: When the confirmation reads Canvas for it next (the worker's schedule).
+    next_check_at = models.DateTimeField(null=True, blank=True)
     # The note's state and this user's allowed actions when it was resolved:
     # codes only, so the page can redraw the row without calling Canvas.
     note_state = models.CharField(max_length=8, blank=True)
@@ -154,6 +163,8 @@ class BulkRun(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
+        #: No worker started it within NOTES_BULK_START_WITHIN: nothing was sent.
+        EXPIRED = "expired", "Expired"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="bulk_runs"
@@ -164,6 +175,9 @@ class BulkRun(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(db_index=True)
+    #: Who asked: the request id and client address of the request that started it.
+    request_id = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
     #: Last sign of life from the worker running it (a dead worker's run is resumed).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -121,6 +121,12 @@ def attempt_reply(*, user: AbstractBaseUser, attempt: NoteActionAttempt) -> Acti
     }
     if attempt.outcome == Outcome.CONFIRMED:
         return ActionReply(note=note, message=f"Note {spec.done}.", level=Level.SUCCESS)
+    if attempt.outcome == Outcome.APPLIED_LATE:
+        return ActionReply(
+            note=note,
+            message=f"Note {spec.done}: Canvas applied it after the portal had stopped checking.",
+            level=Level.SUCCESS,
+        )
     if attempt.outcome == Outcome.NOT_APPLIED:
         return ActionReply(
             note=note,

@@ -33,6 +33,7 @@ from notes.attempts import note_action_reply
 from notes.bulk import planning
 from notes.bulk import progress as bulk_progress
 from notes.bulk import runs as bulk_runs
+from notes.exceptions import RunInProgress
 from notes.forms import OpenNoteForm, WorklistForm
 from notes.models import BulkRun, NoteActionAttempt
 from notes.replies import ActionReply, attempt_reply
@@ -304,12 +305,25 @@ def bulk(request: HttpRequest) -> HttpResponse:
     if note_ids is not None and not note_ids:
         messages.warning(request, "Choose the notes to sign first (the boxes on the left).")
         return redirect(back)
+    # One run at a time per person: a second request opens the one still going.
+    going = bulk_runs.run_active_for_user(user=request.user)
+    if going is not None:
+        messages.info(request, RunInProgress.default_message)
+        return redirect("notes:run", run_id=going.pk)
     try:
         plan = planning.plan_for_user(user=request.user, note_ids=note_ids)
         # The question's form posts confirm=1 (the field's name is the bench's too).
         if request.POST.get("confirm") != "1":
             return render(request, "notes/bulk_ask.html", {"plan": plan})
-        run = bulk_runs.run_start(user=request.user, plan=plan)
+        run = bulk_runs.run_start(
+            user=request.user,
+            plan=plan,
+            request_id=getattr(request, "request_id", ""),
+            client_ip=getattr(request, "client_ip", None),
+        )
+    except RunInProgress as exc:
+        messages.info(request, exc.message)
+        return redirect("notes:run", run_id=exc.run_id)
     except TokenDecryptionFailed:
         raise
     except CanvasError as exc:

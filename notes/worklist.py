@@ -21,6 +21,7 @@ from canvas_oauth.tokens import canvas_call
 from integrations.canvas.plugin import note_id_parse, plugin_client
 from notes import conf
 from notes.actions import note_with_actions, user_can_sign
+from notes.late import attempt_late_from_note
 from notes.models import NoteActionAttempt
 from notes.replies import attempt_reply
 from notes.selectors import attempt_latest_by_note
@@ -231,6 +232,9 @@ def notes_with_attempts(
         attempt = latest.get(str(note["id"]))
         if attempt is not None and attempt.in_flight and attempt.started_at < followed_since:
             attempt = None
+        if attempt is not None:
+            # The note was just read: a change recorded not applied may show now.
+            attempt_late_from_note(attempt=attempt, note=note)
         final_badly = (
             attempt is not None and not attempt.in_flight and attempt.outcome != Outcome.CONFIRMED
         )

@@ -265,14 +265,19 @@ NOTES_CONFIRM_SECONDS = env.float("NOTES_CONFIRM_SECONDS", default=30)
 NOTES_OVERDUE_DAYS = env.int("NOTES_OVERDUE_DAYS", default=3)
 NOTES_BULK_CONCURRENCY = env.int("NOTES_BULK_CONCURRENCY", default=4)
 
-# Background work (confirming actions) on Django's tasks API, stored in the
-# database: run `python manage.py db_worker` beside the web servers.
+# Background work on Django's tasks API, stored in the database, in two lanes:
+# "default" (confirming actions: `db_worker --queue-name default`) and "bulk"
+# (bulk runs: `db_worker --queue-name bulk`), each with its own worker(s), so
+# a click's confirmation never waits behind a run (README, Deployment).
 TASKS = {
     "default": {
         "BACKEND": "django_tasks_db.DatabaseBackend",
-        "QUEUES": ["default"],
+        "QUEUES": ["default", "bulk"],
     }
 }
+# A bulk run no worker has started within this many seconds expires (its
+# notes are not signed hours after the person asked).
+NOTES_BULK_START_WITHIN = env.float("NOTES_BULK_START_WITHIN", default=600)
 
 # Logs: plain lines for development; DJANGO_LOG_FORMAT=json writes one JSON
 # object a line (portal.logging.JsonFormatter) with the request id and the

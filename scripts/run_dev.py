@@ -76,16 +76,27 @@ def start() -> list[subprocess.Popen]:
             [PY, "-m", "canvas_sandbox", "runserver", "127.0.0.1:8001"], cwd=ROOT, env=sandbox_env
         ),
         subprocess.Popen([PY, "manage.py", "runserver", "127.0.0.1:8000"], cwd=ROOT, env=env),
-        # Two task workers, as in production: a bulk run keeps one busy while
-        # the other confirms. They poll the queue every 0.05 s when idle, so
-        # "Signing..." turns into "Signed" a moment after the effect lands.
+        # Two task workers, one per lane, as in production: "default"
+        # confirms what Canvas accepted, "bulk" carries out bulk runs, so a
+        # click's confirmation never waits behind a run. They poll the queue
+        # every 0.05 s when idle, so "Signing..." turns into "Signed" a
+        # moment after the effect lands.
         *(
             subprocess.Popen(
-                [PY, "manage.py", "db_worker", "--interval", "0.05", "--no-reload"],
+                [
+                    PY,
+                    "manage.py",
+                    "db_worker",
+                    "--queue-name",
+                    queue,
+                    "--interval",
+                    "0.05",
+                    "--no-reload",
+                ],
                 cwd=ROOT,
                 env=env,
             )
-            for _ in range(2)
+            for queue in ("default", "bulk")
         ),
     ]
 
@@ -116,7 +127,7 @@ def main() -> int:
             "  Canvas sandbox      " + SANDBOX + "/\n"
             "    Canvas staff provider and frontdesk (password: canvas-demo)\n"
             + ("" if ready else "  (still starting: watch the log below)\n")
-            + "  Task workers (2)    confirm each action Canvas accepts, run bulk signing\n"
+            + "  Task workers (2)    default: confirm each action Canvas accepts; bulk: runs\n"
             "  Press Ctrl-C to stop them all.\n",
             flush=True,
         )

@@ -255,3 +255,26 @@ def state_changes(note_dbid: int, *, since: datetime | None) -> list[dict[str, A
         "state", "created", by=F("originator__staff__id")
     )
     return list(rows)
+
+
+def notes_with_history(
+    caller: Staff, note_ids: list[str], *, since: datetime | None
+) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """Return the summary rows of the notes `caller` may see among `note_ids`, and their history.
+
+    Two queries whatever the number of notes: the rows (on notes_queryset, so
+    the same notes a detail read finds), then every state change at or after
+    `since` of those notes, oldest first, grouped by note dbid.
+    """
+    rows = list(summary_rows(notes_queryset(caller).filter(id__in=note_ids)))
+    events: dict[int, list[dict[str, Any]]] = {row["dbid"]: [] for row in rows}
+    if not rows:
+        return rows, events
+    changes = NoteStateChangeEvent.objects.filter(note__dbid__in=list(events))
+    if since is not None:
+        changes = changes.filter(created__gte=since)
+    for change in changes.order_by("created", "dbid").values(
+        "state", "created", note_dbid=F("note__dbid"), by=F("originator__staff__id")
+    ):
+        events[change.pop("note_dbid")].append(change)
+    return rows, events

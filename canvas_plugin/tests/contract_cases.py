@@ -110,3 +110,26 @@ CURSOR_ORDER_CASES: list[tuple[str | None, str | None, int, str]] = [
     ("newest", "oldest", 400, "invalid_cursor"),
     (None, "oldest", 400, "invalid_cursor"),
 ]
+
+#: GET /notes/history?ids= (contract v3): which id lists are answered, and how.
+#: A row: (the ids asked for, status, code). "unknown": a UUID no note has;
+#: "100 unknown"/"101 unknown": that many distinct unknown UUIDs.
+BATCH_ID_CASES: list[tuple[str, int, str]] = [
+    ("none", 200, ""),
+    ("unknown", 200, ""),
+    ("100 unknown", 200, ""),
+    ("101 unknown", 400, "too_many_ids"),
+    ("not-a-uuid", 400, "invalid_note_id"),
+]
+
+
+def batch_ids(label: str) -> list[str]:
+    """Return the ids a BATCH_ID_CASES row asks for."""
+    import uuid
+
+    if label == "none":
+        return []
+    if label.endswith("unknown"):
+        count = int(label.split()[0]) if " " in label else 1
+        return [str(uuid.uuid4()) for _ in range(count)]
+    return [label]

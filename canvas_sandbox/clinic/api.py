@@ -108,6 +108,15 @@ def note_counts(request: HttpRequest, *, actor: Staff) -> HttpResponse:
     )
 
 
+@plugin_endpoint("GET")
+def notes_history(request: HttpRequest, *, actor: Staff) -> HttpResponse:
+    """Answer `GET /notes/history?ids=&since=`: many notes' state and history (contract v3)."""
+    params = request.GET
+    return _json(
+        listing.notes_history(actor=actor, ids=params.get("ids"), since=params.get("since"))
+    )
+
+
 @plugin_endpoint("GET", note_id=True)
 def note_detail(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
     """Answer `GET /notes/<id>`: the note's summary for this caller."""

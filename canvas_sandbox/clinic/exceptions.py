@@ -33,6 +33,14 @@ class InvalidNoteId(SandboxError):
     message = "The note id is not a valid UUID."
 
 
+class TooManyIds(SandboxError):
+    """`GET /notes/history` asked for more notes than one call may (contract v3)."""
+
+    status = 400
+    code = "too_many_ids"
+    message = "Ask for at most 100 notes at once."
+
+
 class InvalidCursor(SandboxError):
     """The list cursor was not one this API handed out (an extension of the contract)."""
 

@@ -29,6 +29,7 @@ plugin_patterns = (
         re_path(r"^me/?$", api.me, name="me"),
         re_path(r"^notes/?$", api.note_list, name="note-list"),
         re_path(r"^notes/counts/?$", api.note_counts, name="note-counts"),
+        re_path(r"^notes/history/?$", api.notes_history, name="notes-history"),
         re_path(r"^notes/(?P<note_id>[^/]+)/?$", api.note_detail, name="note-detail"),
         re_path(r"^notes/(?P<note_id>[^/]+)/history/?$", api.note_history, name="note-history"),
         re_path(

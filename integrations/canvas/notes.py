@@ -223,6 +223,38 @@ def history_parse(data: Any) -> dict[str, Any]:
     return {"history": history, "as_of": _when(data.get("as_of"))}
 
 
+def notes_history_parse(data: Any) -> dict[str, Any]:
+    """Return `{"notes": {id: {"state", "allowed_actions", "history"}}, "as_of"}` (v3 batch).
+
+    Ids are canonical UUID strings; a state carries its last change
+    (`changed_at`, `changed_by`) as in a summary; history entries parse as
+    in `history_parse`. Anything else raises CanvasUnavailable.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("notes"), dict):
+        raise CanvasUnavailable(UNREADABLE)
+    notes = {}
+    for raw_id, item in data["notes"].items():
+        if not isinstance(item, dict) or not isinstance(item.get("state"), dict):
+            raise CanvasUnavailable(UNREADABLE)
+        try:
+            note_id = str(uuid.UUID(_text(raw_id)))
+        except ValueError:
+            raise CanvasUnavailable(UNREADABLE) from None
+        allowed = item.get("allowed_actions") or []
+        if not isinstance(allowed, list):
+            raise CanvasUnavailable(UNREADABLE)
+        notes[note_id] = {
+            "state": {
+                **state_parse(item["state"]),
+                "changed_at": _when(item["state"].get("changed_at")),
+                "changed_by": _text(item["state"].get("changed_by"), required=False),
+            },
+            "allowed_actions": [a for a in allowed if isinstance(a, str)],
+            "history": history_parse({"history": item.get("history")})["history"],
+        }
+    return {"notes": notes, "as_of": _when(data.get("as_of"))}
+
+
 def action_reply_parse(data: dict[str, Any], *, note_id: uuid.UUID, action: str) -> dict[str, Any]:
     """Return what Canvas accepted from an action's 202 body (already known to be a dict)."""
     effects = data.get("effects")

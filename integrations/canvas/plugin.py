@@ -32,6 +32,7 @@ from integrations.canvas.notes import (  # noqa: F401 (the apps import them from
     me_parse,
     note_id_parse,
     note_page_parse,
+    notes_history_parse,
     state_not_allowed_message,
     summary_parse,
 )
@@ -41,6 +42,8 @@ from integrations.canvas.settings import canvas_settings
 logger = logging.getLogger(__name__)
 
 _ACTION_RE = re.compile(r"[a-z_]{1,32}", re.ASCII)
+#: The most notes one `GET /notes/history` may ask for (contract v3).
+NOTES_HISTORY_MAX_IDS = 100
 
 
 class PluginClient:
@@ -134,6 +137,24 @@ class PluginClient:
         params = {"since": since.isoformat()} if since is not None else None
         data = self._request("GET", path, access_token=access_token, params=params)
         return history_parse(data)
+
+    def notes_history(
+        self, *, access_token: str, ids: list[Any], since: datetime | None = None
+    ) -> dict[str, Any]:
+        """Return many notes' state, allowed actions and history in one call (contract v3).
+
+        `{"notes": {"<id>": {"state", "allowed_actions", "history"}}, "as_of"}`;
+        at most `NOTES_HISTORY_MAX_IDS` ids (ValueError beyond); a note the
+        caller may not see, or that does not exist, is absent.
+        """
+        note_ids = list(dict.fromkeys(str(note_id_parse(value=note_id)) for note_id in ids))
+        if len(note_ids) > NOTES_HISTORY_MAX_IDS:
+            raise ValueError(f"at most {NOTES_HISTORY_MAX_IDS} notes per call")
+        params = {"ids": ",".join(note_ids)}
+        if since is not None:
+            params["since"] = since.isoformat()
+        data = self._request("GET", "notes/history", access_token=access_token, params=params)
+        return notes_history_parse(data)
 
     def note_action(self, *, access_token: str, note_id: Any, action: str) -> dict[str, Any]:
         """Ask Canvas to perform `action`; return what it accepted.

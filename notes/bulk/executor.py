@@ -14,11 +14,13 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connections
 from django.utils import timezone
 
@@ -26,10 +28,11 @@ from integrations.canvas.exceptions import CanvasError, RateLimited
 from notes import conf
 from notes.actions import ACTIONS
 from notes.attempts import note_action_perform
-from notes.bulk.runs import CANCELLED_MESSAGE, items_skip_queued
+from notes.bulk.runs import CANCELLED_MESSAGE, items_skip_queued, run_expire_if_late
 from notes.confirmation import attempt_check
 from notes.models import BulkItem, BulkRun, NoteActionAttempt
 from notes.replies import refusal_message
+from observability import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,11 @@ RATE_LIMIT_RETRIES = 5
 FIRST_READ = timedelta(seconds=0.3)
 #: What `run_execute` answers for a run that does not exist.
 MISSING = "missing"
+#: How often a run waiting out a Retry-After shows it is alive (the resume
+#: job takes a run silent for longer than the pending window for dead).
+HEARTBEAT_EVERY = 5.0
+#: Why an item was not sent: its user lost the right (or the account) mid-run.
+NO_LONGER_PERMITTED = "Not started: you are no longer permitted to sign notes."
 
 
 def _now() -> datetime:
@@ -59,20 +67,25 @@ class Job(StrEnum):
 class _Gate:
     """Shared by a run's threads: closed for a while after a 429 (Canvas's Retry-After)."""
 
-    def __init__(self) -> None:
+    def __init__(self, beat: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._open_at = 0.0
+        self._beat = beat  # called every HEARTBEAT_EVERY seconds while waiting
 
     def pause(self, seconds: float) -> None:
         with self._lock:
             self._open_at = max(self._open_at, time.monotonic() + seconds)
 
     def wait(self) -> None:
+        beaten = time.monotonic()
         while True:
             with self._lock:
                 remaining = self._open_at - time.monotonic()
             if remaining <= 0:
                 return
+            if self._beat is not None and time.monotonic() - beaten >= HEARTBEAT_EVERY:
+                self._beat()
+                beaten = time.monotonic()
             time.sleep(min(remaining, 1.0))
 
 
@@ -124,6 +137,9 @@ class _Work:
 def run_execute(*, run_id: int) -> str:
     """Run a queued (or resumed) run's waiting items to their outcomes; return its status."""
     now = _now()
+    late = BulkRun.objects.filter(pk=run_id, status=BulkRun.Status.QUEUED).first()
+    if late is not None and run_expire_if_late(run=late, now=now):
+        return BulkRun.Status.EXPIRED
     claimed = BulkRun.objects.filter(
         pk=run_id, status__in=[BulkRun.Status.QUEUED, BulkRun.Status.RUNNING]
     ).update(status=BulkRun.Status.RUNNING, heartbeat_at=now)
@@ -141,7 +157,7 @@ def run_execute(*, run_id: int) -> str:
         .values_list("pk", flat=True)
     ):
         work.read_later(attempt_id, now)
-    gate = _Gate()
+    gate = _Gate(beat=lambda: _heartbeat(run))
     concurrency = max(1, conf.bulk_concurrency())
     if concurrency == 1:
         _worker_loop(run, work, gate)
@@ -164,6 +180,8 @@ def _worker_loop(run: BulkRun, work: _Work, gate: _Gate) -> None:
                 attempt = _item_run(run, target, gate)
             else:
                 check = attempt_check(attempt_id=target)
+                if check.final:
+                    metrics.bulk_item_observe(result=check.outcome)
                 attempt = None if check.final else (target, check.retry_at)
             if isinstance(attempt, NoteActionAttempt) and attempt.in_flight:
                 work.read_later(attempt.pk, _now() + FIRST_READ)
@@ -178,6 +196,17 @@ def _worker_loop_in_thread(run: BulkRun, work: _Work, gate: _Gate) -> None:
         _worker_loop(run, work, gate)
     finally:
         connections.close_all()  # this thread's own database connections
+
+
+def _heartbeat(run: BulkRun) -> None:
+    """Show the run is alive (while it waits out a Retry-After, too)."""
+    BulkRun.objects.filter(pk=run.pk).update(heartbeat_at=_now())
+
+
+def _still_permitted(run: BulkRun, action: str) -> bool:
+    """Return whether the run's user is still active and may still take `action` (read afresh)."""
+    user = get_user_model().objects.filter(pk=run.user_id, is_active=True).first()
+    return user is not None and user.has_perm(ACTIONS[action].perm)
 
 
 def _finish(run: BulkRun) -> str:
@@ -210,6 +239,12 @@ def _item_run(run: BulkRun, item: BulkItem, gate: _Gate) -> NoteActionAttempt | 
     """Send one item once (or not at all when the run was cancelled); return its attempt."""
     if not _item_claim(run, item, gate):
         return None
+    if not _still_permitted(run, item.action):
+        BulkItem.objects.filter(pk=item.pk).update(
+            status=BulkItem.Status.SKIPPED, message=NO_LONGER_PERMITTED
+        )
+        metrics.bulk_item_observe(result=BulkItem.Status.SKIPPED)
+        return None
     spec = ACTIONS[item.action]
     for _ in range(RATE_LIMIT_RETRIES + 1):
         try:
@@ -219,7 +254,8 @@ def _item_run(run: BulkRun, item: BulkItem, gate: _Gate) -> NoteActionAttempt | 
                 user=run.user,
                 note_id=item.note_id,
                 action=item.action,
-                request_id=f"bulk-{run.pk}",
+                request_id=run.request_id or f"bulk-{run.pk}",
+                client_ip=run.client_ip,
                 confirm_in_background=False,
             )
         except RateLimited as exc:
@@ -231,10 +267,12 @@ def _item_run(run: BulkRun, item: BulkItem, gate: _Gate) -> NoteActionAttempt | 
             BulkItem.objects.filter(pk=item.pk).update(
                 status=BulkItem.Status.REFUSED, message=refusal_message(exc, spec)[:300]
             )
+            metrics.bulk_item_observe(result=BulkItem.Status.REFUSED)
             return None
         BulkItem.objects.filter(pk=item.pk).update(status=BulkItem.Status.SENT, attempt=attempt)
         return attempt
     BulkItem.objects.filter(pk=item.pk).update(
         status=BulkItem.Status.REFUSED, message=RateLimited.default_message
     )
+    metrics.bulk_item_observe(result=BulkItem.Status.REFUSED)
     return None

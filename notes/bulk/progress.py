@@ -31,6 +31,8 @@ class Result(models.TextChoices):
 #: The result of an item whose attempt's outcome is final, by that outcome.
 _FINAL_RESULTS = {
     Outcome.CONFIRMED: Result.CONFIRMED,
+    # Recorded not applied, then Canvas showed it after all.
+    Outcome.APPLIED_LATE: Result.CONFIRMED,
     Outcome.NOT_APPLIED: Result.NOT_APPLIED,
     Outcome.FAILED: Result.REFUSED,
 }

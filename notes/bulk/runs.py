@@ -20,14 +20,17 @@ from django.utils import timezone
 
 from notes import conf
 from notes.bulk.planning import Plan
-from notes.exceptions import BulkOverlap
+from notes.exceptions import RunInProgress
 from notes.models import BulkItem, BulkRun, NoteActionAttempt
 from notes.tasks import bulk_run
+from observability import metrics
 
 logger = logging.getLogger(__name__)
 
 #: Why an item never started after a cancel.
 CANCELLED_MESSAGE = "Cancelled before it started."
+#: Why an item never started when its run waited too long for a worker.
+EXPIRED_MESSAGE = "Not started: the run waited too long for the portal. Start it again."
 GOING = (BulkRun.Status.QUEUED, BulkRun.Status.RUNNING)
 
 
@@ -36,24 +39,38 @@ def _now() -> datetime:
     return timezone.now()
 
 
-def run_enqueue(*, run_id: int) -> None:
-    """Hand the run to a worker (the task `notes.tasks.bulk_run`)."""
-    bulk_run.enqueue(run_id)
+def run_enqueue(*, run: BulkRun) -> None:
+    """Hand the run to a bulk worker (the task `notes.tasks.bulk_run`, on its own queue)."""
+    bulk_run.enqueue(run.pk, user_id=run.user_id, request_id=run.request_id)
 
 
-def run_start(*, user: AbstractBaseUser, plan: Plan) -> BulkRun:
-    """Record a run for the plan and queue it; refuse notes already in one of the user's runs."""
-    ids = [p.note["id"] for p in plan.notes]
+def run_active_for_user(*, user: AbstractBaseUser) -> BulkRun | None:
+    """Return the user's run that is still going, or None."""
+    return BulkRun.objects.filter(user=user, status__in=GOING).order_by("created_at").first()
+
+
+def run_start(
+    *, user: AbstractBaseUser, plan: Plan, request_id: str = "", client_ip: str | None = None
+) -> BulkRun:
+    """Record a run for the plan and queue it; one run at a time per person.
+
+    Raises RunInProgress (with the going run's id) when the user has one.
+    The request's id and client address are recorded on the run and its
+    audit rows.
+    """
     with transaction.atomic():
-        # One run at a time per person decides overlaps: lock their user row.
+        # One run at a time per person: lock their user row to decide it.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        busy = BulkItem.objects.filter(
-            run__user=user, run__status__in=GOING, note_id__in=ids
-        ).count()
-        if busy:
-            raise BulkOverlap(busy)
+        going = run_active_for_user(user=user)
+        if going is not None:
+            raise RunInProgress(going.pk)
         run = BulkRun.objects.create(
-            user=user, username=user.get_username(), label=plan.title, created_at=_now()
+            user=user,
+            username=user.get_username(),
+            label=plan.title,
+            created_at=_now(),
+            request_id=(request_id or "")[:64],
+            client_ip=client_ip or None,
         )
         BulkItem.objects.bulk_create(
             BulkItem(
@@ -67,16 +84,34 @@ def run_start(*, user: AbstractBaseUser, plan: Plan) -> BulkRun:
             )
             for index, planned in enumerate(plan.notes)
         )
-        transaction.on_commit(lambda: run_enqueue(run_id=run.pk))
+        transaction.on_commit(lambda: run_enqueue(run=run))
     logger.info("Bulk run %s by user %s: %s", run.pk, user.pk, run.label)
     return run
 
 
 def items_skip_queued(*, run_id: int, message: str) -> None:
     """Mark the run's items that have not started as skipped, saying why."""
-    BulkItem.objects.filter(run_id=run_id, status=BulkItem.Status.QUEUED).update(
+    skipped = BulkItem.objects.filter(run_id=run_id, status=BulkItem.Status.QUEUED).update(
         status=BulkItem.Status.SKIPPED, message=message
     )
+    for _ in range(skipped):
+        metrics.bulk_item_observe(result=BulkItem.Status.SKIPPED)
+
+
+def run_expire_if_late(*, run: BulkRun, now: datetime) -> bool:
+    """Expire a queued run no worker started within NOTES_BULK_START_WITHIN; return if it did.
+
+    Nothing of it was sent: its notes are not signed hours after the person asked.
+    """
+    if run.created_at >= now - conf.bulk_start_within():
+        return False
+    if not BulkRun.objects.filter(pk=run.pk, status=BulkRun.Status.QUEUED).update(
+        status=BulkRun.Status.EXPIRED, finished_at=now
+    ):
+        return False
+    items_skip_queued(run_id=run.pk, message=EXPIRED_MESSAGE)
+    logger.info("Bulk run %s: expired before it started", run.pk)
+    return True
 
 
 def run_cancel(*, user: AbstractBaseUser, run_id: int) -> BulkRun:
@@ -125,9 +160,11 @@ def runs_resume(*, now: datetime | None = None) -> int:
     resumed = 0
     silent = Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, created_at__lt=stale)
     for run in BulkRun.objects.filter(status__in=GOING).filter(silent):
+        if run.status == BulkRun.Status.QUEUED and run_expire_if_late(run=run, now=now):
+            continue
         for item in run.items.filter(status=BulkItem.Status.SENDING):
             _item_relink(run, item)
         BulkRun.objects.filter(pk=run.pk).update(status=BulkRun.Status.QUEUED, heartbeat_at=now)
-        run_enqueue(run_id=run.pk)
+        run_enqueue(run=run)
         resumed += 1
     return resumed

@@ -159,10 +159,10 @@ class Portal:
             time.sleep(0.1)  # bounded polling for the server to start
         raise RuntimeError("The portal did not answer within 60 s")
 
-    def start_worker(self) -> subprocess.Popen:
-        """Start one more task worker (`manage.py db_worker`), as `make run` does."""
+    def start_worker(self, queue: str = "default,bulk") -> subprocess.Popen:
+        """Start one more task worker (`manage.py db_worker`) on `queue` (both lanes by default)."""
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "db_worker", *WORKER_ARGS],
+            [sys.executable, "manage.py", "db_worker", "--queue-name", queue, *WORKER_ARGS],
             cwd=ROOT,
             env=self.env,
             stdout=self._log,

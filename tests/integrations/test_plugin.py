@@ -225,6 +225,48 @@ class PluginClientTests(CanvasMockMixin, SimpleTestCase):
                 with self.assertRaises(exceptions.CanvasUnavailable):
                     self.client_.note_history(access_token="t", note_id=NOTE_ID)
 
+    def test_notes_history_reads_many_notes_in_one_call(self):
+        other = "8a1a3a0e-5a40-4f6e-9a39-3b2f4f6f0c11"
+        since = datetime(2026, 11, 30, 9, tzinfo=UTC)
+        self.rsps.get(
+            BASE + "notes/history",
+            match=[
+                matchers.query_param_matcher(
+                    {"ids": f"{NOTE_ID},{other}", "since": since.isoformat()}
+                )
+            ],
+            json={
+                "notes": {
+                    NOTE_ID.upper(): {
+                        "state": {"code": "SGN", "label": "Signed",
+                                  "changed_at": "2026-11-30T09:02:00+00:00", "changed_by": "s1"},
+                        "allowed_actions": ["unlock", 7],
+                        "history": [{"state": "SGN", "at": "2026-11-30T09:02:00Z", "by": "s1"}],
+                    }
+                },
+                "as_of": "2026-11-30T09:03:00Z",
+            },
+        )  # fmt: skip
+        body = self.client_.notes_history(
+            access_token="t", ids=[NOTE_ID, other, NOTE_ID.upper()], since=since
+        )
+        self.assertEqual(len(self.rsps.calls), 1)
+        note = body["notes"][str(NOTE_ID).lower()]
+        self.assertEqual((note["state"]["code"], note["state"]["changed_by"]), ("SGN", "s1"))
+        self.assertEqual(note["allowed_actions"], ["unlock"])
+        self.assertEqual([(h["state"], h["at"].minute) for h in note["history"]], [("SGN", 2)])
+        with self.assertRaises(ValueError):
+            self.client_.notes_history(access_token="t", ids=[uuid.uuid4() for _ in range(101)])
+
+    def test_unreadable_notes_history_is_unavailable(self):
+        for body in [{"notes": []}, {"notes": {"x": {"state": {"code": "SGN"}}}},
+                     {"notes": {NOTE_ID: {"state": {"code": "SGN"}, "history": "x"}}}]:  # fmt: skip
+            with self.subTest(body=body):
+                self.rsps.reset()
+                self.rsps.get(BASE + "notes/history", json=body)
+                with self.assertRaises(exceptions.CanvasUnavailable):
+                    self.client_.notes_history(access_token="t", ids=[NOTE_ID])
+
     def test_only_plain_codes_and_states_are_taken_from_canvas(self):
         # A code or state with a newline or markup would forge a log line or
         # land in the audit table: anything but [a-z0-9_] is upstream_error.

@@ -6,8 +6,10 @@ a real run are exercised by the e2e walk and `make bench`.
 """
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 from django.test import TestCase, override_settings
 from django.utils import timezone
@@ -31,6 +33,9 @@ from tests.helpers import API, SETTINGS, CanvasMockMixin, accepted, ensure_group
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 NOW = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)
+
+
+real_sleep = time.sleep
 
 
 def queued_tasks(path):
@@ -116,10 +121,25 @@ class RunTests(BulkTestCase):
             return runs.run_start(user=self.provider, plan=self.plan(note_ids))
 
     def read_mock(self, note, state="SGN"):
-        """Mock the run's read of a sent note: Canvas shows it changed by me after the 202."""
-        body = summary(note["id"], state=state, allowed=["unlock"])
-        body["state"].update(changed_at="2026-11-30T10:00:01+00:00", changed_by="staff-me")
-        return self.rsps.get(f"{API}notes/{note['id']}", json=body)
+        """Mock the run's reads of a sent note: Canvas shows it changed by me after the 202.
+
+        The run reads its notes in batches (GET /notes/history?ids=): the
+        answer holds every asked-for note registered here.
+        """
+        if not getattr(self, "shown", None):
+            self.shown = {}
+            self.rsps.add_callback("GET", f"{API}notes/history", callback=self._batch_answer)
+        at = "2026-11-30T10:00:01+00:00"
+        self.shown[note["id"]] = {
+            "state": {"code": state, "label": state, "changed_at": at, "changed_by": "staff-me"},
+            "allowed_actions": ["unlock"],
+            "history": [{"state": state, "at": at, "by": "staff-me"}],
+        }
+
+    def _batch_answer(self, request):
+        ids = request.params["ids"].split(",")
+        notes = {note_id: self.shown[note_id] for note_id in ids if note_id in self.shown}
+        return 200, {}, json.dumps({"notes": notes, "as_of": "2026-11-30T10:00:02+00:00"})
 
     def post_mock(self, note, action, **kwargs):
         kwargs.setdefault("status", 202)
@@ -138,13 +158,90 @@ class RunTests(BulkTestCase):
         self.assertEqual(item.note_type, "Office visit")
         self.assertEqual(queued_tasks("notes.tasks.bulk_run"), [run.pk])
 
-    def test_notes_already_in_a_running_run_are_refused(self):
-        self.start([self.locked["id"]])
+    def test_one_run_at_a_time_per_person(self):
+        # Was: only notes already in a going run were refused. Now any second
+        # run of the same person is: the page opens the first (issue 23).
+        first = self.start([self.locked["id"]])
         self.rsps.reset()
-        with self.assertRaises(exceptions.BulkOverlap) as caught:
-            self.start()
-        self.assertIn("1 of those note is already being signed", caught.exception.message)
+        with self.assertRaises(exceptions.RunInProgress) as caught:
+            self.start([self.open["id"]])
+        self.assertEqual(caught.exception.run_id, first.pk)
         self.assertEqual(BulkRun.objects.count(), 1)
+        BulkRun.objects.filter(pk=first.pk).update(status="done")
+        self.rsps.reset()
+        self.assertNotEqual(self.start([self.open["id"]]).pk, first.pk)
+
+    def test_runs_have_their_own_queue_and_carry_the_request(self):
+        with self.captureOnCommitCallbacks(execute=True):
+            run = runs.run_start(user=self.provider, plan=self.plan(), request_id="req-7",
+                                 client_ip="198.51.100.4")  # fmt: skip
+        task = DBTaskResult.objects.get(task_path="notes.tasks.bulk_run")
+        self.assertEqual(task.queue_name, "bulk")
+        self.assertEqual(task.args_kwargs["kwargs"], {"user_id": self.provider.pk,
+                                                      "request_id": "req-7"})  # fmt: skip
+        self.rsps.reset()
+        self.post_mock(self.open, "lock_sign")
+        self.post_mock(self.locked, "sign")
+        self.post_mock(self.cosign, "sign")
+        for note in self.queue:
+            self.read_mock(note)
+        self.assertEqual(executor.run_execute(run_id=run.pk), "done")
+        rows = NoteActionAttempt.objects.values_list("request_id", "client_ip")
+        self.assertEqual(set(rows), {("req-7", "198.51.100.4")})
+        # The run reads its notes back in batches: fewer reads than notes
+        # (one, unless the machine is so slow a read fell due between sends).
+        reads = [c for c in self.rsps.calls if c.request.method == "GET"]
+        self.assertLess(len(reads), 3)
+
+    def test_removed_from_providers_mid_run_the_rest_are_skipped_with_a_reason(self):
+        run = self.start()
+        self.rsps.reset()
+
+        def leave_providers_while_in_flight(request):
+            self.provider.groups.clear()
+            return 202, {}, json.dumps(accepted(self.open["id"], "lock_sign"))
+
+        self.rsps.add_callback("POST", f"{API}notes/{self.open['id']}/lock_sign",
+                               callback=leave_providers_while_in_flight)  # fmt: skip
+        self.read_mock(self.open)
+        self.assertEqual(executor.run_execute(run_id=run.pk), "done")
+        items = list(run.items.order_by("position").values_list("status", "message"))
+        self.assertEqual(items[0], ("sent", ""))
+        self.assertEqual(items[1:], [("skipped", executor.NO_LONGER_PERMITTED)] * 2)
+        self.assertEqual([c.request.method for c in self.rsps.calls], ["POST", "GET"])
+
+    def test_a_run_not_started_in_time_expires_without_sending(self):
+        run = self.start()
+        self.rsps.reset()
+        BulkRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(hours=2))
+        self.assertEqual(executor.run_execute(run_id=run.pk), "expired")
+        self.assertEqual(set(run.items.values_list("status", flat=True)), {"skipped"})
+        self.assertEqual(len(self.rsps.calls), 0)
+        # The resume job expires a silent queued run the same way, and queues nothing.
+        late = make_run(self.provider, status="queued",
+                        created_at=timezone.now() - timedelta(hours=2))  # fmt: skip
+        make_item(late, action="sign")
+        self.assertEqual(runs.runs_resume(), 0)
+        late.refresh_from_db()
+        self.assertEqual(late.status, "expired")
+        self.assertEqual(queued_tasks("notes.tasks.bulk_run"), [run.pk])
+
+    def test_a_paused_run_beats_its_heartbeat_so_it_is_not_resumed_twice(self):
+        long_ago = timezone.now() - timedelta(hours=1)
+        run = make_run(self.provider, status="running", heartbeat_at=long_ago)
+        beats = []
+        gate = executor._Gate(beat=lambda: beats.append(executor._heartbeat(run)))
+        gate.pause(0.25)  # a Retry-After
+        with (
+            mock.patch.object(executor, "HEARTBEAT_EVERY", 0.05),
+            mock.patch.object(executor.time, "sleep", lambda s: real_sleep(min(s, 0.06))),
+        ):
+            gate.wait()  # fmt: skip
+        self.assertGreaterEqual(len(beats), 2)
+        run.refresh_from_db()
+        self.assertGreater(run.heartbeat_at, long_ago)
+        # So the resume job does not take it for dead and run it a second time.
+        self.assertEqual(runs.runs_resume(), 0)
 
     def test_items_go_through_the_same_service_once_each(self):
         run = self.start()
@@ -210,6 +307,7 @@ class RunTests(BulkTestCase):
     def test_a_dead_workers_run_is_resumed_without_sending_anything_twice(self):
         run = self.start()
         self.rsps.reset()
+        self.shown = {}
         long_ago = timezone.now() - timedelta(hours=1)
         items = list(run.items.order_by("position"))
         # Item 0 was sent (its audit row exists); item 1 was marked sending but never sent.
@@ -317,6 +415,19 @@ class BulkPageTests(BulkTestCase):
         runs = self.client.get("/notes/runs/")
         self.assertContains(runs, "Sign 1 note")
         self.assertContains(runs, "1 of 1")
+
+    def test_a_second_run_request_opens_the_first(self):
+        going = make_run(self.provider, status="running")
+        for data in ({"scope": "queue"}, {"confirm": "1", "note": [self.open["id"]]}):
+            with self.subTest(data=data):
+                response = self.client.post("/notes/bulk/", data)
+                self.assertRedirects(
+                    response, f"/notes/runs/{going.pk}/", fetch_redirect_response=False
+                )
+        page = self.client.get(f"/notes/runs/{going.pk}/")
+        self.assertContains(page, "Your run that is still going is shown here")
+        self.assertEqual(BulkRun.objects.count(), 1)
+        self.assertEqual(len(self.rsps.calls), 0)  # not even the queue was read
 
     def test_nothing_chosen_and_someone_elses_run(self):
         response = self.client.post("/notes/bulk/", {"scope": "selected"}, follow=True)

@@ -69,28 +69,23 @@ class ConfirmationTestCase(CanvasMockMixin, TestCase):
             **extra,
         )
 
-    def history(self, entries, *, since=ACCEPTED_AT, status=200):
-        body = {"history": entries, "as_of": self.now.isoformat()}
-        if status != 200:
-            body = error("unavailable")
-        return self.rsps.get(
-            f"{API}notes/{self.note_id}/history",
-            status=status,
-            json=body,
-            match=[
-                matchers.query_param_matcher({"since": since.isoformat()}),
-                matchers.header_matcher({"Authorization": "Bearer at-1"}),
-            ],
-        )
+    def note_read(self, state, allowed=(), *, by=ME, at=ACCEPTED_AT + timedelta(milliseconds=300),
+                  history=(), since=None, absent=False):  # fmt: skip
+        """Mock one batched read (GET /notes/history) of the note.
 
-    def note_read(self, state, allowed=(), *, by=ME, at=ACCEPTED_AT + timedelta(milliseconds=300)):
-        """Mock one read of the note; its state carries the last change (when, by whom)."""
+        Its state carries the last change (when, by whom); `history` holds
+        the entries since the oldest acceptance read for.
+        """
         body = summary(self.note_id, state=state, allowed=allowed)
-        body["state"].update(changed_at=at.isoformat(), changed_by=by)
+        state_body = {**body["state"], "changed_at": at.isoformat(), "changed_by": by}
+        note = {"state": state_body, "allowed_actions": list(allowed), "history": list(history)}
+        match = [matchers.header_matcher({"Authorization": "Bearer at-1"})]
+        if since is not None:
+            params = {"ids": str(self.note_id), "since": since.isoformat()}
+            match.append(matchers.query_param_matcher(params))
+        notes = {} if absent else {str(self.note_id): note}
         return self.rsps.get(
-            f"{API}notes/{self.note_id}",
-            json=body,
-            match=[matchers.header_matcher({"Authorization": "Bearer at-1"})],
+            f"{API}notes/history", json={"notes": notes, "as_of": self.now.isoformat()}, match=match
         )
 
     def check(self, attempt, *, at=None):
@@ -109,6 +104,8 @@ class AttemptCheckTests(ConfirmationTestCase):
         self.assertEqual(attempt.outcome, "confirmed")
         self.assertEqual(attempt.applied_at, ACCEPTED_AT + timedelta(milliseconds=300))
         self.assertEqual(attempt.resolved_at, self.now)
+        # One call for the note, since the acceptance.
+        self.assertIn(f"ids={self.note_id}", self.rsps.calls[0].request.url)
         # Codes to redraw the row with, without calling Canvas from the page.
         self.assertEqual((attempt.note_state, attempt.note_action_list), ("SGN", ["unlock"]))
         self.assertFalse(attempt.in_flight)
@@ -122,7 +119,8 @@ class AttemptCheckTests(ConfirmationTestCase):
         self.assertEqual(check.retry_at, self.now + confirmation.FIRST_WAIT)
         attempt.refresh_from_db()
         self.assertEqual((attempt.outcome, attempt.resolved_at), ("accepted", None))
-        self.assertEqual(len(self.rsps.calls), 1)  # no history before the deadline
+        self.assertEqual(len(self.rsps.calls), 1)
+        self.assertEqual(attempt.next_check_at, check.retry_at)  # the user's next read
 
     def test_a_change_by_someone_else_or_from_before_does_not_confirm(self):
         attempt = self.attempt()
@@ -134,13 +132,16 @@ class AttemptCheckTests(ConfirmationTestCase):
 
     def test_past_the_deadline_the_whole_history_decides_not_applied(self):
         attempt = self.attempt()
-        self.note_read("SGN", ["unlock"], by="s-other")
-        self.history(
-            [
+        self.note_read(
+            "SGN",
+            ["unlock"],
+            by="s-other",
+            since=ACCEPTED_AT,
+            history=[
                 entry("SGN", by="s-other"),
                 entry("SGN", at=ACCEPTED_AT - timedelta(seconds=1)),
                 entry("LKD"),  # lock_sign's first step alone is not a signature
-            ]
+            ],
         )
         later = attempt.finished_at + timedelta(seconds=30)
         check = self.check(attempt, at=later)
@@ -153,9 +154,11 @@ class AttemptCheckTests(ConfirmationTestCase):
     def test_a_change_already_followed_by_another_is_found_in_the_history(self):
         # Signed by me, then unlocked by someone else before any read showed it.
         attempt = self.attempt()
-        self.note_read("ULK", ["lock"], by="s-other")
-        self.history([entry("SGN"), entry("ULK", by="s-other")])
-        check = self.check(attempt, at=attempt.finished_at + timedelta(seconds=30))
+        self.note_read(
+            "ULK", ["lock"], by="s-other", history=[entry("SGN"), entry("ULK", by="s-other")]
+        )
+        # Found by the first read, well before the deadline.
+        check = self.check(attempt)
         self.assertEqual(check.outcome, "confirmed")
         attempt.refresh_from_db()
         self.assertEqual(
@@ -180,10 +183,10 @@ class AttemptCheckTests(ConfirmationTestCase):
     def test_canvas_unreadable_retries_then_is_unknown_at_the_deadline(self):
         attempt = self.attempt()
         unreadable = {"status": 503, "json": error("unavailable")}
-        self.rsps.get(f"{API}notes/{self.note_id}", **unreadable)
+        self.rsps.get(f"{API}notes/history", **unreadable)
         self.assertFalse(self.check(attempt).final)
         self.rsps.reset()
-        self.rsps.get(f"{API}notes/{self.note_id}", **unreadable)
+        self.rsps.get(f"{API}notes/history", **unreadable)
         check = self.check(attempt, at=attempt.finished_at + timedelta(seconds=31))
         self.assertEqual(check.outcome, "unknown")
         attempt.refresh_from_db()
@@ -193,13 +196,15 @@ class AttemptCheckTests(ConfirmationTestCase):
     def test_429_waits_for_its_retry_after(self):
         attempt = self.attempt()
         self.rsps.get(
-            f"{API}notes/{self.note_id}",
+            f"{API}notes/history",
             status=429,
             json=error("rate_limited"),
             headers={"Retry-After": "7"},
         )
         check = self.check(attempt)
         self.assertEqual(check.retry_at, self.now + timedelta(seconds=7))
+        attempt.refresh_from_db()
+        self.assertEqual(attempt.next_check_at, check.retry_at)  # the user's chain waits too
 
     def test_reads_wait_longer_each_time_and_the_last_is_at_the_deadline(self):
         attempt = self.attempt()
@@ -251,6 +256,101 @@ class ConfirmTaskTests(ConfirmationTestCase):
         self.assertEqual(queued(), [])
 
 
+class BatchedReadTests(ConfirmationTestCase):
+    """One Canvas call reads every note a user has an action in flight on."""
+
+    def batch(self, notes):
+        body = {"notes": notes, "as_of": self.now.isoformat()}
+        return self.rsps.get(f"{API}notes/history", json=body)
+
+    def note(self, state, *, at=ACCEPTED_AT + timedelta(milliseconds=300), by=ME, allowed=()):
+        return {
+            "state": {"code": state, "label": state, "changed_at": at.isoformat(),
+                      "changed_by": by},
+            "allowed_actions": list(allowed),
+            "history": [entry(state, at=at, by=by)],
+        }  # fmt: skip
+
+    def test_several_attempts_of_one_user_are_confirmed_in_one_call(self):
+        first = self.attempt()
+        notes = [uuid.uuid4() for _ in range(3)]
+        others = [
+            make_attempt(self.provider, canvas_staff_id=ME, note_id=note_id, action="lock",
+                         outcome="accepted", expected_state="LKD", accepted_at=ACCEPTED_AT,
+                         started_at=self.now, finished_at=self.now)
+            for note_id in notes
+        ]  # fmt: skip
+        self.batch(
+            {
+                str(self.note_id): self.note("SGN", allowed=["unlock"]),
+                str(notes[0]): self.note("LKD"),
+                str(notes[1]): self.note("LKD", by="s-other"),  # not mine: not yet
+                # notes[2]: Canvas does not show it to this user: not yet either
+            }
+        )
+        check = self.check(first)
+        self.assertEqual(check.outcome, "confirmed")
+        self.assertEqual(len(self.rsps.calls), 1)
+        asked = self.rsps.calls[0].request.params["ids"].split(",")
+        self.assertEqual(sorted(asked), sorted(str(n) for n in [self.note_id, *notes]))
+        rows = {a.pk: a for a in NoteActionAttempt.objects.all()}
+        self.assertEqual(
+            [rows[a.pk].outcome for a in others], ["confirmed", "accepted", "accepted"]
+        )
+        self.assertIsNotNone(rows[others[1].pk].next_check_at)
+        # Past the deadline the one never shown is unknown, the other not applied.
+        self.rsps.reset()
+        self.batch({str(notes[1]): self.note("LKD", by="s-other")})
+        self.check(others[1], at=self.now + timedelta(seconds=31))
+        rows = {a.pk: a for a in NoteActionAttempt.objects.all()}
+        self.assertEqual(
+            [(rows[a.pk].outcome, rows[a.pk].error_code) for a in others[1:]],
+            [("not_applied", ""), ("unknown", "note_not_found")],
+        )
+        self.assertEqual(len(self.rsps.calls), 1)
+
+    def test_one_chain_of_reads_per_user_whatever_the_number_of_actions(self):
+        first = self.attempt(next_check_at=self.now)
+        second = self.attempt(action="lock", expected="LKD", next_check_at=self.now)
+        self.batch({str(self.note_id): self.note("SGN")})  # signed, not yet locked
+        with mock.patch.object(confirmation, "_now", return_value=self.now):
+            self.assertEqual(tasks.attempt_confirm.call(first.pk), "confirmed")
+            # The second action's own run finds it read already: no call, nothing queued.
+            self.assertEqual(tasks.attempt_confirm.call(second.pk), "accepted")
+        self.assertEqual(len(self.rsps.calls), 1)
+        # One follow-up for the user, for the attempt still in flight.
+        self.assertEqual(queued(), [(second.pk, self.now + confirmation.FIRST_WAIT)])
+
+
+class TaskLogContextTests(ConfirmationTestCase):
+    def test_task_bodies_log_with_the_request_and_user_id(self):
+        from observability.context import request_id_var, user_id_var
+
+        seen = []
+
+        def record(**kwargs):
+            seen.append((request_id_var.get(), user_id_var.get()))
+            return "done"
+
+        with mock.patch("notes.confirmation.attempt_confirm_run", side_effect=record):
+            tasks.attempt_confirm.call(1, user_id=7, request_id="req-9")
+        with mock.patch("notes.bulk.executor.run_execute", side_effect=record):
+            tasks.bulk_run.call(2, user_id=8, request_id="req-10")
+        self.assertEqual(seen, [("req-9", 7), ("req-10", 8)])
+        self.assertEqual((request_id_var.get(), user_id_var.get()), (None, None))
+
+    def test_a_sent_action_queues_its_confirmation_with_both(self):
+        from notes.confirmation import attempt_confirmation_enqueue
+
+        attempt = self.attempt(request_id="req-11")
+        attempt_confirmation_enqueue(attempt_id=attempt.pk, user_id=self.provider.pk,
+                                     request_id=attempt.request_id)  # fmt: skip
+        row = DBTaskResult.objects.get(task_path="notes.tasks.attempt_confirm")
+        self.assertEqual(row.args_kwargs["kwargs"],
+                         {"user_id": self.provider.pk, "request_id": "req-11"})  # fmt: skip
+        self.assertEqual(row.queue_name, "default")
+
+
 class ResolveCommandTests(ConfirmationTestCase):
     def test_settles_what_a_dead_worker_left_and_requests_that_died(self):
         long_ago = self.now - timedelta(minutes=10)
@@ -263,9 +363,9 @@ class ResolveCommandTests(ConfirmationTestCase):
             outcome="pending",
             started_at=long_ago,
         )
-        fresh = self.attempt(action="lock_sign")  # within its deadline: the worker's
-        self.note_read("SGN")  # read for both: signed by me (not a lock)
-        self.history([], since=long_ago - confirmation.CLOCK_ALLOWANCE)
+        # Within its deadline: read in the same call, not shown yet, left to the worker.
+        fresh = self.attempt(action="unlock", expected="ULK")
+        self.note_read("SGN")  # one read for all three: signed by me (not a lock)
         out = StringIO()
         call_command("confirm_note_actions", stdout=out)
         self.assertEqual(out.getvalue().strip(), "final 2: confirmed 1, not_applied 1")

@@ -3,6 +3,7 @@
 import secrets
 import time
 import uuid
+from datetime import timedelta
 
 from django.test import TestCase, override_settings
 from django.utils import timezone
@@ -10,7 +11,7 @@ from django.utils import timezone
 from canvas_oauth.exceptions import ReauthorizationRequired
 from integrations.canvas import exceptions
 from integrations.canvas.plugin import plugin_client
-from notes import attempts, confirmation
+from notes import attempts, confirmation, late
 from notes import exceptions as notes_exceptions
 from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
@@ -95,6 +96,24 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
         return attempts.note_action_perform(
             user=user, note_id=note["id"], action=action, request_id="live-test-1"
         )
+
+    @override_settings(NOTES_CONFIRM_SECONDS=1)
+    def test_a_late_landing_end_to_end_not_applied_then_applied_late(self):
+        # Canvas applies the signature 2 s after the 202; the portal stops at 1 s.
+        self.sandbox.set_faults(effect_delay_ms=2000)
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        attempt = settle(self.perform(self.provider, note, "sign"))
+        self.assertEqual(attempt.outcome, "not_applied")
+        recorded_at = attempt.resolved_at
+        self.sandbox.wait_for_state(note["id"], "SGN")
+        self.assertEqual(late.attempts_find_late(), 1)
+        attempt.refresh_from_db()
+        self.assertEqual(attempt.outcome, "applied_late")
+        self.assertGreaterEqual(attempt.applied_at, attempt.accepted_at + timedelta(seconds=1.5))
+        self.assertEqual(attempt.resolved_at, recorded_at)  # both times kept
+        self.assertGreater(attempt.late_found_at, recorded_at)
+        self.assertEqual(attempt.note_state, "SGN")
+        self.assertEqual(late.attempts_find_late(), 0)  # never twice
 
     def test_each_action_reaches_the_state_the_sandbox_reports(self):
         cases = [

@@ -38,6 +38,15 @@ print(note_action_perform(user=user, note_id={note_id!r}, action={action!r}).pk)
 """
 
 
+START_RUN = """
+from django.contrib.auth import get_user_model
+from notes.bulk import planning, runs
+user = get_user_model().objects.get(username="provider")
+plan = planning.plan_for_user(user=user, note_ids={note_ids!r})
+print(runs.run_start(user=user, plan=plan, request_id="req-bulk").pk)
+"""
+
+
 class WorkerTests(SimpleTestCase):
     """Confirmation across processes: several workers, and a worker that dies."""
 
@@ -184,3 +193,41 @@ class WorkerTests(SimpleTestCase):
         )
         self.assertEqual(self.attempt(attempt_id)["outcome"], "confirmed")
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
+
+    def test_a_bulk_run_and_a_click_on_their_own_workers_do_not_wait_on_each_other(self):
+        clicks = self.portal.start_worker(queue="default")
+        self.portal.start_worker(queue="bulk")
+        # A run Canvas never applies: it reads its notes until their deadline.
+        slow = [self.sandbox.create_note(state="LKD", kind="encounter") for _ in range(2)]
+        for note in slow:
+            self.sandbox.veto(note["id"])
+        out = self.portal.manage(
+            "shell", "-c", START_RUN.format(note_ids=[note["id"] for note in slow])
+        )
+        run_id = int(out.strip().splitlines()[-1])
+        self.wait_for("the run to start", lambda: self.run_status(run_id) == "running")
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        attempt_id = self.perform(note["id"])
+        started = time.monotonic()
+        self.wait_for("the click to settle", lambda: self.attempt(attempt_id)["resolved_at"],
+                      timeout=CONFIRM_SECONDS)  # fmt: skip
+        waited = time.monotonic() - started
+        self.assertEqual(self.attempt(attempt_id)["outcome"], "confirmed")
+        self.assertEqual(self.run_status(run_id), "running")  # still going meanwhile
+        self.assertLess(waited, CONFIRM_SECONDS / 2)
+        [(queue, worker_ids)] = self.portal.query(
+            "SELECT queue_name, worker_ids FROM django_tasks_database_dbtaskresult "
+            "WHERE task_path = ?",
+            ("notes.tasks.bulk_run",),
+        )
+        self.assertEqual(queue, "bulk")
+        click_workers = {w for _, ids in self.confirm_tasks(attempt_id) for w in ids}
+        self.assertNotIn(json.loads(worker_ids)[0] if isinstance(worker_ids, str)
+                         else worker_ids[0], click_workers)  # fmt: skip
+        self.assertIsNone(clicks.poll())
+        self.wait_for("the run to end", lambda: self.run_status(run_id) == "done",
+                      timeout=CONFIRM_SECONDS + 20)  # fmt: skip
+
+    def run_status(self, run_id: int) -> str:
+        [(status,)] = self.portal.query("SELECT status FROM notes_bulkrun WHERE id = ?", (run_id,))
+        return status

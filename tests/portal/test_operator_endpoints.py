@@ -104,3 +104,42 @@ class MetricsScrapeTests(CanvasMockMixin, TestCase):
         self.assertNotIn(str(note_id), text)
         self.assertNotIn("provider", text)
         self.assertNotIn("at-metrics-secret", text)
+
+    def test_a_confirmed_action_shows_in_the_outcome_and_lag_series(self):
+        from notes import confirmation
+        from notes.models import NoteActionAttempt
+
+        note_id = uuid.uuid4()
+        self.rsps.post(f"{API}notes/{note_id}/sign", status=202, json=accepted(note_id, "sign"))
+        self.client.login(username="provider", password=PASSWORD)
+        self.client.post(f"/notes/{note_id}/sign/", {"view": "row"}, HTTP_HX_REQUEST="true")
+        self.client.logout()
+        attempt = NoteActionAttempt.objects.get(note_id=note_id)
+        shown = {"code": "SGN", "label": "Signed", "by": None}
+        at = (attempt.accepted_at or attempt.started_at).isoformat()
+        self.rsps.get(
+            f"{API}notes/history",
+            json={
+                "notes": {
+                    str(note_id): {
+                        "state": {**shown, "changed_at": at, "changed_by": attempt.canvas_staff_id},
+                        "allowed_actions": ["unlock"],
+                        "history": [{"state": "SGN", "at": at, "by": attempt.canvas_staff_id}],
+                    }
+                },
+                "as_of": at,
+            },
+        )
+        self.assertEqual(confirmation.attempt_check(attempt_id=attempt.pk).outcome, "confirmed")
+
+        text = self.scrape(HTTP_AUTHORIZATION="Bearer scrape-token-0123456789").content.decode()
+        self.assertRegex(
+            text, r'(?m)^portal_note_actions_total\{action="sign",outcome="confirmed"\} [1-9]'
+        )
+        self.assertRegex(
+            text, r'(?m)^portal_note_actions_total\{action="sign",outcome="accepted"\} [1-9]'
+        )
+        self.assertRegex(
+            text, r'(?m)^portal_confirmation_lag_seconds_count\{outcome="confirmed"\} [1-9]'
+        )
+        self.assertNotIn(str(note_id), text)

@@ -29,7 +29,7 @@ from canvas_sdk.handlers.simple_api import BearerCredentials, SimpleAPI, api
 from canvas_sdk.v1.data import Staff
 from pydantic import ValidationError
 
-from note_sign_api import contract, queries
+from note_sign_api import batch, contract, queries
 from note_sign_api.transitions import (
     Action,
     EffectName,
@@ -132,6 +132,19 @@ class NoteApi(SimpleAPI):
             day_end=contract.parse_moment(params.get("day_end")),
         )
         return [JSONResponse(counts)]
+
+    @api.get("/notes/history")
+    def notes_history(self) -> list[Response | Effect]:
+        """Return the state and history (at or after `since`) of up to 100 notes (v3)."""
+        as_of = contract.now()
+        params = self.request.query_params
+        note_ids, error = batch.parse_note_ids(params.get("ids"))
+        if error is not None:
+            return [error]
+        since = contract.parse_moment(params.get("since"))
+        rows, events = queries.notes_with_history(self.current_staff(), note_ids, since=since)
+        summaries = ((row["dbid"], self.summary(row)) for row in rows)
+        return [JSONResponse(batch.history_batch_body(summaries, events, as_of=as_of))]
 
     def find_note(self) -> tuple[dict[str, Any] | None, JSONResponse | None]:
         """Return (summary row, None) for the path's note id, or (None, error)."""
