@@ -10,12 +10,15 @@ from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from operator import or_
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from canvas_sdk.v1.data import Note, Staff
+from canvas_sdk.v1.data import CareTeamMembership, Note, Staff, StaffRole
+from canvas_sdk.v1.data.care_team import CareTeamMembershipStatus
 from canvas_sdk.v1.data.note import NoteStateChangeEvent
 from django.db.models import Exists, F, Func, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 
+from note_sign_api.codes import Category, Visibility
 from note_sign_api.contract import ME, ListFilters
 from note_sign_api.transitions import (
     ACTIONABLE_CATEGORIES,
@@ -67,8 +70,74 @@ def staff_names(staff: Staff) -> dict[str, Any]:
     return Staff.objects.filter(dbid=staff.dbid).values("id", "first_name", "last_name")[0]
 
 
-def notes_queryset(caller: Staff) -> Any:
-    """Return every note that has a current state, annotated for summaries, in list order.
+#: The plugin variable that says which notes a caller sees (codes.Visibility).
+VISIBILITY_VARIABLE = "visibility"
+#: Where the plugin runner hands every handler the instance's zone (`self.environment`).
+INSTALLATION_TIME_ZONE = "INSTALLATION_TIME_ZONE"
+
+
+def visibility_from(variables: Any) -> Visibility:
+    """Return the plugin variable `visibility`: ALL when set to "all", else RELATED."""
+    raw = str((variables or {}).get(VISIBILITY_VARIABLE) or "").strip().lower()
+    return Visibility.ALL if raw == Visibility.ALL else Visibility.RELATED
+
+
+def installation_zone(environment: Any) -> ZoneInfo:
+    """Return the installation's time zone (INSTALLATION_TIME_ZONE), UTC when unset or unknown."""
+    name = str((environment or {}).get(INSTALLATION_TIME_ZONE) or "UTC")
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
+        return ZoneInfo("UTC")
+
+
+def clinic_day_bounds(zone: ZoneInfo, day: date | None = None) -> tuple[datetime, datetime]:
+    """Return [midnight, next midnight) of `day` (default: today) in the clinic's zone."""
+    day = day or datetime.now(zone).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    following = day + timedelta(days=1)
+    return start, datetime(following.year, following.month, following.day, tzinfo=zone)
+
+
+def administrative_only(caller: Staff) -> bool:
+    """Return whether the caller has roles and every one is administrative (domain ADM)."""
+    domains = set(StaffRole.objects.filter(staff_id=caller.dbid).values_list("domain", flat=True))
+    return domains == {StaffRole.RoleDomain.ADMINISTRATIVE.value}
+
+
+def visible_notes(caller: Staff, variables: Any, environment: Any = None) -> Any:
+    """Return the notes (with a current state) `caller` may see: the minimum-necessary rule.
+
+    With `visibility` = all: every note. Otherwise administrative-only staff
+    see the appointment notes dated in the clinic's today; everyone else sees
+    notes they are the provider or supervising provider of, notes whose
+    provider they default-supervise, and notes of patients on whose care team
+    they are active. Every list, count, read and action starts here, so an
+    invisible note answers as one that does not exist.
+    """
+    notes = Note.objects.filter(current_state__isnull=False)
+    if visibility_from(variables) == Visibility.ALL:
+        return notes
+    if administrative_only(caller):
+        start, end = clinic_day_bounds(installation_zone(environment))
+        return notes.filter(
+            note_type_version__category=Category.APPOINTMENT,
+            datetime_of_service__gte=start,
+            datetime_of_service__lt=end,
+        )
+    care_team = CareTeamMembership.objects.filter(
+        staff_id=caller.dbid, status=CareTeamMembershipStatus.ACTIVE, patient_id=OuterRef("patient")
+    )
+    return notes.filter(
+        Q(provider_id=caller.dbid)
+        | Q(supervising_provider_id=caller.dbid)
+        | Q(provider__default_supervising_provider_id=caller.dbid)
+        | Exists(care_team)
+    )
+
+
+def notes_queryset(caller: Staff, variables: Any, environment: Any = None) -> Any:
+    """Return the notes `caller` may see (visible_notes), annotated for summaries, in list order.
 
     `changed_at`/`changed_by` come from the note's latest state-change event;
     `caller_signed_since_lock` is whether `caller` signed after the note's last
@@ -87,7 +156,7 @@ def notes_queryset(caller: Staff) -> Any:
         dbid__gt=Coalesce(Subquery(last_lock), Value(0)),
     )
     return (
-        Note.objects.filter(current_state__isnull=False)
+        visible_notes(caller, variables, environment)
         .annotate(
             changed_at=Subquery(events.values("created")[:1]),
             changed_by=Subquery(events.values("originator__staff__id")[:1]),
@@ -97,11 +166,9 @@ def notes_queryset(caller: Staff) -> Any:
     )
 
 
-def actionable_notes(caller: Staff) -> Any:
-    """Return notes_queryset(caller) narrowed to the categories that accept an action."""
-    return notes_queryset(caller).filter(
-        note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES)
-    )
+def actionable_notes(notes: Any) -> Any:
+    """Return `notes` narrowed to the categories that accept an action."""
+    return notes.filter(note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES))
 
 
 def summary_rows(notes: Any) -> Any:
@@ -109,12 +176,12 @@ def summary_rows(notes: Any) -> Any:
     return notes.values(*SUMMARY_FIELDS)
 
 
-def summary_row(caller: Staff, note_id: str) -> dict[str, Any] | None:
-    """Return the summary row of the note `note_id`, or None when no note with a state has it.
+def summary_row(notes: Any, note_id: str) -> dict[str, Any] | None:
+    """Return the summary row of the note `note_id` among `notes` (notes_queryset), or None.
 
-    A note Canvas records no state for cannot be acted on: it reads as absent.
+    A note Canvas records no state for, or one the caller may not see, reads as absent.
     """
-    return summary_rows(notes_queryset(caller).filter(id=note_id)).first()
+    return summary_rows(notes.filter(id=note_id)).first()
 
 
 def _own_to_sign_states(caller_id: str, category: str) -> list[str]:
@@ -169,9 +236,9 @@ def with_patient_name(notes: Any) -> Any:
     return notes.alias(patient_name=name)
 
 
-def notes_filtered(caller: Staff, filters: ListFilters) -> Any:
-    """Return the notes the list's filters select, before the cursor, newest first."""
-    notes = notes_queryset(caller).filter(
+def notes_filtered(caller: Staff, notes: Any, filters: ListFilters) -> Any:
+    """Return the `notes` (notes_queryset) the list's filters select, before the cursor."""
+    notes = notes.filter(
         note_type_version__category__in=filters.categories or sorted(ACTIONABLE_CATEGORIES)
     )
     if filters.queue == Queue.TO_SIGN:
@@ -222,13 +289,14 @@ def after_position(notes: Any, *, order: ListOrder, after: datetime, after_id: s
 
 def note_counts(
     caller: Staff,
+    notes: Any,
     *,
     overdue_before: datetime | None,
     day_start: datetime | None,
     day_end: datetime | None,
 ) -> dict[str, int]:
     """Return every worklist tab's count; a missing bound gives 0 for its count."""
-    notes = actionable_notes(caller)
+    notes = actionable_notes(notes)
     to_sign = notes.filter(to_sign_filter(caller))
     overdue = 0
     if overdue_before is not None:

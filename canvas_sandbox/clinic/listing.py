@@ -19,6 +19,7 @@ from canvas_sandbox.clinic.policy import to_sign_ids
 from canvas_sandbox.clinic.selectors import events_by_note, note_id_validate
 from canvas_sandbox.clinic.shapes import note_summary
 from canvas_sandbox.clinic.times import instant_parse
+from canvas_sandbox.clinic.visibility import notes_visible_to
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -72,9 +73,9 @@ def _codes(value: str | None) -> list[str]:
     return [code.strip() for code in (value or "").split(",") if code.strip()]
 
 
-def _summary_notes() -> QuerySet[Note]:
-    """Return notes with what a summary reads, and only those columns."""
-    return Note.objects.select_related(
+def _summary_notes(actor: Staff) -> QuerySet[Note]:
+    """Return the notes `actor` may see, with what a summary reads and only those columns."""
+    return notes_visible_to(actor).select_related(
         "note_type", "patient", "provider", "supervising_provider"
     ).only(
         "id", "title", "datetime_of_service", "state",
@@ -145,7 +146,7 @@ def _filtered_notes(
 ) -> QuerySet[Note]:
     """Return the notes the list's filters select (see note_list)."""
     notes = _by_kind(
-        _summary_notes(),
+        _summary_notes(actor),
         actor=actor, state=state, category=category, provider=provider, patient=patient,
     )  # fmt: skip
     notes = _by_time(notes, date=date, start=start, end=end)

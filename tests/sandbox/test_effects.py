@@ -180,9 +180,10 @@ class HistoryAndCoSignatureTests(SimpleTestCase):
             [(entry["state"], entry["by"]) for entry in history],
             [("LKD", None), ("SGN", self.ids["nurse"]), ("SGN", self.ids["provider"])],
         )
+        # The front desk (administrative only) does not see an encounter note at all.
         front = self._post(note, "unlock", "frontdesk")
-        self.assertEqual(front.status_code, 403)
-        self.assertEqual(front.json()["error"]["code"], "not_note_provider")
+        self.assertEqual(front.status_code, 404)
+        self.assertEqual(front.json()["error"]["code"], "note_not_found")
 
     def test_history_since_and_as_of(self):
         note = self.sandbox.create_note(state="NEW", kind="encounter")

@@ -75,6 +75,10 @@ class NoteApi(SimpleAPI):
         """Return the plugin variable `signing_policy` (PROVIDER unless set to ANY_STAFF)."""
         return contract.signing_policy_from(self.secrets)
 
+    def notes(self) -> Any:
+        """Return the notes the caller may see (queries.visible_notes), annotated for summaries."""
+        return queries.notes_queryset(self.current_staff(), self.secrets, self.environment)
+
     def summary(self, row: dict[str, Any]) -> dict[str, Any]:
         """Return the summary of a row for the caller."""
         return contract.note_summary(
@@ -97,7 +101,7 @@ class NoteApi(SimpleAPI):
         """
         params = self.request.query_params
         filters = contract.parse_list_filters(params)
-        notes = queries.notes_filtered(self.current_staff(), filters)
+        notes = queries.notes_filtered(self.current_staff(), self.notes(), filters)
         count = notes.count()
         order = contract.parse_order(params.get("order"))
         notes = queries.in_order(notes, order)
@@ -127,6 +131,7 @@ class NoteApi(SimpleAPI):
         params = self.request.query_params
         counts = queries.note_counts(
             self.current_staff(),
+            self.notes(),
             overdue_before=contract.parse_moment(params.get("overdue_before")),
             day_start=contract.parse_moment(params.get("day_start")),
             day_end=contract.parse_moment(params.get("day_end")),
@@ -138,7 +143,7 @@ class NoteApi(SimpleAPI):
         note_id = contract.parse_note_id(self.request.path_params.get("note_id", ""))
         if note_id is None:
             return None, contract.invalid_note_id()
-        row = queries.summary_row(self.current_staff(), note_id)
+        row = queries.summary_row(self.notes(), note_id)
         if row is None:
             return None, contract.note_not_found()
         return row, None
