@@ -173,6 +173,8 @@ ACTIONABLE_CATEGORIES = frozenset({Category.ENCOUNTER, Category.APPOINTMENT, Cat
 
 #: Actions only a note's provider or supervisor may take (SigningPolicy.PROVIDER).
 SIGNER_ACTIONS = frozenset({Action.SIGN, Action.LOCK_SIGN, Action.UNLOCK})
+#: Actions only the note's provider may take when signing is restricted to the provider.
+PROVIDER_ONLY_ACTIONS = frozenset({Action.LOCK, Action.SIGN, Action.LOCK_SIGN, Action.UNLOCK})
 
 # Short names the Canvas sandbox and the tests import, kept beside the enums.
 ENCOUNTER = Category.ENCOUNTER

@@ -30,8 +30,15 @@ from note_sign_api.transitions import (
     to_sign_action,
 )
 
-#: The states GET /notes/counts calls open.
-OPEN_STATES = (State.NEW, State.UNLOCKED)
+#: The states GET /notes/counts calls open: Canvas's editable ones (CurrentNoteStateEvent.editable).
+OPEN_STATES = (
+    State.NEW,
+    State.CHECKED_IN,
+    State.PUSHED,
+    State.UNLOCKED,
+    State.RESTORED,
+    State.UNDELETED,
+)
 
 #: Everything a summary reads, and nothing else (no patient or staff column beyond names).
 SUMMARY_FIELDS = (
@@ -52,6 +59,11 @@ SUMMARY_FIELDS = (
     "supervising_provider__id",
     "supervising_provider__first_name",
     "supervising_provider__last_name",
+    "provider__default_supervising_provider__id",
+    "signed_by_id",
+    "signed_by_first_name",
+    "signed_by_last_name",
+    "signed_at",
     "changed_at",
     "changed_by",
     "caller_signed_since_lock",
@@ -66,8 +78,11 @@ def staff_for_user(user: Any) -> Staff | None:
 
 
 def staff_names(staff: Staff) -> dict[str, Any]:
-    """Return the staff member's id, first name and last name."""
-    return Staff.objects.filter(dbid=staff.dbid).values("id", "first_name", "last_name")[0]
+    """Return the staff member's id, first name, last name and last known time zone."""
+    row = Staff.objects.filter(dbid=staff.dbid).values(
+        "id", "first_name", "last_name", "last_known_timezone"
+    )[0]
+    return row
 
 
 #: The plugin variable that says which notes a caller sees (codes.Visibility).
@@ -155,12 +170,21 @@ def notes_queryset(caller: Staff, variables: Any, environment: Any = None) -> An
         originator_id=caller.user_id,
         dbid__gt=Coalesce(Subquery(last_lock), Value(0)),
     )
+    others = (
+        NoteStateChangeEvent.objects.filter(note=OuterRef("pk"), state=State.SIGNED)
+        .exclude(originator_id=caller.user_id)
+        .order_by("-created", "-dbid")
+    )
     return (
         visible_notes(caller, variables, environment)
         .annotate(
             changed_at=Subquery(events.values("created")[:1]),
             changed_by=Subquery(events.values("originator__staff__id")[:1]),
             caller_signed_since_lock=Exists(signed),
+            signed_by_id=Subquery(others.values("originator__staff__id")[:1]),
+            signed_by_first_name=Subquery(others.values("originator__staff__first_name")[:1]),
+            signed_by_last_name=Subquery(others.values("originator__staff__last_name")[:1]),
+            signed_at=Subquery(others.values("created")[:1]),
         )
         .order_by("-datetime_of_service", "id")
     )
@@ -196,29 +220,31 @@ def _own_to_sign_states(caller_id: str, category: str) -> list[str]:
     ]
 
 
-def to_sign_filter(caller: Staff) -> Q:
+def to_sign_filter(caller: Staff, *, restrict: bool = False) -> Q:
     """Return the notes `caller` must sign (transitions.to_sign_action), as a query filter.
 
     Own notes of a signature-required type in a state lock & sign or sign clears;
-    notes they supervise that are signed but not by them since the last lock.
+    notes they supervise (as the note's or the provider's default supervising
+    provider) that are signed but not by them since the last lock, unless
+    signing is restricted to the provider. Never appointment notes.
     """
     caller_id = str(caller.id)
     own_states = []
-    for category in sorted(ACTIONABLE_CATEGORIES):
+    for category in sorted(ACTIONABLE_CATEGORIES - {Category.APPOINTMENT}):
         states = _own_to_sign_states(caller_id, category)
         if states:
             own_states.append(
                 Q(note_type_version__category=category, current_state__state__in=states)
             )
     own = Q(provider=caller) & reduce(or_, own_states)
+    if restrict:
+        return Q(note_type_version__is_sig_required=True) & own
+    supervises = Q(supervising_provider=caller) | Q(provider__default_supervising_provider=caller)
     cosign = (
-        Q(
-            supervising_provider=caller,
-            current_state__state=State.SIGNED,
-            caller_signed_since_lock=False,
-        )
+        supervises
+        & Q(current_state__state=State.SIGNED, caller_signed_since_lock=False)
         & ~Q(provider=caller)
-        & Q(note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES))
+        & Q(note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES - {Category.APPOINTMENT}))
     )
     return Q(note_type_version__is_sig_required=True) & (own | cosign)
 
@@ -236,13 +262,15 @@ def with_patient_name(notes: Any) -> Any:
     return notes.alias(patient_name=name)
 
 
-def notes_filtered(caller: Staff, notes: Any, filters: ListFilters) -> Any:
+def notes_filtered(
+    caller: Staff, notes: Any, filters: ListFilters, *, restrict: bool = False
+) -> Any:
     """Return the `notes` (notes_queryset) the list's filters select, before the cursor."""
     notes = notes.filter(
         note_type_version__category__in=filters.categories or sorted(ACTIONABLE_CATEGORIES)
     )
     if filters.queue == Queue.TO_SIGN:
-        notes = notes.filter(to_sign_filter(caller))
+        notes = notes.filter(to_sign_filter(caller, restrict=restrict))
     if filters.states:
         notes = notes.filter(current_state__state__in=filters.states)
     if filters.provider == ME:
@@ -294,10 +322,15 @@ def note_counts(
     overdue_before: datetime | None,
     day_start: datetime | None,
     day_end: datetime | None,
+    restrict: bool = False,
 ) -> dict[str, int]:
-    """Return every worklist tab's count; a missing bound gives 0 for its count."""
+    """Return every worklist tab's count; a missing bound gives 0 for its count.
+
+    Each count is its list's: `today` is GET /notes with from/to, `open` the
+    caller's notes in an editable state.
+    """
     notes = actionable_notes(notes)
-    to_sign = notes.filter(to_sign_filter(caller))
+    to_sign = notes.filter(to_sign_filter(caller, restrict=restrict))
     overdue = 0
     if overdue_before is not None:
         overdue = to_sign.filter(datetime_of_service__lt=overdue_before).count()

@@ -20,12 +20,14 @@ from note_sign_api.codes import (
     ACTION_PAST,
     ACTIONABLE_CATEGORIES,
     ACTIONS,
+    PROVIDER_ONLY_ACTIONS,
     SIGNER_ACTIONS,
     STATE_LABELS,
     Action,
     Category,
     EffectName,
     ErrorCode,
+    QueueAction,
     SigningPolicy,
     State,
 )
@@ -168,6 +170,8 @@ class NoteFacts:
     state: str
     provider_id: str = ""
     supervising_provider_id: str = ""
+    #: The provider's default supervising provider (Staff.default_supervising_provider).
+    default_supervisor_id: str = ""
     #: Staff ids who signed since the note was last locked (a second signature is a co-signature).
     signed_since_lock: frozenset[str] = field(default_factory=frozenset)
 
@@ -197,7 +201,17 @@ def _may_sign(action: str, note: NoteFacts, *, caller_id: str, signing_policy: s
     """Return whether the signer rule lets `caller_id` take `action` on `note`."""
     if action not in SIGNER_ACTIONS or signing_policy == SigningPolicy.ANY_STAFF:
         return True
-    return caller_id in {note.provider_id, note.supervising_provider_id} - {""}
+    signers = {note.provider_id, note.supervising_provider_id, note.default_supervisor_id}
+    return caller_id in signers - {""}
+
+
+def restricted(action: str, note: NoteFacts, *, caller_id: str, restrict: bool) -> bool:
+    """Return whether "restrict note signing to the provider" keeps `caller_id` from `action`.
+
+    With the instance setting on (the plugin variable restrict_signing_to_provider
+    mirrors it), Canvas applies lock, sign and unlock only for the note's provider.
+    """
+    return restrict and action in PROVIDER_ONLY_ACTIONS and caller_id != note.provider_id
 
 
 def refusal(
@@ -206,16 +220,23 @@ def refusal(
     *,
     caller_id: str,
     signing_policy: str = SigningPolicy.PROVIDER,
+    restrict: bool = False,
 ) -> Refusal | None:
     """Return why `caller_id` may not take `action` on `note` now, or None.
 
-    The note-level checks of the contract, in its order: the signer rule
-    (403 not_note_provider), the category and type (422 action_rejected),
-    the state (409 action_not_allowed, or already_signed when this caller
-    signed since the last lock).
+    The note-level checks of the contract, in its order: the signer rule and
+    the signing restriction (`restrict`; 403 not_note_provider), the category
+    and type (422 action_rejected), the state (409 action_not_allowed, or
+    already_signed when this caller signs a note they signed since the last lock).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
+    if restricted(action, note, caller_id=caller_id, restrict=restrict):
+        return Refusal(
+            403,
+            ErrorCode.NOT_NOTE_PROVIDER,
+            f"Only the note's provider can {ACTION_LABELS[action].lower()} it on this instance.",
+        )
     if not _may_sign(action, note, caller_id=caller_id, signing_policy=signing_policy):
         return Refusal(
             403,
@@ -226,12 +247,16 @@ def refusal(
     rejected = _rejection(action, note)
     if rejected:
         return Refusal(422, ErrorCode.ACTION_REJECTED, rejected)
-    signing = action in (Action.SIGN, Action.LOCK_SIGN) and note.state == State.SIGNED
-    if signing and caller_id in note.signed_since_lock:
+    if action == Action.LOCK_SIGN and note.state == State.SIGNED:
+        # A signed note is signed again with "sign" (a co-signature), not locked again;
+        # already_signed is the answer of `sign` alone (the document's order).
+        return _not_allowed(action, note.state)
+    if action == Action.SIGN and note.state == State.SIGNED and caller_id in note.signed_since_lock:
         message = "You have already signed this note."
         return Refusal(409, ErrorCode.ALREADY_SIGNED, message, note.state)
-    if signing and action == Action.LOCK_SIGN:
-        # A signed note is signed again with "sign" (a co-signature), not locked again.
+    if action in (Action.SIGN, Action.LOCK_SIGN) and note.category == Category.APPOINTMENT:
+        # Canvas never offers a signature on an appointment note: a visit is signed
+        # once check-in has converted it to an encounter note (a no-show only locks).
         return _not_allowed(action, note.state)
     try:
         expected_states(
@@ -253,37 +278,50 @@ def _not_allowed(action: str, state: str) -> Refusal:
 
 
 def allowed_actions(
-    note: NoteFacts, *, caller_id: str, signing_policy: str = SigningPolicy.PROVIDER
+    note: NoteFacts,
+    *,
+    caller_id: str,
+    signing_policy: str = SigningPolicy.PROVIDER,
+    restrict: bool = False,
 ) -> list[Action]:
     """Return the actions `caller_id` may take on `note` now, in ACTIONS order."""
     return [
         action
         for action in ACTIONS
-        if refusal(action, note, caller_id=caller_id, signing_policy=signing_policy) is None
+        if refusal(
+            action, note, caller_id=caller_id, signing_policy=signing_policy, restrict=restrict
+        )
+        is None
     ]
 
 
-def to_sign_action(note: NoteFacts, *, caller_id: str) -> Action | None:
-    """Return the action that clears `note` from the caller's to-sign queue, or None.
+def to_sign_action(
+    note: NoteFacts, *, caller_id: str, restrict: bool = False
+) -> QueueAction | None:
+    """Return what clears `note` from the caller's to-sign queue (a summary's queue_action).
 
-    Their own notes of a signature-required type: open -> lock_sign,
-    locked -> sign; notes they supervise, signed but not yet by them -> sign
-    (a co-signature).
+    Their own notes of a signature-required type, never appointment notes
+    (Canvas never offers a signature on them): open -> lock_sign, locked ->
+    sign; notes they supervise (the note's supervising provider or the
+    provider's default one), signed but not yet by them -> cosign, unless
+    signing is restricted to the provider (`restrict`).
     """
-    if note.category not in ACTIONABLE_CATEGORIES or not note.is_sig_required:
+    queued = ACTIONABLE_CATEGORIES - {Category.APPOINTMENT}
+    if note.category not in queued or not note.is_sig_required:
         return None
     if note.provider_id == caller_id:
         if note.state == State.LOCKED:
-            return Action.SIGN
+            return QueueAction.SIGN
         if refusal(Action.LOCK_SIGN, note, caller_id=caller_id) is None:
-            return Action.LOCK_SIGN
+            return QueueAction.LOCK_SIGN
         return None
     if (
-        note.supervising_provider_id == caller_id
+        not restrict
+        and caller_id in {note.supervising_provider_id, note.default_supervisor_id}
         and note.state == State.SIGNED
         and caller_id not in note.signed_since_lock
     ):
-        return Action.SIGN
+        return QueueAction.COSIGN
     return None
 
 

@@ -1,9 +1,12 @@
 """GET /me, GET /notes (filters, order, pagination) and GET /notes/<id>."""
 
 import datetime as dt
+import json
 import uuid
+from base64 import b64decode
 from urllib.parse import urlencode
 
+from canvas_sdk.events import EventType
 from canvas_sdk.test_utils.factories import PatientFactory
 from canvas_sdk.v1.data.note import NoteStateChangeEvent
 from django.db import connection
@@ -12,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from note_sign_api import transitions
 from note_sign_api.handlers.api import NoteApi
 
-from .helpers import bearer, call, change_state, join_care_team, make_note, make_staff
+from .helpers import bearer, call, change_state, event, join_care_team, make_note, make_staff
 
 UTC = dt.UTC
 #: Filters, order and pages are checked over every note (visibility: test_visibility.py).
@@ -37,10 +40,18 @@ class MeTests(TestCase):
             reply.json(),
             {
                 "user_id": str(self.staff.user.dbid),
-                "staff": {"id": str(self.staff.id), "name": "Grace Hopper"},
+                "staff": {"id": str(self.staff.id), "name": "Grace Hopper", "time_zone": None},
+                "installation_time_zone": "UTC",
             },
         )
         self.assertEqual(reply.headers["Content-Type"], "application/json")
+
+    def test_me_gives_the_installation_zone_the_runner_sets(self):
+        auth = event(EventType.SIMPLE_API_REQUEST, path="/me", **bearer(self.staff))
+        environment = {"INSTALLATION_TIME_ZONE": "America/Chicago"}
+        effects = self.api(auth, secrets={}, environment=environment).compute()
+        body = json.loads(b64decode(json.loads(effects[0].payload)["body"]))
+        self.assertEqual(body["installation_time_zone"], "America/Chicago")
 
 
 class NoteDetailTests(TestCase):
@@ -83,6 +94,8 @@ class NoteDetailTests(TestCase):
                 "provider": {"id": str(self.staff.id), "name": "Grace Hopper"},
                 "supervising_provider": {"id": str(self.supervisor.id), "name": "Edsger Dijkstra"},
                 "allowed_actions": ["sign", "lock_sign", "unlock"],
+                "queue_action": "sign",
+                "signed_by": None,
             },
         )
 
@@ -447,11 +460,12 @@ class NoteListFilterTests(TestCase):
                 self.open_mine,  # lock & sign
                 self.locked_mine,  # sign
                 self.inpatient_mine,  # lock & sign
-                self.noshow_mine,  # an appointment note locks from NSW: lock & sign
                 self.to_cosign,  # co-sign
             )
         }
+        # A no-show appointment note locks but is never signed (contract v3): not queued.
         self.assertEqual(self.ids(queue="to_sign"), expected)
+        self.assertNotIn(str(self.noshow_mine.id), self.ids(queue="to_sign"))
         self.assertEqual(self.ids(self.np, queue="to_sign"), {str(self.np_locked.id)})
         self.assertEqual(self.ids(self.other, queue="to_sign"), {str(self.locked_theirs.id)})
 
@@ -496,9 +510,10 @@ class NoteListFilterTests(TestCase):
         self.assertEqual(counts["open"], len(self.ids(state="NEW,ULK", provider="me")))
         today = self.ids(**{"from": params["day_start"], "to": params["day_end"]})
         self.assertEqual(counts["today"], len(today))
-        self.assertEqual(counts, {"to_sign": 5, "overdue": 1, "open": 2, "today": 2})
+        # The no-show appointment note is not queued any more (contract v3): 4, not 5.
+        self.assertEqual(counts, {"to_sign": 4, "overdue": 1, "open": 2, "today": 2})
         reply = call(self.api, secrets=SEE_ALL, path="/notes/counts", **bearer(self.me))
-        self.assertEqual(reply.json(), {"to_sign": 5, "overdue": 0, "open": 2, "today": 0})
+        self.assertEqual(reply.json(), {"to_sign": 4, "overdue": 0, "open": 2, "today": 0})
 
 
 class NoteListQueryTests(TestCase):

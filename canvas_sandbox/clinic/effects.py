@@ -11,7 +11,7 @@ import logging
 
 from django.db import transaction
 
-from canvas_sandbox.clinic import engine, times
+from canvas_sandbox.clinic import conf, engine, times
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, PendingEffect
 
 logger = logging.getLogger(__name__)
@@ -91,9 +91,13 @@ def _effect_apply(*, note: Note, effect: PendingEffect) -> str:
                 and note.state == engine.NoteState.SIGNED
                 and _signed_since_lock(note=note, actor_id=effect.actor_id)
             ),
+            restricted_to_provider=conf.restrict_signing_to_provider(),
+            actor_is_provider=effect.actor_id == note.provider_id,
         )
-    except engine.InvalidTransition:
-        logger.info("Canvas refused %s on note %s in %s", effect.effect, note.pk, note.state)
+    except engine.InvalidTransition as refusal:
+        logger.info(
+            "Canvas refused %s on note %s in %s: %s", effect.effect, note.pk, note.state, refusal
+        )
         return PendingEffect.REFUSED
     note.state = str(state)
     note.save(update_fields=["state", "modified"])

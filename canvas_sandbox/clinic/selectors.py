@@ -35,7 +35,7 @@ def note_get(*, note_id: str, viewer: Staff | None = None) -> Note:
     value = note_id_validate(note_id=note_id)
     notes = Note.objects.all() if viewer is None else notes_visible_to(viewer)
     note = (
-        notes.select_related("note_type", "patient", "provider", "supervising_provider")
+        notes.select_related("note_type", "patient", "provider__supervisor", "supervising_provider")
         .filter(pk=value)
         .first()
     )

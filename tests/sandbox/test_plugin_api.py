@@ -223,7 +223,9 @@ class MeAndSummaryTests(SimpleTestCase):
 
     def test_me(self):
         body = self.sandbox.api("GET", "/me", token=self.token).json()
-        self.assertEqual(set(body), {"user_id", "staff"})
+        self.assertEqual(set(body), {"user_id", "staff", "installation_time_zone"})
+        self.assertEqual(body["installation_time_zone"], "UTC")
+        self.assertEqual(set(body["staff"]), {"id", "name", "time_zone"})
         self.assertIsInstance(body["user_id"], str)
         self.assertEqual(body["staff"]["name"], "Riley Chen")
         front = self.sandbox.api(
@@ -242,6 +244,7 @@ class MeAndSummaryTests(SimpleTestCase):
         self.assertEqual(
             set(body),
             {"id", "title", "datetime_of_service", "state", "note_type", "patient", "provider",
+             "queue_action", "signed_by",
              "supervising_provider", "allowed_actions"},
         )  # fmt: skip
         self.assertEqual(
