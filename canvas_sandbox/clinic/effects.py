@@ -13,6 +13,7 @@ from django.db import transaction
 
 from canvas_sandbox.clinic import conf, engine, times
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, PendingEffect
+from canvas_sandbox.clinic.notes import note_type_for_kind
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,11 @@ def _effect_apply(*, note: Note, effect: PendingEffect) -> str:
         )
         return PendingEffect.REFUSED
     note.state = str(state)
-    note.save(update_fields=["state", "modified"])
+    if effect.effect == engine.Effect.CHECK_IN:
+        # Canvas converts a checked-in appointment into an encounter note (CVD, "Converted"),
+        # which then locks and signs like any open note.
+        note.note_type = note_type_for_kind(kind="encounter")
+    note.save(update_fields=["state", "note_type", "modified"])
     NoteStateEvent.objects.create(
         note=note,
         state=note.state,
