@@ -201,6 +201,20 @@ SANDBOX_SIGNING_POLICY = env.str("SANDBOX_SIGNING_POLICY", default="provider")
 # the note an appointment note (false), or /auth/revoke_token/ answers 404 (false).
 SANDBOX_CHECKIN_CONVERTS = env.bool("SANDBOX_CHECKIN_CONVERTS", default=True)
 SANDBOX_REVOCATION_ENDPOINT = env.bool("SANDBOX_REVOCATION_ENDPOINT", default=True)
+# The plugin's other variables as the sandbox's installed plugin has them
+# (the control API's /plugin-variables overrides them at run time).
+SANDBOX_PLUGIN_VARIABLES = {
+    "visibility": env.str("SANDBOX_PLUGIN_VISIBILITY", default="related"),
+    "restrict_signing_to_provider": env.str(
+        "SANDBOX_PLUGIN_RESTRICT_SIGNING_TO_PROVIDER", default="false"
+    ),
+}
+# Canvas's own instance setting "restrict note signing to the provider": the
+# sandbox's Canvas refuses other staff's lock, sign and unlock effects when it
+# applies them, whatever the plugin variable says (control API: /canvas-settings).
+SANDBOX_RESTRICT_SIGNING_TO_PROVIDER = env.bool(
+    "SANDBOX_RESTRICT_SIGNING_TO_PROVIDER", default=False
+)
 
 LOGGING = {
     "version": 1,

@@ -541,6 +541,20 @@ class LiveSandbox:
             body["kind"] = kind
         return self.control("POST", "notes", body)
 
+    def set_plugin_variables(self, **values: Any) -> dict[str, str]:
+        """Set the installed plugin's variables (None: back to the environment's); return all."""
+        return self.control("POST", "plugin-variables", values)["variables"]
+
+    def set_canvas_settings(self, **values: Any) -> dict[str, bool]:
+        """Set Canvas's own settings (restrict_signing_to_provider); return them."""
+        return self.control("POST", "canvas-settings", values)["settings"]
+
+    def add_to_care_team(self, patient: str, staff: str, status: str = "active") -> dict:
+        """Put the staff user `staff` on the care team of the patient named `patient`."""
+        return self.control(
+            "POST", "care-team", {"patient": patient, "staff": staff, "status": status}
+        )
+
     def note(self, note_id: str) -> dict[str, Any]:
         """Return a note's summary (no token needed; due effects land first)."""
         return self.control("GET", f"notes/{note_id}")

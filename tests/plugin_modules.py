@@ -15,11 +15,14 @@ def plugin_module(dotted: str) -> ModuleType:
 
     The file canvas_plugin/<dotted as a path>.py is loaded on its own, under
     the name "canvas_plugin:<dotted>" (registered in sys.modules first, as
-    dataclasses need), without putting canvas_plugin/ on sys.path: so it
-    must be plain Python that imports nothing of the plugin or the SDK (the
-    rules module transitions.py, the contract's table tests/contract_cases.py).
-    Every caller gets the same module object.
+    dataclasses need). It must be plain Python that imports no SDK; of the
+    plugin it may import only plain modules (transitions.py imports codes.py):
+    those resolve through canvas_plugin/ appended to sys.path, as the Canvas
+    sandbox does, so the enums are the same objects everywhere. Every caller
+    gets the same module object.
     """
+    if str(PLUGIN_ROOT) not in sys.path:
+        sys.path.append(str(PLUGIN_ROOT))
     name = f"canvas_plugin:{dotted}"
     if name in sys.modules:
         return sys.modules[name]

@@ -25,8 +25,10 @@ from note_sign_api.transitions import (
     ListOrder,
     NoteFacts,
     Queue,
+    QueueAction,
     SigningPolicy,
     allowed_actions,
+    to_sign_action,
 )
 
 DEFAULT_LIMIT = 50
@@ -37,6 +39,7 @@ CURSOR_MAX_LENGTH = 200
 ME = "me"
 #: The plugin variable that decides who may sign, lock & sign and unlock a note.
 SIGNING_POLICY_VARIABLE = "signing_policy"
+RESTRICT_VARIABLE = "restrict_signing_to_provider"
 
 
 def error_response(status: HTTPStatus, code: ErrorCode, message: str, **extra: Any) -> JSONResponse:
@@ -236,6 +239,20 @@ def person(row: dict[str, Any], prefix: str) -> dict[str, str] | None:
     }
 
 
+def restrict_from(variables: Any) -> bool:
+    """Return the plugin variable `restrict_signing_to_provider` (true only when set "true")."""
+    raw = str((variables or {}).get(RESTRICT_VARIABLE) or "").strip().lower()
+    return raw == "true"
+
+
+def signed_by(row: dict[str, Any]) -> dict[str, Any] | None:
+    """Return `{"id", "name", "at"}` of the latest signature by someone else, or None."""
+    if not row.get("signed_by_id"):
+        return None
+    name = full_name(row["signed_by_first_name"], row["signed_by_last_name"])
+    return {"id": str(row["signed_by_id"]), "name": name, "at": iso(row["signed_at"])}
+
+
 def facts(row: dict[str, Any], caller_id: str) -> NoteFacts:
     """Return what the transition rules need to know about the note in a summary row.
 
@@ -248,6 +265,7 @@ def facts(row: dict[str, Any], caller_id: str) -> NoteFacts:
         state=row["current_state__state"],
         provider_id=str(row["provider__id"] or ""),
         supervising_provider_id=str(row["supervising_provider__id"] or ""),
+        default_supervisor_id=str(row["provider__default_supervising_provider__id"] or ""),
         signed_since_lock=frozenset({caller_id} if row["caller_signed_since_lock"] else ()),
     )
 
@@ -258,9 +276,15 @@ def state_of(code: str) -> dict[str, str]:
 
 
 def note_summary(
-    row: dict[str, Any], *, caller_id: str, signing_policy: SigningPolicy
+    row: dict[str, Any], *, caller_id: str, signing_policy: SigningPolicy, restrict: bool = False
 ) -> dict[str, Any]:
-    """Return the contract's summary of the note in a summary row, for this caller."""
+    """Return the contract's summary of the note in a summary row, for this caller.
+
+    `queue_action` says what clears it from the caller's to-sign queue (null
+    when it is not in it); for a co-signature, `signed_by` says who signed.
+    """
+    note = facts(row, caller_id)
+    queue_action = to_sign_action(note, caller_id=caller_id, restrict=restrict)
     return {
         "id": str(row["id"]),
         "title": row["title"],
@@ -279,15 +303,22 @@ def note_summary(
         "provider": person(row, "provider"),
         "supervising_provider": person(row, "supervising_provider"),
         "allowed_actions": allowed_actions(
-            facts(row, caller_id), caller_id=caller_id, signing_policy=signing_policy
+            note, caller_id=caller_id, signing_policy=signing_policy, restrict=restrict
         ),
+        "queue_action": queue_action,
+        "signed_by": signed_by(row) if queue_action == QueueAction.COSIGN else None,
     }
 
 
-def me_body(*, user_id: str, staff: dict[str, Any]) -> dict[str, Any]:
-    """Return GET /me's body: the token's Canvas user id and staff member."""
+def me_body(*, user_id: str, staff: dict[str, Any], installation_time_zone: str) -> dict[str, Any]:
+    """Return GET /me's body: the token's user, staff member (their zone) and the clinic's zone."""
     name = full_name(staff["first_name"], staff["last_name"])
-    return {"user_id": user_id, "staff": {"id": str(staff["id"]), "name": name}}
+    zone = staff.get("last_known_timezone")
+    return {
+        "user_id": user_id,
+        "staff": {"id": str(staff["id"]), "name": name, "time_zone": str(zone) if zone else None},
+        "installation_time_zone": installation_time_zone,
+    }
 
 
 def history_body(events: list[dict[str, Any]], *, as_of: datetime) -> dict[str, Any]:

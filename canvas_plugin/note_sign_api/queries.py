@@ -10,12 +10,15 @@ from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from operator import or_
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from canvas_sdk.v1.data import Note, Staff
+from canvas_sdk.v1.data import CareTeamMembership, Note, Staff, StaffRole
+from canvas_sdk.v1.data.care_team import CareTeamMembershipStatus
 from canvas_sdk.v1.data.note import NoteStateChangeEvent
 from django.db.models import Exists, F, Func, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Coalesce
 
+from note_sign_api.codes import Category, Visibility
 from note_sign_api.contract import ME, ListFilters
 from note_sign_api.transitions import (
     ACTIONABLE_CATEGORIES,
@@ -27,8 +30,15 @@ from note_sign_api.transitions import (
     to_sign_action,
 )
 
-#: The states GET /notes/counts calls open.
-OPEN_STATES = (State.NEW, State.UNLOCKED)
+#: The states GET /notes/counts calls open: Canvas's editable ones (CurrentNoteStateEvent.editable).
+OPEN_STATES = (
+    State.NEW,
+    State.CHECKED_IN,
+    State.PUSHED,
+    State.UNLOCKED,
+    State.RESTORED,
+    State.UNDELETED,
+)
 
 #: Everything a summary reads, and nothing else (no patient or staff column beyond names).
 SUMMARY_FIELDS = (
@@ -49,6 +59,11 @@ SUMMARY_FIELDS = (
     "supervising_provider__id",
     "supervising_provider__first_name",
     "supervising_provider__last_name",
+    "provider__default_supervising_provider__id",
+    "signed_by_id",
+    "signed_by_first_name",
+    "signed_by_last_name",
+    "signed_at",
     "changed_at",
     "changed_by",
     "caller_signed_since_lock",
@@ -63,12 +78,81 @@ def staff_for_user(user: Any) -> Staff | None:
 
 
 def staff_names(staff: Staff) -> dict[str, Any]:
-    """Return the staff member's id, first name and last name."""
-    return Staff.objects.filter(dbid=staff.dbid).values("id", "first_name", "last_name")[0]
+    """Return the staff member's id, first name, last name and last known time zone."""
+    row = Staff.objects.filter(dbid=staff.dbid).values(
+        "id", "first_name", "last_name", "last_known_timezone"
+    )[0]
+    return row
 
 
-def notes_queryset(caller: Staff) -> Any:
-    """Return every note that has a current state, annotated for summaries, in list order.
+#: The plugin variable that says which notes a caller sees (codes.Visibility).
+VISIBILITY_VARIABLE = "visibility"
+#: Where the plugin runner hands every handler the instance's zone (`self.environment`).
+INSTALLATION_TIME_ZONE = "INSTALLATION_TIME_ZONE"
+
+
+def visibility_from(variables: Any) -> Visibility:
+    """Return the plugin variable `visibility`: ALL when set to "all", else RELATED."""
+    raw = str((variables or {}).get(VISIBILITY_VARIABLE) or "").strip().lower()
+    return Visibility.ALL if raw == Visibility.ALL else Visibility.RELATED
+
+
+def installation_zone(environment: Any) -> ZoneInfo:
+    """Return the installation's time zone (INSTALLATION_TIME_ZONE), UTC when unset or unknown."""
+    name = str((environment or {}).get(INSTALLATION_TIME_ZONE) or "UTC")
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):  # ZoneInfoNotFoundError is a KeyError
+        return ZoneInfo("UTC")
+
+
+def clinic_day_bounds(zone: ZoneInfo, day: date | None = None) -> tuple[datetime, datetime]:
+    """Return [midnight, next midnight) of `day` (default: today) in the clinic's zone."""
+    day = day or datetime.now(zone).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=zone)
+    following = day + timedelta(days=1)
+    return start, datetime(following.year, following.month, following.day, tzinfo=zone)
+
+
+def administrative_only(caller: Staff) -> bool:
+    """Return whether the caller has roles and every one is administrative (domain ADM)."""
+    domains = set(StaffRole.objects.filter(staff_id=caller.dbid).values_list("domain", flat=True))
+    return domains == {StaffRole.RoleDomain.ADMINISTRATIVE.value}
+
+
+def visible_notes(caller: Staff, variables: Any, environment: Any = None) -> Any:
+    """Return the notes (with a current state) `caller` may see: the minimum-necessary rule.
+
+    With `visibility` = all: every note. Otherwise administrative-only staff
+    see the appointment notes dated in the clinic's today; everyone else sees
+    notes they are the provider or supervising provider of, notes whose
+    provider they default-supervise, and notes of patients on whose care team
+    they are active. Every list, count, read and action starts here, so an
+    invisible note answers as one that does not exist.
+    """
+    notes = Note.objects.filter(current_state__isnull=False)
+    if visibility_from(variables) == Visibility.ALL:
+        return notes
+    if administrative_only(caller):
+        start, end = clinic_day_bounds(installation_zone(environment))
+        return notes.filter(
+            note_type_version__category=Category.APPOINTMENT,
+            datetime_of_service__gte=start,
+            datetime_of_service__lt=end,
+        )
+    care_team = CareTeamMembership.objects.filter(
+        staff_id=caller.dbid, status=CareTeamMembershipStatus.ACTIVE, patient_id=OuterRef("patient")
+    )
+    return notes.filter(
+        Q(provider_id=caller.dbid)
+        | Q(supervising_provider_id=caller.dbid)
+        | Q(provider__default_supervising_provider_id=caller.dbid)
+        | Exists(care_team)
+    )
+
+
+def notes_queryset(caller: Staff, variables: Any, environment: Any = None) -> Any:
+    """Return the notes `caller` may see (visible_notes), annotated for summaries, in list order.
 
     `changed_at`/`changed_by` come from the note's latest state-change event;
     `caller_signed_since_lock` is whether `caller` signed after the note's last
@@ -86,22 +170,29 @@ def notes_queryset(caller: Staff) -> Any:
         originator_id=caller.user_id,
         dbid__gt=Coalesce(Subquery(last_lock), Value(0)),
     )
+    others = (
+        NoteStateChangeEvent.objects.filter(note=OuterRef("pk"), state=State.SIGNED)
+        .exclude(originator_id=caller.user_id)
+        .order_by("-created", "-dbid")
+    )
     return (
-        Note.objects.filter(current_state__isnull=False)
+        visible_notes(caller, variables, environment)
         .annotate(
             changed_at=Subquery(events.values("created")[:1]),
             changed_by=Subquery(events.values("originator__staff__id")[:1]),
             caller_signed_since_lock=Exists(signed),
+            signed_by_id=Subquery(others.values("originator__staff__id")[:1]),
+            signed_by_first_name=Subquery(others.values("originator__staff__first_name")[:1]),
+            signed_by_last_name=Subquery(others.values("originator__staff__last_name")[:1]),
+            signed_at=Subquery(others.values("created")[:1]),
         )
         .order_by("-datetime_of_service", "id")
     )
 
 
-def actionable_notes(caller: Staff) -> Any:
-    """Return notes_queryset(caller) narrowed to the categories that accept an action."""
-    return notes_queryset(caller).filter(
-        note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES)
-    )
+def actionable_notes(notes: Any) -> Any:
+    """Return `notes` narrowed to the categories that accept an action."""
+    return notes.filter(note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES))
 
 
 def summary_rows(notes: Any) -> Any:
@@ -109,12 +200,12 @@ def summary_rows(notes: Any) -> Any:
     return notes.values(*SUMMARY_FIELDS)
 
 
-def summary_row(caller: Staff, note_id: str) -> dict[str, Any] | None:
-    """Return the summary row of the note `note_id`, or None when no note with a state has it.
+def summary_row(notes: Any, note_id: str) -> dict[str, Any] | None:
+    """Return the summary row of the note `note_id` among `notes` (notes_queryset), or None.
 
-    A note Canvas records no state for cannot be acted on: it reads as absent.
+    A note Canvas records no state for, or one the caller may not see, reads as absent.
     """
-    return summary_rows(notes_queryset(caller).filter(id=note_id)).first()
+    return summary_rows(notes.filter(id=note_id)).first()
 
 
 def _own_to_sign_states(caller_id: str, category: str) -> list[str]:
@@ -129,29 +220,31 @@ def _own_to_sign_states(caller_id: str, category: str) -> list[str]:
     ]
 
 
-def to_sign_filter(caller: Staff) -> Q:
+def to_sign_filter(caller: Staff, *, restrict: bool = False) -> Q:
     """Return the notes `caller` must sign (transitions.to_sign_action), as a query filter.
 
     Own notes of a signature-required type in a state lock & sign or sign clears;
-    notes they supervise that are signed but not by them since the last lock.
+    notes they supervise (as the note's or the provider's default supervising
+    provider) that are signed but not by them since the last lock, unless
+    signing is restricted to the provider. Never appointment notes.
     """
     caller_id = str(caller.id)
     own_states = []
-    for category in sorted(ACTIONABLE_CATEGORIES):
+    for category in sorted(ACTIONABLE_CATEGORIES - {Category.APPOINTMENT}):
         states = _own_to_sign_states(caller_id, category)
         if states:
             own_states.append(
                 Q(note_type_version__category=category, current_state__state__in=states)
             )
     own = Q(provider=caller) & reduce(or_, own_states)
+    if restrict:
+        return Q(note_type_version__is_sig_required=True) & own
+    supervises = Q(supervising_provider=caller) | Q(provider__default_supervising_provider=caller)
     cosign = (
-        Q(
-            supervising_provider=caller,
-            current_state__state=State.SIGNED,
-            caller_signed_since_lock=False,
-        )
+        supervises
+        & Q(current_state__state=State.SIGNED, caller_signed_since_lock=False)
         & ~Q(provider=caller)
-        & Q(note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES))
+        & Q(note_type_version__category__in=sorted(ACTIONABLE_CATEGORIES - {Category.APPOINTMENT}))
     )
     return Q(note_type_version__is_sig_required=True) & (own | cosign)
 
@@ -169,13 +262,15 @@ def with_patient_name(notes: Any) -> Any:
     return notes.alias(patient_name=name)
 
 
-def notes_filtered(caller: Staff, filters: ListFilters) -> Any:
-    """Return the notes the list's filters select, before the cursor, newest first."""
-    notes = notes_queryset(caller).filter(
+def notes_filtered(
+    caller: Staff, notes: Any, filters: ListFilters, *, restrict: bool = False
+) -> Any:
+    """Return the `notes` (notes_queryset) the list's filters select, before the cursor."""
+    notes = notes.filter(
         note_type_version__category__in=filters.categories or sorted(ACTIONABLE_CATEGORIES)
     )
     if filters.queue == Queue.TO_SIGN:
-        notes = notes.filter(to_sign_filter(caller))
+        notes = notes.filter(to_sign_filter(caller, restrict=restrict))
     if filters.states:
         notes = notes.filter(current_state__state__in=filters.states)
     if filters.provider == ME:
@@ -222,14 +317,20 @@ def after_position(notes: Any, *, order: ListOrder, after: datetime, after_id: s
 
 def note_counts(
     caller: Staff,
+    notes: Any,
     *,
     overdue_before: datetime | None,
     day_start: datetime | None,
     day_end: datetime | None,
+    restrict: bool = False,
 ) -> dict[str, int]:
-    """Return every worklist tab's count; a missing bound gives 0 for its count."""
-    notes = actionable_notes(caller)
-    to_sign = notes.filter(to_sign_filter(caller))
+    """Return every worklist tab's count; a missing bound gives 0 for its count.
+
+    Each count is its list's: `today` is GET /notes with from/to, `open` the
+    caller's notes in an editable state.
+    """
+    notes = actionable_notes(notes)
+    to_sign = notes.filter(to_sign_filter(caller, restrict=restrict))
     overdue = 0
     if overdue_before is not None:
         overdue = to_sign.filter(datetime_of_service__lt=overdue_before).count()
@@ -258,15 +359,15 @@ def state_changes(note_dbid: int, *, since: datetime | None) -> list[dict[str, A
 
 
 def notes_with_history(
-    caller: Staff, note_ids: list[str], *, since: datetime | None
+    notes: Any, note_ids: list[str], *, since: datetime | None
 ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
-    """Return the summary rows of the notes `caller` may see among `note_ids`, and their history.
+    """Return the summary rows of `notes` (the caller's visible ones) among `note_ids`, and history.
 
     Two queries whatever the number of notes: the rows (on notes_queryset, so
     the same notes a detail read finds), then every state change at or after
     `since` of those notes, oldest first, grouped by note dbid.
     """
-    rows = list(summary_rows(notes_queryset(caller).filter(id__in=note_ids)))
+    rows = list(summary_rows(notes.filter(id__in=note_ids)))
     events: dict[int, list[dict[str, Any]]] = {row["dbid"]: [] for row in rows}
     if not rows:
         return rows, events

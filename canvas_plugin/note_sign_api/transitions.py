@@ -1,10 +1,9 @@
 """Which note actions Canvas allows, to whom and when: the plugin's prediction of Canvas's rules.
 
-Also the plugin's vocabulary: every code of the plugin API (contract v2) is an
-enum spelled here, and nowhere else. Plain Python with no SDK import and no
-import of the plugin's other modules: the plugin enforces these rules (the
-SDK's Note effect does not check the note's state, nor who signs), and the
-portal's tests and its Canvas sandbox load this one file on its own.
+The codes it speaks are the enums of codes.py. Plain Python with no SDK
+import and no plugin import but codes.py: the plugin enforces these rules
+(the SDK's Note effect does not check the note's state, nor who signs), and
+the portal's tests and its Canvas sandbox load it without the SDK.
 
 Source: "Note state transitions" in canvas-medical/documentation
 collections/_sdk/effects/note.md, over the SDK's TRANSITION_STATE_MATRIX.
@@ -14,172 +13,74 @@ Who may sign is the plugin's decision (Canvas does not stop it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from note_sign_api.codes import (
+    ACTION_LABELS,
+    ACTION_PAST,
+    ACTIONABLE_CATEGORIES,
+    ACTIONS,
+    PROVIDER_ONLY_ACTIONS,
+    SIGNER_ACTIONS,
+    STATE_LABELS,
+    Action,
+    Category,
+    EffectName,
+    ErrorCode,
+    QueueAction,
+    SigningPolicy,
+    State,
+)
+from note_sign_api.codes import (
+    APPOINTMENT as APPOINTMENT,
+)
+from note_sign_api.codes import (
+    CATEGORIES as CATEGORIES,
+)
+from note_sign_api.codes import (
+    CHECK_IN_NOTE as CHECK_IN_NOTE,
+)
+from note_sign_api.codes import (
+    DATA as DATA,
+)
+from note_sign_api.codes import (
+    ENCOUNTER as ENCOUNTER,
+)
+from note_sign_api.codes import (
+    INPATIENT as INPATIENT,
+)
+from note_sign_api.codes import (
+    LETTER as LETTER,
+)
+from note_sign_api.codes import (
+    LOCK_NOTE as LOCK_NOTE,
+)
+from note_sign_api.codes import (
+    MESSAGE as MESSAGE,
+)
+from note_sign_api.codes import (
+    NO_SHOW_NOTE as NO_SHOW_NOTE,
+)
+from note_sign_api.codes import (
+    SIGN_NOTE as SIGN_NOTE,
+)
+
+# Re-exported: the Canvas sandbox and the tests read these here.
+from note_sign_api.codes import (
+    STATES as STATES,
+)
+from note_sign_api.codes import (
+    UNLOCK_NOTE as UNLOCK_NOTE,
+)
+from note_sign_api.codes import (
+    ListOrder as ListOrder,
+)
+from note_sign_api.codes import (
+    Queue as Queue,
+)
 
 if TYPE_CHECKING:  # the plugin sandbox allows no collections.abc import at run time
     from collections.abc import Iterable
-
-
-class Action(StrEnum):
-    """A state action on a note: the last segment of POST /notes/<id>/<action>."""
-
-    LOCK = "lock"
-    SIGN = "sign"
-    LOCK_SIGN = "lock_sign"
-    UNLOCK = "unlock"
-    CHECKIN = "checkin"
-    NOSHOW = "noshow"
-
-
-class State(StrEnum):
-    """A note state code, as Canvas records it."""
-
-    NEW = "NEW"
-    PUSHED = "PSH"
-    LOCKED = "LKD"
-    UNLOCKED = "ULK"
-    DELETED = "DLT"
-    RELOCKED = "RLK"
-    RESTORED = "RST"
-    RECALLED = "RCL"
-    UNDELETED = "UND"
-    DISCHARGED = "DSC"
-    SIGNED = "SGN"
-    SCHEDULING = "SCH"
-    BOOKED = "BKD"
-    CHECKED_IN = "CVD"
-    CANCELLED = "CLD"
-    NO_SHOW = "NSW"
-    REVERTED = "RVT"
-    CONFIRMED = "CNF"
-
-
-class Category(StrEnum):
-    """A note type category (canvas_sdk NoteTypeCategories, those a clinic meets here)."""
-
-    ENCOUNTER = "encounter"
-    APPOINTMENT = "appointment"
-    INPATIENT = "inpatient"
-    DATA = "data"
-    LETTER = "letter"
-    MESSAGE = "message"
-
-
-class EffectName(StrEnum):
-    """A Note effect an action emits, named as the SDK's effect types."""
-
-    LOCK_NOTE = "LOCK_NOTE"
-    SIGN_NOTE = "SIGN_NOTE"
-    UNLOCK_NOTE = "UNLOCK_NOTE"
-    CHECK_IN_NOTE = "CHECK_IN_NOTE"
-    NO_SHOW_NOTE = "NO_SHOW_NOTE"
-
-
-class SigningPolicy(StrEnum):
-    """The plugin variable `signing_policy`: who may sign, lock & sign and unlock a note."""
-
-    #: Only the note's provider or supervising provider (the default).
-    PROVIDER = "provider"
-    #: Any active staff member.
-    ANY_STAFF = "any_staff"
-
-
-class ErrorCode(StrEnum):
-    """The `error.code` of every error body the plugin API answers."""
-
-    UNAUTHENTICATED = "unauthenticated"
-    FORBIDDEN = "forbidden"
-    INVALID_NOTE_ID = "invalid_note_id"
-    INVALID_CURSOR = "invalid_cursor"
-    NOTE_NOT_FOUND = "note_not_found"
-    NOT_NOTE_PROVIDER = "not_note_provider"
-    ACTION_REJECTED = "action_rejected"
-    ACTION_NOT_ALLOWED = "action_not_allowed"
-    ALREADY_SIGNED = "already_signed"
-
-
-class Queue(StrEnum):
-    """GET /notes `queue`: a worklist the API computes for the caller."""
-
-    TO_SIGN = "to_sign"
-
-
-class ListOrder(StrEnum):
-    """GET /notes `order`: newest date of service first (the default) or oldest first."""
-
-    NEWEST = "newest"
-    OLDEST = "oldest"
-
-
-#: Every action, in the order a person meets them.
-ACTIONS: tuple[Action, ...] = tuple(Action)
-
-#: Human labels for the actions.
-ACTION_LABELS: dict[str, str] = {
-    Action.LOCK: "Lock",
-    Action.SIGN: "Sign",
-    Action.LOCK_SIGN: "Lock & sign",
-    Action.UNLOCK: "Unlock",
-    Action.CHECKIN: "Check in",
-    Action.NOSHOW: "No-show",
-}
-
-#: How each action reads in "cannot be ..." messages.
-ACTION_PAST: dict[str, str] = {
-    Action.LOCK: "locked",
-    Action.SIGN: "signed",
-    Action.LOCK_SIGN: "locked and signed",
-    Action.UNLOCK: "unlocked",
-    Action.CHECKIN: "checked in",
-    Action.NOSHOW: "marked as no-show",
-}
-
-# STATE_LABELS, STATES and CATEGORIES hold plain strings, not enum members: the
-# sandbox builds Django model choices from them, and migrations would spell an
-# enum member by its import path.
-
-#: Note state codes and their Canvas labels.
-STATE_LABELS: dict[str, str] = {
-    State.NEW.value: "Created",
-    State.PUSHED.value: "Pushed",
-    State.LOCKED.value: "Locked",
-    State.UNLOCKED.value: "Unlocked",
-    State.DELETED.value: "Deleted",
-    State.RELOCKED.value: "Relocked",
-    State.RESTORED.value: "Restored",
-    State.RECALLED.value: "Recalled",
-    State.UNDELETED.value: "Undeleted",
-    State.DISCHARGED.value: "Discharged",
-    State.SIGNED.value: "Signed",
-    State.SCHEDULING.value: "Scheduling",
-    State.BOOKED.value: "Booked",
-    State.CHECKED_IN.value: "Checked in",
-    State.CANCELLED.value: "Cancelled",
-    State.NO_SHOW.value: "No show",
-    State.REVERTED.value: "Reverted",
-    State.CONFIRMED.value: "Confirmed",
-}
-STATES: tuple[str, ...] = tuple(STATE_LABELS)
-CATEGORIES: tuple[str, ...] = tuple(category.value for category in Category)
-#: Only these categories accept any state action; every other one accepts none.
-ACTIONABLE_CATEGORIES = frozenset({Category.ENCOUNTER, Category.APPOINTMENT, Category.INPATIENT})
-
-#: Actions only a note's provider or supervising provider may take (SigningPolicy.PROVIDER).
-SIGNER_ACTIONS = frozenset({Action.SIGN, Action.LOCK_SIGN, Action.UNLOCK})
-
-# The names the Canvas sandbox and the tests import, kept beside the enums.
-ENCOUNTER = Category.ENCOUNTER
-APPOINTMENT = Category.APPOINTMENT
-INPATIENT = Category.INPATIENT
-DATA = Category.DATA
-LETTER = Category.LETTER
-MESSAGE = Category.MESSAGE
-LOCK_NOTE = EffectName.LOCK_NOTE
-SIGN_NOTE = EffectName.SIGN_NOTE
-UNLOCK_NOTE = EffectName.UNLOCK_NOTE
-CHECK_IN_NOTE = EffectName.CHECK_IN_NOTE
-NO_SHOW_NOTE = EffectName.NO_SHOW_NOTE
 
 _LOCK_FROM = frozenset({State.NEW, State.CHECKED_IN, State.UNLOCKED, State.UNDELETED})
 
@@ -269,6 +170,8 @@ class NoteFacts:
     state: str
     provider_id: str = ""
     supervising_provider_id: str = ""
+    #: The provider's default supervising provider (Staff.default_supervising_provider).
+    default_supervisor_id: str = ""
     #: Staff ids who signed since the note was last locked (a second signature is a co-signature).
     signed_since_lock: frozenset[str] = field(default_factory=frozenset)
 
@@ -298,7 +201,17 @@ def _may_sign(action: str, note: NoteFacts, *, caller_id: str, signing_policy: s
     """Return whether the signer rule lets `caller_id` take `action` on `note`."""
     if action not in SIGNER_ACTIONS or signing_policy == SigningPolicy.ANY_STAFF:
         return True
-    return caller_id in {note.provider_id, note.supervising_provider_id} - {""}
+    signers = {note.provider_id, note.supervising_provider_id, note.default_supervisor_id}
+    return caller_id in signers - {""}
+
+
+def restricted(action: str, note: NoteFacts, *, caller_id: str, restrict: bool) -> bool:
+    """Return whether "restrict note signing to the provider" keeps `caller_id` from `action`.
+
+    With the instance setting on (the plugin variable restrict_signing_to_provider
+    mirrors it), Canvas applies lock, sign and unlock only for the note's provider.
+    """
+    return restrict and action in PROVIDER_ONLY_ACTIONS and caller_id != note.provider_id
 
 
 def refusal(
@@ -307,16 +220,23 @@ def refusal(
     *,
     caller_id: str,
     signing_policy: str = SigningPolicy.PROVIDER,
+    restrict: bool = False,
 ) -> Refusal | None:
     """Return why `caller_id` may not take `action` on `note` now, or None.
 
-    The note-level checks of the contract, in its order: the signer rule
-    (403 not_note_provider), the category and type (422 action_rejected),
-    the state (409 action_not_allowed, or already_signed when this caller
-    signed since the last lock).
+    The note-level checks of the contract, in its order: the signer rule and
+    the signing restriction (`restrict`; 403 not_note_provider), the category
+    and type (422 action_rejected), the state (409 action_not_allowed, or
+    already_signed when this caller signs a note they signed since the last lock).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
+    if restricted(action, note, caller_id=caller_id, restrict=restrict):
+        return Refusal(
+            403,
+            ErrorCode.NOT_NOTE_PROVIDER,
+            f"Only the note's provider can {ACTION_LABELS[action].lower()} it on this instance.",
+        )
     if not _may_sign(action, note, caller_id=caller_id, signing_policy=signing_policy):
         return Refusal(
             403,
@@ -327,12 +247,16 @@ def refusal(
     rejected = _rejection(action, note)
     if rejected:
         return Refusal(422, ErrorCode.ACTION_REJECTED, rejected)
-    signing = action in (Action.SIGN, Action.LOCK_SIGN) and note.state == State.SIGNED
-    if signing and caller_id in note.signed_since_lock:
+    if action == Action.LOCK_SIGN and note.state == State.SIGNED:
+        # A signed note is signed again with "sign" (a co-signature), not locked again;
+        # already_signed is the answer of `sign` alone (the document's order).
+        return _not_allowed(action, note.state)
+    if action == Action.SIGN and note.state == State.SIGNED and caller_id in note.signed_since_lock:
         message = "You have already signed this note."
         return Refusal(409, ErrorCode.ALREADY_SIGNED, message, note.state)
-    if signing and action == Action.LOCK_SIGN:
-        # A signed note is signed again with "sign" (a co-signature), not locked again.
+    if action in (Action.SIGN, Action.LOCK_SIGN) and note.category == Category.APPOINTMENT:
+        # Canvas never offers a signature on an appointment note: a visit is signed
+        # once check-in has converted it to an encounter note (a no-show only locks).
         return _not_allowed(action, note.state)
     try:
         expected_states(
@@ -354,37 +278,50 @@ def _not_allowed(action: str, state: str) -> Refusal:
 
 
 def allowed_actions(
-    note: NoteFacts, *, caller_id: str, signing_policy: str = SigningPolicy.PROVIDER
+    note: NoteFacts,
+    *,
+    caller_id: str,
+    signing_policy: str = SigningPolicy.PROVIDER,
+    restrict: bool = False,
 ) -> list[Action]:
     """Return the actions `caller_id` may take on `note` now, in ACTIONS order."""
     return [
         action
         for action in ACTIONS
-        if refusal(action, note, caller_id=caller_id, signing_policy=signing_policy) is None
+        if refusal(
+            action, note, caller_id=caller_id, signing_policy=signing_policy, restrict=restrict
+        )
+        is None
     ]
 
 
-def to_sign_action(note: NoteFacts, *, caller_id: str) -> Action | None:
-    """Return the action that clears `note` from the caller's to-sign queue, or None.
+def to_sign_action(
+    note: NoteFacts, *, caller_id: str, restrict: bool = False
+) -> QueueAction | None:
+    """Return what clears `note` from the caller's to-sign queue (a summary's queue_action).
 
-    Their own notes of a signature-required type: open -> lock_sign,
-    locked -> sign; notes they supervise, signed but not yet by them -> sign
-    (a co-signature).
+    Their own notes of a signature-required type, never appointment notes
+    (Canvas never offers a signature on them): open -> lock_sign, locked ->
+    sign; notes they supervise (the note's supervising provider or the
+    provider's default one), signed but not yet by them -> cosign, unless
+    signing is restricted to the provider (`restrict`).
     """
-    if note.category not in ACTIONABLE_CATEGORIES or not note.is_sig_required:
+    queued = ACTIONABLE_CATEGORIES - {Category.APPOINTMENT}
+    if note.category not in queued or not note.is_sig_required:
         return None
     if note.provider_id == caller_id:
         if note.state == State.LOCKED:
-            return Action.SIGN
+            return QueueAction.SIGN
         if refusal(Action.LOCK_SIGN, note, caller_id=caller_id) is None:
-            return Action.LOCK_SIGN
+            return QueueAction.LOCK_SIGN
         return None
     if (
-        note.supervising_provider_id == caller_id
+        not restrict
+        and caller_id in {note.supervising_provider_id, note.default_supervisor_id}
         and note.state == State.SIGNED
         and caller_id not in note.signed_since_lock
     ):
-        return Action.SIGN
+        return QueueAction.COSIGN
     return None
 
 

@@ -20,6 +20,7 @@ from canvas_sdk.test_utils.factories import (
     PatientFactory,
     StaffFactory,
 )
+from canvas_sdk.v1.data import CareTeamMembership, StaffRole
 from canvas_sdk.v1.data.note import CurrentNoteStateEvent, NoteStateChangeEvent
 
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,27 @@ def make_staff(*, active: bool = True, first_name: str = "Ada", last_name: str =
     """Create a Canvas staff member with a staff user; return the Staff."""
     user = CanvasUserFactory(is_staff=True)
     return StaffFactory(user=user, active=active, first_name=first_name, last_name=last_name)
+
+
+def join_care_team(staff, patient, *, status: str = "active"):
+    """Put `staff` on `patient`'s care team (a CareTeamMembership row; no factory exists)."""
+    return CareTeamMembership.objects.create(
+        patient=patient,
+        staff=staff,
+        status=status,
+        lead=False,
+        role_code="",
+        role_system="",
+        role_display="",
+    )
+
+
+def give_role(staff, *, domain: str, code: str = "R"):
+    """Make `staff`'s only role one of `domain` (CLI, ADM or HYB; StaffFactory adds a CLI one)."""
+    StaffRole.objects.filter(staff=staff).delete()
+    return StaffRole.objects.create(
+        staff=staff, internal_code=f"{code}{StaffRole.objects.count()}", domain=domain, name=code
+    )
 
 
 def note_type(kind: str = "encounter", *, category: str = "", is_sig_required=None):

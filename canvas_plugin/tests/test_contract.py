@@ -11,7 +11,15 @@ from django.test import TestCase
 from note_sign_api.handlers.api import NoteApi
 
 from .contract_cases import CASES, CURSOR_ORDER_CASES, LIST_ORDER_CASES, SIGN_AGAIN_CASES
-from .helpers import bearer, call, change_state, make_note, make_staff, note_type
+from .helpers import (
+    bearer,
+    call,
+    change_state,
+    join_care_team,
+    make_note,
+    make_staff,
+    note_type,
+)
 
 
 class ContractCaseTests(TestCase):
@@ -30,13 +38,16 @@ class ContractCaseTests(TestCase):
         key = (category, is_sig_required)
         if key not in self.types:
             self.types[key] = note_type(category=category, is_sig_required=is_sig_required)
-        return make_note(
+        note = make_note(
             state=state,
             note_type_version=self.types[key],
             provider=self.callers["provider"],
             supervising_provider=self.callers["supervising"],
             by=self.callers["provider"],
         )
+        # "other" sees the note (contract v3): on the care team of its patient.
+        join_care_team(self.callers["other"], note.patient)
+        return note
 
     def check(self, reply, status: str, code: str, expected: str, note):
         self.assertEqual(reply.status, status, reply.raw)

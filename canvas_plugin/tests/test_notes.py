@@ -1,9 +1,12 @@
 """GET /me, GET /notes (filters, order, pagination) and GET /notes/<id>."""
 
 import datetime as dt
+import json
 import uuid
+from base64 import b64decode
 from urllib.parse import urlencode
 
+from canvas_sdk.events import EventType
 from canvas_sdk.test_utils.factories import PatientFactory
 from canvas_sdk.v1.data.note import NoteStateChangeEvent
 from django.db import connection
@@ -12,9 +15,11 @@ from django.test.utils import CaptureQueriesContext
 from note_sign_api import transitions
 from note_sign_api.handlers.api import NoteApi
 
-from .helpers import bearer, call, change_state, make_note, make_staff
+from .helpers import bearer, call, change_state, event, join_care_team, make_note, make_staff
 
 UTC = dt.UTC
+#: Filters, order and pages are checked over every note (visibility: test_visibility.py).
+SEE_ALL = {"visibility": "all"}
 
 
 def at(day: int, hour: int = 9) -> dt.datetime:
@@ -35,10 +40,18 @@ class MeTests(TestCase):
             reply.json(),
             {
                 "user_id": str(self.staff.user.dbid),
-                "staff": {"id": str(self.staff.id), "name": "Grace Hopper"},
+                "staff": {"id": str(self.staff.id), "name": "Grace Hopper", "time_zone": None},
+                "installation_time_zone": "UTC",
             },
         )
         self.assertEqual(reply.headers["Content-Type"], "application/json")
+
+    def test_me_gives_the_installation_zone_the_runner_sets(self):
+        auth = event(EventType.SIMPLE_API_REQUEST, path="/me", **bearer(self.staff))
+        environment = {"INSTALLATION_TIME_ZONE": "America/Chicago"}
+        effects = self.api(auth, secrets={}, environment=environment).compute()
+        body = json.loads(b64decode(json.loads(effects[0].payload)["body"]))
+        self.assertEqual(body["installation_time_zone"], "America/Chicago")
 
 
 class NoteDetailTests(TestCase):
@@ -81,14 +94,17 @@ class NoteDetailTests(TestCase):
                 "provider": {"id": str(self.staff.id), "name": "Grace Hopper"},
                 "supervising_provider": {"id": str(self.supervisor.id), "name": "Edsger Dijkstra"},
                 "allowed_actions": ["sign", "lock_sign", "unlock"],
+                "queue_action": "sign",
+                "signed_by": None,
             },
         )
 
     def test_allowed_actions_are_the_callers(self):
         other = make_staff(first_name="Frank", last_name="Desk")
+        join_care_team(other, self.patient)  # so the note is visible to them
         reply = call(self.api, path=f"/notes/{self.note.id}", **bearer(other))
         self.assertEqual(reply.json()["allowed_actions"], [])
-        unsupervised = make_note(state="NEW", provider=self.staff)
+        unsupervised = make_note(state="NEW", provider=self.staff, patient=self.patient)
         body = call(self.api, path=f"/notes/{unsupervised.id}", **bearer(other)).json()
         self.assertIsNone(body["supervising_provider"])
         self.assertEqual(body["allowed_actions"], ["lock"])
@@ -140,7 +156,13 @@ class NoteListTests(TestCase):
         ]
 
     def ids(self, **params) -> list[str]:
-        reply = call(self.api, path="/notes", query_string=urlencode(params), **bearer(self.me))
+        reply = call(
+            self.api,
+            secrets=SEE_ALL,
+            path="/notes",
+            query_string=urlencode(params),
+            **bearer(self.me),
+        )
         self.assertEqual(reply.status, 200, reply.raw)
         return [note["id"] for note in reply.json()["notes"]]
 
@@ -154,7 +176,13 @@ class NoteListTests(TestCase):
         seen, cursor, pages = [], None, 0
         while True:
             query = {**params, "limit": limit, **({"cursor": cursor} if cursor else {})}
-            reply = call(self.api, path="/notes", query_string=urlencode(query), **bearer(self.me))
+            reply = call(
+                self.api,
+                secrets=SEE_ALL,
+                path="/notes",
+                query_string=urlencode(query),
+                **bearer(self.me),
+            )
             self.assertEqual(reply.status, 200, reply.raw)
             body = reply.json()
             self.assertLessEqual(len(body["notes"]), limit)
@@ -211,13 +239,15 @@ class NoteListTests(TestCase):
 
     def walk_first_cursor(self, **params) -> str:
         query = urlencode({**params, "limit": 2})
-        reply = call(self.api, path="/notes", query_string=query, **bearer(self.me))
+        reply = call(
+            self.api, secrets=SEE_ALL, path="/notes", query_string=query, **bearer(self.me)
+        )
         cursor = reply.json()["next_cursor"]
         self.assertIsInstance(cursor, str)
         return cursor
 
     def test_summaries_carry_the_callers_allowed_actions(self):
-        reply = call(self.api, path="/notes", **bearer(self.me))
+        reply = call(self.api, secrets=SEE_ALL, path="/notes", **bearer(self.me))
         for summary in reply.json()["notes"]:
             with self.subTest(note=summary["id"]):
                 note_type = summary["note_type"]
@@ -233,14 +263,23 @@ class NoteListTests(TestCase):
                 )
 
     def test_count_is_the_total_matching(self):
-        reply = call(self.api, path="/notes", query_string="limit=2", **bearer(self.me))
+        reply = call(
+            self.api, secrets=SEE_ALL, path="/notes", query_string="limit=2", **bearer(self.me)
+        )
         self.assertEqual(len(reply.json()["notes"]), 2)
         self.assertEqual(reply.json()["count"], len(self.notes + self.tied))
-        reply = call(self.api, path="/notes", query_string="limit=1&provider=me", **bearer(self.me))
+        reply = call(
+            self.api,
+            secrets=SEE_ALL,
+            path="/notes",
+            query_string="limit=1&provider=me",
+            **bearer(self.me),
+        )
         self.assertEqual(reply.json()["count"], 5)
         cursor = reply.json()["next_cursor"]
         reply = call(
             self.api,
+            secrets=SEE_ALL,
             path="/notes",
             query_string=urlencode({"provider": "me", "limit": 1, "cursor": cursor}),
             **bearer(self.me),
@@ -296,6 +335,7 @@ class NoteListTests(TestCase):
         ).json()
         second = call(
             self.api,
+            secrets=SEE_ALL,
             path="/notes",
             query_string=urlencode({"provider": "me", "limit": 2, "cursor": first["next_cursor"]}),
             **bearer(self.me),
@@ -309,6 +349,7 @@ class NoteListTests(TestCase):
             with self.subTest(limit=raw):
                 reply = call(
                     self.api,
+                    secrets=SEE_ALL,
                     path="/notes",
                     query_string=urlencode({"limit": raw}),
                     **bearer(self.me),
@@ -327,6 +368,7 @@ class NoteListTests(TestCase):
             with self.subTest(cursor=cursor[:20]):
                 reply = call(
                     self.api,
+                    secrets=SEE_ALL,
                     path="/notes",
                     query_string=urlencode({"cursor": cursor}),
                     **bearer(self.me),
@@ -367,7 +409,11 @@ class NoteListFilterTests(TestCase):
 
     def ids(self, staff=None, **params) -> set[str]:
         reply = call(
-            self.api, path="/notes", query_string=urlencode(params), **bearer(staff or self.me)
+            self.api,
+            secrets=SEE_ALL,
+            path="/notes",
+            query_string=urlencode(params),
+            **bearer(staff or self.me),
         )
         self.assertEqual(reply.status, 200, reply.raw)
         body = reply.json()
@@ -395,6 +441,7 @@ class NoteListFilterTests(TestCase):
         # An unencoded "+" arrives as a space; a naive time is UTC; an unreadable bound is ignored.
         reply = call(
             self.api,
+            secrets=SEE_ALL,
             path="/notes",
             query_string="from=2026-11-03T00:00:00+00:00&to=2026-11-03T23:00:00+00:00",
             **bearer(self.me),
@@ -413,16 +460,19 @@ class NoteListFilterTests(TestCase):
                 self.open_mine,  # lock & sign
                 self.locked_mine,  # sign
                 self.inpatient_mine,  # lock & sign
-                self.noshow_mine,  # an appointment note locks from NSW: lock & sign
                 self.to_cosign,  # co-sign
             )
         }
+        # A no-show appointment note locks but is never signed (contract v3): not queued.
         self.assertEqual(self.ids(queue="to_sign"), expected)
+        self.assertNotIn(str(self.noshow_mine.id), self.ids(queue="to_sign"))
         self.assertEqual(self.ids(self.np, queue="to_sign"), {str(self.np_locked.id)})
         self.assertEqual(self.ids(self.other, queue="to_sign"), {str(self.locked_theirs.id)})
 
     def test_queue_matches_to_sign_action_for_every_note(self):
-        reply = call(self.api, path="/notes", query_string="limit=100", **bearer(self.me))
+        reply = call(
+            self.api, secrets=SEE_ALL, path="/notes", query_string="limit=100", **bearer(self.me)
+        )
         queue = self.ids(queue="to_sign")
         for summary in reply.json()["notes"]:
             with self.subTest(note=summary["id"], summary=summary):
@@ -446,7 +496,11 @@ class NoteListFilterTests(TestCase):
             state="BKD", kind="appointment", provider=self.other, datetime_of_service=at(2, 15)
         )
         reply = call(
-            self.api, path="/notes/counts", query_string=urlencode(params), **bearer(self.me)
+            self.api,
+            secrets=SEE_ALL,
+            path="/notes/counts",
+            query_string=urlencode(params),
+            **bearer(self.me),
         )
         self.assertEqual(reply.status, 200, reply.raw)
         counts = reply.json()
@@ -456,9 +510,10 @@ class NoteListFilterTests(TestCase):
         self.assertEqual(counts["open"], len(self.ids(state="NEW,ULK", provider="me")))
         today = self.ids(**{"from": params["day_start"], "to": params["day_end"]})
         self.assertEqual(counts["today"], len(today))
-        self.assertEqual(counts, {"to_sign": 5, "overdue": 1, "open": 2, "today": 2})
-        reply = call(self.api, path="/notes/counts", **bearer(self.me))
-        self.assertEqual(reply.json(), {"to_sign": 5, "overdue": 0, "open": 2, "today": 0})
+        # The no-show appointment note is not queued any more (contract v3): 4, not 5.
+        self.assertEqual(counts, {"to_sign": 4, "overdue": 1, "open": 2, "today": 2})
+        reply = call(self.api, secrets=SEE_ALL, path="/notes/counts", **bearer(self.me))
+        self.assertEqual(reply.json(), {"to_sign": 4, "overdue": 0, "open": 2, "today": 0})
 
 
 class NoteListQueryTests(TestCase):
@@ -475,7 +530,13 @@ class NoteListQueryTests(TestCase):
         for _ in range(n):
             make_note(state="LKD", provider=self.me, supervising_provider=self.supervisor)
         with CaptureQueriesContext(connection) as queries:
-            reply = call(self.api, path="/notes", query_string=query_string, **bearer(self.me))
+            reply = call(
+                self.api,
+                secrets=SEE_ALL,
+                path="/notes",
+                query_string=query_string,
+                **bearer(self.me),
+            )
         self.assertEqual(len(reply.json()["notes"]), reply.json()["count"])
         return [query["sql"] for query in queries.captured_queries]
 

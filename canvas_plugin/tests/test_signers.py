@@ -1,9 +1,10 @@
 """Who may sign, lock & sign and unlock: the note's provider or supervising provider."""
 
+from canvas_sdk.test_utils.factories import PatientFactory
 from django.test import TestCase
 from note_sign_api.handlers.api import NoteApi
 
-from .helpers import bearer, call, change_state, make_note, make_staff
+from .helpers import bearer, call, change_state, join_care_team, make_note, make_staff
 
 
 class SignerRuleTests(TestCase):
@@ -15,6 +16,10 @@ class SignerRuleTests(TestCase):
         cls.nurse_practitioner = make_staff(first_name="Jordan", last_name="Park")
         cls.other_provider = make_staff(first_name="Ana", last_name="Silva")
         cls.front_desk = make_staff(first_name="Frank", last_name="Desk")
+        # Everyone here sees the notes (on the patient's care team): the signer rule decides.
+        cls.patient = PatientFactory()
+        for staff in (cls.other_provider, cls.front_desk):
+            join_care_team(staff, cls.patient)
 
     def post(self, staff, note, action, secrets=None):
         return call(
@@ -35,6 +40,7 @@ class SignerRuleTests(TestCase):
             for action, state in cases:
                 with self.subTest(staff=staff.first_name, action=action, state=state):
                     note = make_note(
+                        patient=self.patient,
                         state=state,
                         provider=self.chen,
                         supervising_provider=self.nurse_practitioner,
@@ -47,15 +53,17 @@ class SignerRuleTests(TestCase):
                     self.assertNotIn(action, self.get(staff, note)["allowed_actions"])
 
     def test_anyone_may_lock_check_in_and_mark_no_show(self):
-        note = make_note(state="NEW", provider=self.chen)
+        note = make_note(patient=self.patient, state="NEW", provider=self.chen)
         self.assertEqual(self.post(self.front_desk, note, "lock").status, 202)
-        appointment = make_note(state="BKD", kind="appointment", provider=self.chen)
+        appointment = make_note(
+            patient=self.patient, state="BKD", kind="appointment", provider=self.chen
+        )
         self.assertEqual(self.post(self.front_desk, appointment, "checkin").status, 202)
         self.assertEqual(self.post(self.front_desk, appointment, "noshow").status, 202)
         self.assertEqual(self.get(self.front_desk, note)["allowed_actions"], ["lock"])
 
     def test_any_staff_policy_lets_every_staff_member_sign(self):
-        note = make_note(state="LKD", provider=self.chen)
+        note = make_note(patient=self.patient, state="LKD", provider=self.chen)
         for value in ("any_staff", " ANY_STAFF "):
             with self.subTest(value=value):
                 secrets = {"signing_policy": value}
@@ -67,6 +75,7 @@ class SignerRuleTests(TestCase):
 
     def test_supervising_provider_co_signs_once(self):
         note = make_note(
+            patient=self.patient,
             state="LKD",
             provider=self.nurse_practitioner,
             supervising_provider=self.chen,
@@ -100,7 +109,10 @@ class SignerRuleTests(TestCase):
 
     def test_lock_sign_is_not_a_co_signature(self):
         note = make_note(
-            state="SGN", provider=self.chen, supervising_provider=self.nurse_practitioner
+            patient=self.patient,
+            state="SGN",
+            provider=self.chen,
+            supervising_provider=self.nurse_practitioner,
         )
         reply = self.post(self.nurse_practitioner, note, "lock_sign")
         self.assertEqual(reply.status, 409)

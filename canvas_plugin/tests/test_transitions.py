@@ -60,8 +60,11 @@ class TransitionRuleTests(SimpleTestCase):
             (facts("encounter", False, "LKD"), "p", None),
             (facts("data", True, "LKD"), "p", None),
             (facts("appointment", True, "BKD"), "p", None),
-            (facts("appointment", True, "NSW"), "p", "lock_sign"),
-            (facts("encounter", True, "SGN"), "s", "sign"),
+            # Canvas never signs an appointment note (contract v3): a no-show only locks.
+            (facts("appointment", True, "NSW"), "p", None),
+            (facts("appointment", True, "LKD"), "p", None),
+            (facts("encounter", True, "SGN"), "s", "cosign"),
+            (facts("encounter", True, "SGN", default_supervisor_id="d"), "d", "cosign"),
             (facts("encounter", True, "SGN", signed_since_lock=frozenset({"s"})), "s", None),
             (facts("encounter", True, "LKD"), "s", None),
             (facts("encounter", True, "SGN"), "o", None),
@@ -69,3 +72,21 @@ class TransitionRuleTests(SimpleTestCase):
         for note, caller, action in cases:
             with self.subTest(note=note, caller=caller):
                 self.assertEqual(transitions.to_sign_action(note, caller_id=caller), action)
+
+    def test_restricted_signing_queues_no_cosignature_and_refuses_others(self):
+        signed = facts("encounter", True, "SGN")
+        self.assertIsNone(transitions.to_sign_action(signed, caller_id="s", restrict=True))
+        for action, state in (("sign", "SGN"), ("lock", "NEW"), ("unlock", "LKD")):
+            with self.subTest(action=action):
+                note = facts("encounter", True, state)
+                refused = transitions.refusal(action, note, caller_id="s", restrict=True)
+                self.assertEqual(refused.code, "not_note_provider")
+                self.assertIsNone(transitions.refusal(action, note, caller_id="p", restrict=True))
+        self.assertEqual(transitions.allowed_actions(signed, caller_id="s", restrict=True), [])
+
+    def test_lock_sign_on_a_note_the_caller_signed_is_not_allowed_not_already_signed(self):
+        note = facts("encounter", True, "SGN", signed_since_lock=frozenset({"p"}))
+        self.assertEqual(
+            transitions.refusal("lock_sign", note, caller_id="p").code, "action_not_allowed"
+        )
+        self.assertEqual(transitions.refusal("sign", note, caller_id="p").code, "already_signed")

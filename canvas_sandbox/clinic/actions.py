@@ -25,9 +25,9 @@ from canvas_sandbox.clinic.selectors import events_by_note, note_get
 logger = logging.getLogger(__name__)
 
 
-def _note_locked(*, note_id: str) -> Note:
-    """Return the note, its row locked for this transaction (validated and found first)."""
-    note = note_get(note_id=note_id)
+def _note_locked(*, note_id: str, actor: Staff) -> Note:
+    """Return the note, its row locked for this transaction (validated, found and visible first)."""
+    note = note_get(note_id=note_id, viewer=actor)
     # of=self: PostgreSQL cannot lock the nullable side of an outer join.
     return (
         Note.objects.select_for_update(of=("self",))
@@ -74,7 +74,7 @@ def note_action_accept(
     refusals (403 not_note_provider, 422, 409), in its order.
     """
     with transaction.atomic():
-        note = _note_locked(note_id=note_id)
+        note = _note_locked(note_id=note_id, actor=actor)
         accepted_at = now or times.now()
         # What fell due since the request began lands first: the check sees it.
         note_effects_apply_due(note=note, now=accepted_at)

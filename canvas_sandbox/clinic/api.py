@@ -120,13 +120,15 @@ def notes_history(request: HttpRequest, *, actor: Staff) -> HttpResponse:
 @plugin_endpoint("GET", note_id=True)
 def note_detail(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
     """Answer `GET /notes/<id>`: the note's summary for this caller."""
-    return _json(shapes.note_summary(note=selectors.note_get(note_id=note_id), caller=actor))
+    return _json(
+        shapes.note_summary(note=selectors.note_get(note_id=note_id, viewer=actor), caller=actor)
+    )
 
 
 @plugin_endpoint("GET", note_id=True)
 def note_history(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
     """Answer `GET /notes/<id>/history?since=`: the state changes, oldest first."""
-    note = selectors.note_get(note_id=note_id)
+    note = selectors.note_get(note_id=note_id, viewer=actor)
     return _json(shapes.note_history_api(note=note, since=request.GET.get("since")))
 
 

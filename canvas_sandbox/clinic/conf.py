@@ -1,8 +1,10 @@
-"""Read the sandbox's settings lazily, so override_settings and env changes apply."""
+"""Read the sandbox's settings lazily, so override_settings, env and control API changes apply."""
 
 from typing import Any
 
 from django.conf import settings
+
+from canvas_sandbox.clinic.models import CanvasSetting, PluginVariable
 
 
 def redirect_uris() -> list[str]:
@@ -32,7 +34,29 @@ def access_token_lifetime() -> int:
 
 def signing_policy() -> str:
     """Return the plugin variable `signing_policy` (SANDBOX_SIGNING_POLICY)."""
-    return str(settings.SANDBOX_SIGNING_POLICY)
+    return plugin_variables()["signing_policy"]
+
+
+def plugin_variables() -> dict[str, str]:
+    """Return the installed plugin's variables: the environment's, then the control API's."""
+    variables = {"signing_policy": str(settings.SANDBOX_SIGNING_POLICY)}
+    variables.update(settings.SANDBOX_PLUGIN_VARIABLES)
+    variables.update(PluginVariable.objects.values_list("name", "value"))
+    return variables
+
+
+def restrict_signing_to_provider() -> bool:
+    """Return Canvas's own switch (SANDBOX_RESTRICT_SIGNING_TO_PROVIDER, or the control API's)."""
+    row = CanvasSetting.objects.filter(name="restrict_signing_to_provider").first()
+    if row is None:
+        return bool(settings.SANDBOX_RESTRICT_SIGNING_TO_PROVIDER)
+    return row.value == "true"
+
+
+def clinic_time_zone() -> str:
+    """Return the installation's time zone (SANDBOX_CLINIC_TIME_ZONE)."""
+    return str(settings.SANDBOX_CLINIC_TIME_ZONE)
+
 
 
 def checkin_converts() -> bool:

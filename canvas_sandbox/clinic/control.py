@@ -19,7 +19,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from canvas_sandbox.clinic import conf, selectors
+from canvas_sandbox.clinic import conf, instance, selectors
 from canvas_sandbox.clinic import faults as fault_settings
 from canvas_sandbox.clinic.effects import effects_apply_due
 from canvas_sandbox.clinic.exceptions import (
@@ -211,6 +211,32 @@ def note_veto(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> di
     else:
         note = selectors.note_get(note_id=note_id)
     return {"note_id": str(note.pk), "veto": note.veto}
+
+
+@control_endpoint("GET", "POST")
+def plugin_variables(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """GET: the installed plugin's variables. POST `{name: value or null}`: set some."""
+    if request.method == "POST":
+        return {"variables": instance.plugin_variables_set(values=data)}
+    return {"variables": conf.plugin_variables()}
+
+
+@control_endpoint("GET", "POST")
+def canvas_settings(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """GET: Canvas's own settings. POST `{"restrict_signing_to_provider": bool or null}`."""
+    if request.method == "POST":
+        return {"settings": instance.canvas_settings_set(values=data)}
+    return {"settings": instance.canvas_settings_get()}
+
+
+@control_endpoint("POST")
+def care_team(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
+    """Put `staff` (a username) on `patient`'s (a full name) care team; `status` active."""
+    return instance.care_team_set(
+        patient=_text(data, "patient"),
+        username=_text(data, "staff"),
+        status=_text(data, "status", required=False) or "active",
+    )
 
 
 @csrf_exempt

@@ -11,8 +11,9 @@ import logging
 
 from django.db import transaction
 
-from canvas_sandbox.clinic import engine, times
+from canvas_sandbox.clinic import conf, engine, times
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, PendingEffect
+from canvas_sandbox.clinic.notes import note_type_for_kind
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +92,20 @@ def _effect_apply(*, note: Note, effect: PendingEffect) -> str:
                 and note.state == engine.NoteState.SIGNED
                 and _signed_since_lock(note=note, actor_id=effect.actor_id)
             ),
+            restricted_to_provider=conf.restrict_signing_to_provider(),
+            actor_is_provider=effect.actor_id == note.provider_id,
         )
-    except engine.InvalidTransition:
-        logger.info("Canvas refused %s on note %s in %s", effect.effect, note.pk, note.state)
+    except engine.InvalidTransition as refusal:
+        logger.info(
+            "Canvas refused %s on note %s in %s: %s", effect.effect, note.pk, note.state, refusal
+        )
         return PendingEffect.REFUSED
     note.state = str(state)
-    note.save(update_fields=["state", "modified"])
+    if effect.effect == engine.Effect.CHECK_IN and conf.checkin_converts():
+        # Canvas converts a checked-in appointment into an encounter note (CVD, "Converted"),
+        # which then locks and signs like any open note.
+        note.note_type = note_type_for_kind(kind="encounter")
+    note.save(update_fields=["state", "note_type", "modified"])
     NoteStateEvent.objects.create(
         note=note,
         state=note.state,

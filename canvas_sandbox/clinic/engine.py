@@ -101,6 +101,13 @@ TABLE: dict[Effect, tuple[NoteState, frozenset[NoteState]]] = {
     Effect.NO_SHOW: (S.NOSHOW, frozenset({S.BOOKED, S.REVERTED})),
 }
 
+#: Effects the instance setting "restrict note signing to the provider" keeps to the provider.
+PROVIDER_ONLY_WHEN_RESTRICTED = {
+    Effect.LOCK: "locked",
+    Effect.SIGN: "signed",
+    Effect.UNLOCK: "unlocked",
+}
+
 #: Effects only appointment notes accept.
 APPOINTMENT_ONLY = frozenset({Effect.CHECK_IN, Effect.NO_SHOW})
 
@@ -135,6 +142,8 @@ def effect_apply(
     category: str,
     is_sig_required: bool,
     actor_signed_since_lock: bool = False,
+    restricted_to_provider: bool = False,
+    actor_is_provider: bool = True,
 ) -> NoteState:
     """Return the state Canvas moves a note to when it applies `effect`, or raise InvalidTransition.
 
@@ -142,10 +151,17 @@ def effect_apply(
     was last locked; signing again from SGN is a co-signature, so only
     someone who has not is allowed to (the SDK's sign button,
     `_current_user_signed_since_last_lock`).
+
+    `restricted_to_provider`: the instance setting "restrict note signing to
+    the provider" is on; then a lock, sign or unlock by anyone but the note's
+    provider (`actor_is_provider` false) is refused, whatever a plugin said.
     """
     effect = Effect(effect)
     if category not in ACCEPTING_CATEGORIES:
         raise InvalidTransition(f"A {category} note accepts no state effect.")
+    if restricted_to_provider and not actor_is_provider and effect in PROVIDER_ONLY_WHEN_RESTRICTED:
+        past = PROVIDER_ONLY_WHEN_RESTRICTED[effect]
+        raise InvalidTransition(f"{effect.value}: This note can only be {past} by the provider.")
     if state not in _allowed_from(effect, category=category, is_sig_required=is_sig_required):
         raise InvalidTransition()
     if effect is Effect.SIGN and state == S.SIGNED and actor_signed_since_lock:

@@ -19,7 +19,10 @@ from canvas_sandbox.clinic.policy import to_sign_ids
 from canvas_sandbox.clinic.selectors import events_by_note, note_id_validate
 from canvas_sandbox.clinic.shapes import note_summary
 from canvas_sandbox.clinic.times import instant_parse, iso, now
+from canvas_sandbox.clinic.visibility import notes_visible_to
 
+#: The states `open` counts: Canvas's editable ones (CurrentNoteStateEvent.editable).
+OPEN_STATES = "NEW,CVD,PSH,ULK,RST,UND"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 #: The most notes one `GET /notes/history` may ask for.
@@ -74,15 +77,16 @@ def _codes(value: str | None) -> list[str]:
     return [code.strip() for code in (value or "").split(",") if code.strip()]
 
 
-def _summary_notes() -> QuerySet[Note]:
-    """Return notes with what a summary reads, and only those columns."""
-    return Note.objects.select_related(
-        "note_type", "patient", "provider", "supervising_provider"
+def _summary_notes(actor: Staff) -> QuerySet[Note]:
+    """Return the notes `actor` may see, with what a summary reads and only those columns."""
+    return notes_visible_to(actor).select_related(
+        "note_type", "patient", "provider__supervisor", "supervising_provider"
     ).only(
         "id", "title", "datetime_of_service", "state",
         "note_type__name", "note_type__category", "note_type__is_sig_required",
         "patient__key", "patient__first_name", "patient__last_name",
         "provider__key", "provider__first_name", "provider__last_name",
+        "provider__supervisor__key",
         "supervising_provider__key", "supervising_provider__first_name",
         "supervising_provider__last_name",
     )  # fmt: skip
@@ -147,7 +151,7 @@ def _filtered_notes(
 ) -> QuerySet[Note]:
     """Return the notes the list's filters select (see note_list)."""
     notes = _by_kind(
-        _summary_notes(),
+        _summary_notes(actor),
         actor=actor, state=state, category=category, provider=provider, patient=patient,
     )  # fmt: skip
     notes = _by_time(notes, date=date, start=start, end=end)
@@ -213,7 +217,7 @@ def note_counts(
 
     - to_sign: `queue=to_sign`;
     - overdue: of those, notes whose date of service is before `overdue_before`;
-    - open: the caller's own notes in an open state (NEW, ULK);
+    - open: the caller's own notes in an editable state (NEW, CVD, PSH, ULK, RST, UND);
     - today: notes with a date of service in [day_start, day_end).
     A missing or unreadable bound gives 0 for its count.
     """
@@ -223,7 +227,7 @@ def note_counts(
     return {
         "to_sign": to_sign.count(),
         "overdue": to_sign.filter(datetime_of_service__lt=overdue).count() if overdue else 0,
-        "open": _filtered_notes(actor=actor, provider="me", state="NEW,ULK").count(),
+        "open": _filtered_notes(actor=actor, provider="me", state=OPEN_STATES).count(),
         "today": (
             _filtered_notes(actor=actor, start=day_start, end=day_end).count()
             if start and end
@@ -250,7 +254,7 @@ def notes_history(*, actor: Staff, ids: str | None, since: str | None) -> dict[s
     """
     as_of = now()
     note_ids = _ids_parse(ids)
-    notes = list(_summary_notes().filter(pk__in=note_ids)) if note_ids else []
+    notes = list(_summary_notes(actor).filter(pk__in=note_ids)) if note_ids else []
     events = events_by_note(note_ids=[note.pk for note in notes]) if notes else {}
     after = instant_parse(since)
     body: dict[str, Any] = {}

@@ -15,10 +15,12 @@ class Staff(models.Model):
     ROLE_PROVIDER = "provider"
     ROLE_NURSE_PRACTITIONER = "nurse_practitioner"
     ROLE_FRONT_DESK = "frontdesk"
+    ROLE_NURSE = "nurse"
     ROLE_CHOICES = [
         (ROLE_PROVIDER, "Provider"),
         (ROLE_NURSE_PRACTITIONER, "Nurse practitioner"),
         (ROLE_FRONT_DESK, "Front desk"),
+        (ROLE_NURSE, "Nurse"),
     ]
 
     user = models.OneToOneField(
@@ -52,6 +54,26 @@ class Staff(models.Model):
         return " ".join(part for part in (self.prefix, self.first_name, self.last_name) if part)
 
 
+class StaffRole(models.Model):
+    """One role of a staff member (canvas_sdk StaffRole): its domain says clinical or not."""
+
+    CLINICAL = "CLI"
+    ADMINISTRATIVE = "ADM"
+    HYBRID = "HYB"
+    DOMAIN_CHOICES = [
+        (CLINICAL, "Clinical"),
+        (ADMINISTRATIVE, "Administrative"),
+        (HYBRID, "Hybrid"),
+    ]
+
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="roles")
+    name = models.CharField(max_length=128)
+    domain = models.CharField(max_length=3, choices=DOMAIN_CHOICES)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.domain})"
+
+
 class Patient(models.Model):
     """One patient of the simulated clinic."""
 
@@ -70,6 +92,26 @@ class Patient(models.Model):
     def name(self) -> str:
         """Return the patient's full name."""
         return f"{self.first_name} {self.last_name}"
+
+
+class CareTeamMembership(models.Model):
+    """A staff member on a patient's care team (canvas_sdk CareTeamMembership)."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    STATUS_CHOICES = [(ACTIVE, "Active"), (INACTIVE, "Inactive")]
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_team")
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="care_teams")
+    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=ACTIVE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "staff"], name="care_team_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} on {self.patient_id}'s care team ({self.status})"
 
 
 class NoteType(models.Model):
@@ -195,6 +237,29 @@ class RequestCounter(models.Model):
 
     name = models.CharField(max_length=64, unique=True)
     value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class PluginVariable(models.Model):
+    """A plugin variable set through the control API (else SANDBOX_PLUGIN_VARIABLES says)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class CanvasSetting(models.Model):
+    """An instance setting of the sandbox's Canvas, set through the control API.
+
+    Not a plugin variable: Canvas applies it to effects whatever the plugin said.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.CharField(max_length=200)
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"

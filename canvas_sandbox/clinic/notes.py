@@ -99,7 +99,7 @@ def _service_time(date: str | None, *, now: dt.datetime) -> dt.datetime:
     return when.replace(hour=9) if len(date) == 10 else when
 
 
-def _patient_named(full_name: str | None) -> Patient:
+def patient_named(full_name: str | None) -> Patient:
     """Return the patient of that full name, created if unknown (default "Test Patient")."""
     first, _, last = (full_name or "Test Patient").strip().partition(" ")
     person = Patient.objects.filter(first_name=first, last_name=last).first()
@@ -144,7 +144,7 @@ def note_create(
     with transaction.atomic():
         note = Note.objects.create(
             note_type=note_type,
-            patient=_patient_named(patient),
+            patient=patient_named(patient),
             provider=staff,
             supervising_provider=supervisor,
             title=title or note_type.name,

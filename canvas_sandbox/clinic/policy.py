@@ -29,6 +29,7 @@ def note_facts(*, note: Note, events: list[Event]) -> transitions.NoteFacts:
         state=note.state,
         provider_id=note.provider.key,
         supervising_provider_id=note.supervising_provider.key if note.supervising_provider else "",
+        default_supervisor_id=note.provider.supervisor.key if note.provider.supervisor else "",
         signed_since_lock=transitions.signed_since_lock((s, a or "") for s, a, _ in events),
     )
 
@@ -40,6 +41,7 @@ def note_refusal(*, note: Note, events: list[Event], action: str, actor: Staff) 
         note_facts(note=note, events=events),
         caller_id=actor.key,
         signing_policy=conf.signing_policy(),
+        restrict=restrict(),
     )
 
 
@@ -49,6 +51,19 @@ def note_allowed_actions(*, note: Note, events: list[Event], caller_id: str) -> 
         note_facts(note=note, events=events),
         caller_id=caller_id,
         signing_policy=conf.signing_policy(),
+        restrict=restrict(),
+    )
+
+
+def restrict() -> bool:
+    """Return the installed plugin's variable `restrict_signing_to_provider`."""
+    return conf.plugin_variables().get("restrict_signing_to_provider", "").lower() == "true"
+
+
+def note_queue_action(*, note: Note, events: list[Event], caller_id: str) -> str | None:
+    """Return what clears `note` from `caller_id`'s to-sign queue (queue_action), or None."""
+    return transitions.to_sign_action(
+        note_facts(note=note, events=events), caller_id=caller_id, restrict=restrict()
     )
 
 
@@ -65,13 +80,12 @@ def to_sign_ids(*, actor: Staff, notes: QuerySet[Note]) -> list[Any]:
         ).filter(
             Q(provider=actor, state__in=_TO_SIGN_OWN_STATES)
             | Q(supervising_provider=actor, state="SGN")
+            | Q(provider__supervisor=actor, state="SGN")
         )
     )
     events = events_by_note(note_ids=[note.pk for note in candidates])
     return [
         note.pk
         for note in candidates
-        if transitions.to_sign_action(
-            note_facts(note=note, events=events.get(str(note.pk), [])), caller_id=actor.key
-        )
+        if note_queue_action(note=note, events=events.get(str(note.pk), []), caller_id=actor.key)
     ]

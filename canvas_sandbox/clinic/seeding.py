@@ -24,6 +24,7 @@ from canvas_sandbox.clinic import conf
 from canvas_sandbox.clinic.engine import NoteState
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, Patient, Staff
 from canvas_sandbox.clinic.notes import NOTE_KINDS, note_type_for_kind
+from canvas_sandbox.clinic.seed_teams import seed_roles_and_care_teams
 from canvas_sandbox.clinic.tokens import (
     CONFIDENTIAL_CLIENT_ID,
     CONFIDENTIAL_CLIENT_SECRET,
@@ -57,6 +58,11 @@ STAFF = [
 #: Added with contract v2, from a generator of their own so the keys above stay put.
 STAFF_V2 = [
     StaffSpec("nurse", "", "Avery", "Brooks", role=Staff.ROLE_NURSE_PRACTITIONER),
+]
+#: Added with contract v3: a nurse on some patients' care teams, a provider with no notes.
+STAFF_V3 = [
+    StaffSpec("rn", "", "Casey", "Nguyen", role=Staff.ROLE_NURSE),
+    StaffSpec("locum", "Dr.", "Drew", "Vance"),
 ]
 #: Who supervises whom (co-signs their notes).
 SUPERVISORS = {"nurse": "provider"}
@@ -98,12 +104,14 @@ def seed_clinic(*, now: dt.datetime | None = None) -> dict[str, int]:
         _seed_notes(rng, added, staff=staff, patients=patients, now=now)
         _seed_todays_appointments(added, staff=staff, patients=patients, now=now)
         _seed_v2_notes(added, staff=staff, patients=patients, now=now)
+        seed_roles_and_care_teams(staff=staff, patients=patients)
     return added
 
 
 def _seed_staff(rng: random.Random, added: dict[str, int]) -> dict[str, Staff]:
     staff = _seed_staff_specs(rng, added, STAFF)
     staff.update(_seed_staff_specs(random.Random(20270101), added, STAFF_V2))  # noqa: S311
+    staff.update(_seed_staff_specs(random.Random(20280101), added, STAFF_V3))  # noqa: S311
     for username, supervisor in SUPERVISORS.items():
         if staff[username].supervisor_id is None:
             staff[username].supervisor = staff[supervisor]

@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from canvas_sandbox.clinic.exceptions import InvalidNoteId, NoteNotFound
-from canvas_sandbox.clinic.models import Note, NoteStateEvent, PendingEffect
+from canvas_sandbox.clinic.models import Note, NoteStateEvent, PendingEffect, Staff
 from canvas_sandbox.clinic.times import iso
+from canvas_sandbox.clinic.visibility import notes_visible_to
 
 _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 
@@ -26,11 +27,15 @@ def note_id_validate(*, note_id: str) -> str:
     return value
 
 
-def note_get(*, note_id: str) -> Note:
-    """Return the note with this id (validated first), or raise NoteNotFound."""
+def note_get(*, note_id: str, viewer: Staff | None = None) -> Note:
+    """Return the note with this id (validated first), or raise NoteNotFound.
+
+    With a `viewer` (a plugin API caller), a note they may not see is not found either.
+    """
     value = note_id_validate(note_id=note_id)
+    notes = Note.objects.all() if viewer is None else notes_visible_to(viewer)
     note = (
-        Note.objects.select_related("note_type", "patient", "provider", "supervising_provider")
+        notes.select_related("note_type", "patient", "provider__supervisor", "supervising_provider")
         .filter(pk=value)
         .first()
     )

@@ -7,9 +7,9 @@ from typing import Any
 
 from note_sign_api import transitions
 
-from canvas_sandbox.clinic import times
+from canvas_sandbox.clinic import conf, times
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, Staff
-from canvas_sandbox.clinic.policy import note_allowed_actions
+from canvas_sandbox.clinic.policy import note_allowed_actions, note_queue_action
 from canvas_sandbox.clinic.selectors import Event, events_by_note
 from canvas_sandbox.clinic.times import iso
 
@@ -53,7 +53,22 @@ def note_summary(
         "provider": _person(note.provider),
         "supervising_provider": _person(note.supervising_provider),
         "allowed_actions": note_allowed_actions(note=note, events=events, caller_id=caller_id),
+        **_queue_fields(note=note, events=events, caller_id=caller_id),
     }
+
+
+def _queue_fields(*, note: Note, events: list[Event], caller_id: str) -> dict[str, Any]:
+    """Return `queue_action` and, for a co-signature, `signed_by` (the latest other signer)."""
+    action = note_queue_action(note=note, events=events, caller_id=caller_id)
+    signed_by = None
+    if action == transitions.QueueAction.COSIGN:
+        signers = [(by, at) for state, by, at in events if state == "SGN" and by != caller_id]
+        if signers:
+            by, at = signers[-1]
+            staff = Staff.objects.filter(key=by).only("key", "first_name", "last_name").first()
+            if staff is not None:
+                signed_by = {"id": staff.key, "name": staff.name, "at": iso(at)}
+    return {"queue_action": action, "signed_by": signed_by}
 
 
 def note_history_api(*, note: Note, since: str | None, now: dt.datetime | None = None) -> dict:
@@ -76,4 +91,9 @@ def note_history_api(*, note: Note, since: str | None, now: dt.datetime | None =
 
 def staff_me(*, staff: Staff) -> dict[str, Any]:
     """Return the contract's `GET /me` body for a staff member."""
-    return {"user_id": str(staff.user_id), "staff": {"id": staff.key, "name": staff.name}}
+    return {
+        "user_id": str(staff.user_id),
+        # The sandbox keeps no per-staff zone (Staff.last_known_timezone): null.
+        "staff": {"id": staff.key, "name": staff.name, "time_zone": None},
+        "installation_time_zone": conf.clinic_time_zone(),
+    }

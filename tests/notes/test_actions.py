@@ -5,10 +5,6 @@ table; these tests keep it from drifting from the plugin's rules module and
 check that permissions, groups and the model derive from it.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
-
 from django.test import SimpleTestCase, TestCase
 
 from integrations.canvas.plugin import STATE_LABELS
@@ -17,12 +13,9 @@ from notes.groups import DEFAULT_GROUPS
 from notes.models import NoteActionAttempt
 from tests.factories import make_user
 from tests.helpers import ensure_groups, summary
+from tests.plugin_modules import plugin_module
 
-_PATH = Path(__file__).resolve().parents[2] / "canvas_plugin/note_sign_api/transitions.py"
-_SPEC = importlib.util.spec_from_file_location("plugin_transitions", _PATH)
-transitions = importlib.util.module_from_spec(_SPEC)
-sys.modules.setdefault(_SPEC.name, transitions)  # dataclasses look their module up there
-_SPEC.loader.exec_module(transitions)
+transitions = plugin_module("note_sign_api.transitions")
 
 
 class VocabularyParityTests(SimpleTestCase):

@@ -4,7 +4,8 @@ canvas_plugin/tests/contract_cases.py is written by hand from Canvas's
 documentation; the plugin's tests run every row as SDK events, these run
 every row against the sandbox, so both answer the same status, code and
 expected state. The note's provider is the nurse practitioner `nurse`, its
-supervising provider `provider`; "other" is `provider2`.
+supervising provider `provider`; "other" is `provider2`, on the care team
+of the notes' patient (contract v3: a caller sees only notes they are related to).
 """
 
 import datetime as dt
@@ -24,6 +25,7 @@ class ContractParityTests(SimpleTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.sandbox = sandbox()
+        cls.sandbox.add_to_care_team("Test Patient", CALLERS["other"])
         cls.tokens = {
             role: cls.sandbox.issue_tokens(username)["access_token"]
             for role, username in CALLERS.items()
@@ -87,6 +89,7 @@ class ListOrderParityTests(SimpleTestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.sandbox = sandbox()
+        cls.sandbox.add_to_care_team("Test Patient", CALLERS["other"])
         cls.token = cls.sandbox.issue_tokens("provider")["access_token"]
         day = dt.datetime(2024, 2, 2, 9, tzinfo=dt.UTC)
         hours = [5, 0, 3, 3, 3, 1]  # three notes tie on their date of service

@@ -180,9 +180,10 @@ class HistoryAndCoSignatureTests(SimpleTestCase):
             [(entry["state"], entry["by"]) for entry in history],
             [("LKD", None), ("SGN", self.ids["nurse"]), ("SGN", self.ids["provider"])],
         )
+        # The front desk (administrative only) does not see an encounter note at all.
         front = self._post(note, "unlock", "frontdesk")
-        self.assertEqual(front.status_code, 403)
-        self.assertEqual(front.json()["error"]["code"], "not_note_provider")
+        self.assertEqual(front.status_code, 404)
+        self.assertEqual(front.json()["error"]["code"], "note_not_found")
 
     def test_history_since_and_as_of(self):
         note = self.sandbox.create_note(state="NEW", kind="encounter")
@@ -247,3 +248,27 @@ class HistoryAndCoSignatureTests(SimpleTestCase):
         self.assertEqual(counts["to_sign"], self._to_sign("provider")[1])
         self.assertGreaterEqual(counts["overdue"], 1)
         self.assertGreaterEqual(counts["today"], 1)
+
+
+class CheckInConversionTests(SimpleTestCase):
+    """Canvas's visit: check-in converts the appointment note, which then locks and signs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = sandbox()
+        cls.token = cls.sandbox.issue_tokens("provider")["access_token"]
+
+    def test_check_in_then_lock_and_sign_ends_signed(self):
+        note = self.sandbox.create_note(state="BKD", kind="appointment")
+        post = self.sandbox.api
+        self.assertEqual(
+            post("POST", f"/notes/{note['id']}/checkin", token=self.token).status_code, 202
+        )
+        visit = self.sandbox.note(note["id"])
+        self.assertEqual(visit["state"]["code"], "CVD")
+        self.assertEqual(visit["note_type"]["category"], "encounter")
+        self.assertIn("lock_sign", visit["allowed_actions"])
+        signed = post("POST", f"/notes/{note['id']}/lock_sign", token=self.token)
+        self.assertEqual(signed.status_code, 202, signed.text)
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")

@@ -28,8 +28,23 @@ EXPECTED_DIFFERENCES: dict = {}
 ME = "staff-me"
 
 
-def engine_verdict(category, is_sig_required, state, effect, signed):
-    """Return the state the sandbox's Canvas moves the note to, or None when it refuses."""
+#: The action whose effects the plugin predicts for each effect (the restriction is per action).
+EFFECT_ACTIONS = {
+    "LOCK_NOTE": "lock",
+    "SIGN_NOTE": "sign",
+    "UNLOCK_NOTE": "unlock",
+    "CHECK_IN_NOTE": "checkin",
+    "NO_SHOW_NOTE": "noshow",
+}
+OTHER = "staff-other"
+
+
+def engine_verdict(category, is_sig_required, state, effect, signed, restricted=False, mine=True):
+    """Return the state the sandbox's Canvas moves the note to, or None when it refuses.
+
+    `restricted`: Canvas's "restrict note signing to the provider" is on; `mine`:
+    the effect's actor is the note's provider.
+    """
     try:
         return engine.effect_apply(
             effect,
@@ -37,18 +52,28 @@ def engine_verdict(category, is_sig_required, state, effect, signed):
             category=category,
             is_sig_required=is_sig_required,
             actor_signed_since_lock=signed,
+            restricted_to_provider=restricted,
+            actor_is_provider=mine,
         )
     except engine.InvalidTransition:
         return None
 
 
-def plugin_verdict(category, is_sig_required, state, effect, signed):
+def plugin_verdict(category, is_sig_required, state, effect, signed, restricted=False, mine=True):
     """Return the state the plugin predicts, or None when it predicts a refusal.
 
     A second signature by someone who signed since the last lock is the
-    plugin's `already_signed` refusal (transitions.refusal), not part of its
-    effect table, so it is asked there.
+    plugin's `already_signed` refusal, and the signing restriction its
+    `restricted` rule (transitions.refusal), not part of its effect table, so
+    they are asked there.
     """
+    caller = ME if mine else OTHER
+    facts = transitions.NoteFacts(
+        category=category, is_sig_required=is_sig_required, state=state, provider_id=ME
+    )
+    action = EFFECT_ACTIONS[str(effect)]
+    if transitions.restricted(action, facts, caller_id=caller, restrict=restricted):
+        return None
     try:
         result = transitions.effect_result(
             effect, state, category=category, is_sig_required=is_sig_required
@@ -61,9 +86,16 @@ def plugin_verdict(category, is_sig_required, state, effect, signed):
             is_sig_required=is_sig_required,
             state=state,
             provider_id=ME,
-            signed_since_lock=frozenset({ME}),
+            signed_since_lock=frozenset({caller}),
         )
-        if transitions.refusal(transitions.Action.SIGN, facts, caller_id=ME) is not None:
+        # Who may sign is the plugin's own rule, not Canvas's: ask as any staff member.
+        refused = transitions.refusal(
+            transitions.Action.SIGN,
+            facts,
+            caller_id=caller,
+            signing_policy=transitions.SigningPolicy.ANY_STAFF,
+        )
+        if refused is not None and refused.code == transitions.ErrorCode.ALREADY_SIGNED:
             return None
     return result
 
@@ -86,14 +118,20 @@ class EngineParityTests(SimpleTestCase):
         categories = [*engine.Category, *OTHER_CATEGORIES]
         cases = list(
             itertools.product(
-                categories, (True, False), engine.NoteState, engine.Effect, (False, True)
+                categories,
+                (True, False),
+                engine.NoteState,
+                engine.Effect,
+                (False, True),
+                (False, True),  # Canvas restricts signing to the provider (and the plugin knows)
+                (True, False),  # the actor is the note's provider
             )
         )
-        self.assertEqual(len(cases), len(categories) * 2 * 18 * 5 * 2)
+        self.assertEqual(len(cases), len(categories) * 2 * 18 * 5 * 2 * 2 * 2)
         differences = {}
-        for category, sig, state, effect, signed in cases:
-            ours = engine_verdict(category, sig, state, effect, signed)
-            theirs = plugin_verdict(category, sig, state, effect, signed)
+        for case in cases:
+            category, sig, state, effect, *_ = case
+            ours, theirs = engine_verdict(*case), plugin_verdict(*case)
             key = (str(category), sig, str(state), str(effect))
             if ours != theirs:
                 differences[key] = (theirs, ours)
@@ -103,8 +141,9 @@ class EngineParityTests(SimpleTestCase):
         # the documented table accepts. Per actor (not yet signed): encounter 9 + 6
         # (signature required or not), inpatient 8 + 5, appointment 10 + 7 = 45; an actor
         # who signed since the last lock loses sign-again in the 3 categories: 42.
+        # Restricted, another actor keeps only check-in and no-show (appointment: 3 + 2, x2 types).
         accepted = [case for case in cases if engine_verdict(*case) is not None]
-        self.assertEqual(len(accepted), 45 + 42)
+        self.assertEqual(len(accepted), (45 + 42) * 3 + 10 * 2)
 
 
 class EngineTableTests(SimpleTestCase):
@@ -129,6 +168,12 @@ class EngineTableTests(SimpleTestCase):
         ("appointment", True, "NSW", "NO_SHOW_NOTE", False, None),
         ("letter", True, "NEW", "LOCK_NOTE", False, None),
         ("message", True, "LKD", "UNLOCK_NOTE", False, None),
+        # Restricted to the provider: another actor's lock, sign, unlock are refused.
+        ("encounter", True, "SGN", "SIGN_NOTE", False, True, False, None),
+        ("encounter", True, "NEW", "LOCK_NOTE", False, True, False, None),
+        ("encounter", True, "LKD", "UNLOCK_NOTE", False, True, False, None),
+        ("encounter", True, "NEW", "LOCK_NOTE", False, True, True, "LKD"),
+        ("appointment", True, "BKD", "CHECK_IN_NOTE", False, True, False, "CVD"),
     ]
 
     def test_rows(self):

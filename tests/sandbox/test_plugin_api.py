@@ -145,10 +145,30 @@ class PluginErrorTableTests(SimpleTestCase):
         self.assertError(response, 422, {"error": {"code": "action_rejected", "message": message}})
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
 
+    def test_404_for_a_note_the_caller_may_not_see_is_the_unknown_notes_404(self):
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        unknown = "00000000-0000-4000-8000-000000000000"
+        for username in ("frontdesk", "locum"):
+            token = self.sandbox.issue_tokens(username)["access_token"]
+            absent = self.sandbox.api("GET", f"/notes/{unknown}", token=token)
+            for method, path in (
+                ("GET", f"/notes/{note['id']}"),
+                ("GET", f"/notes/{note['id']}/history"),
+                ("POST", f"/notes/{note['id']}/sign"),
+                ("POST", f"/notes/{note['id']}/lock"),
+            ):
+                with self.subTest(username=username, path=path):
+                    response = self.sandbox.api(method, path, token=token)
+                    self.assertEqual(response.status_code, 404)
+                    self.assertEqual(response.content, absent.content)
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
+
     def test_403_not_note_provider_for_someone_elses_note(self):
         note = self.sandbox.create_note(state="LKD", kind="encounter")
         signed = self.sandbox.create_note(state="SGN", kind="encounter")
-        for username in ("frontdesk", "provider2"):
+        # Who sees the note but is not its provider: a provider on the patient's care team.
+        self.sandbox.add_to_care_team("Test Patient", "provider2")
+        for username in ("provider2",):
             token = self.sandbox.issue_tokens(username)["access_token"]
             for target, action in ((note, "sign"), (note, "lock_sign"), (signed, "unlock")):
                 with self.subTest(username=username, action=action):
@@ -203,7 +223,9 @@ class MeAndSummaryTests(SimpleTestCase):
 
     def test_me(self):
         body = self.sandbox.api("GET", "/me", token=self.token).json()
-        self.assertEqual(set(body), {"user_id", "staff"})
+        self.assertEqual(set(body), {"user_id", "staff", "installation_time_zone"})
+        self.assertEqual(body["installation_time_zone"], "UTC")
+        self.assertEqual(set(body["staff"]), {"id", "name", "time_zone"})
         self.assertIsInstance(body["user_id"], str)
         self.assertEqual(body["staff"]["name"], "Riley Chen")
         front = self.sandbox.api(
@@ -222,6 +244,7 @@ class MeAndSummaryTests(SimpleTestCase):
         self.assertEqual(
             set(body),
             {"id", "title", "datetime_of_service", "state", "note_type", "patient", "provider",
+             "queue_action", "signed_by",
              "supervising_provider", "allowed_actions"},
         )  # fmt: skip
         self.assertEqual(

@@ -123,7 +123,9 @@ class TransitionParityTests(SimpleTestCase):
         second = self._post(note["id"], "lock_sign")
         self.assertEqual(second.status_code, 409)
         self.assertEqual(second.json()["state"], "SGN")
-        self.assertEqual(second.json()["error"]["code"], "already_signed")
+        # The document reserves already_signed for `sign`: lock_sign on a signed note is
+        # action_not_allowed first (contract v3; was already_signed).
+        self.assertEqual(second.json()["error"]["code"], "action_not_allowed")
         history = self.sandbox.history(note["id"])
         steps = [(event["state"], event["action"]) for event in history]
         self.assertEqual(steps, [("NEW", "created"), ("LKD", "lock_sign"), ("SGN", "lock_sign")])

@@ -75,17 +75,32 @@ class NoteApi(SimpleAPI):
         """Return the plugin variable `signing_policy` (PROVIDER unless set to ANY_STAFF)."""
         return contract.signing_policy_from(self.secrets)
 
+    def notes(self) -> Any:
+        """Return the notes the caller may see (queries.visible_notes), annotated for summaries."""
+        return queries.notes_queryset(self.current_staff(), self.secrets, self.environment)
+
+    def restrict(self) -> bool:
+        """Return the plugin variable `restrict_signing_to_provider` (false unless "true")."""
+        return contract.restrict_from(self.secrets)
+
     def summary(self, row: dict[str, Any]) -> dict[str, Any]:
         """Return the summary of a row for the caller."""
         return contract.note_summary(
-            row, caller_id=str(self.current_staff().id), signing_policy=self.signing_policy()
+            row,
+            caller_id=str(self.current_staff().id),
+            signing_policy=self.signing_policy(),
+            restrict=self.restrict(),
         )
 
     @api.get("/me")
     def me(self) -> list[Response | Effect]:
         """Return the token's Canvas user id and staff member."""
         staff = queries.staff_names(self.current_staff())
-        return [JSONResponse(contract.me_body(user_id=str(self.event.actor.id), staff=staff))]
+        zone = queries.installation_zone(self.environment)
+        body = contract.me_body(
+            user_id=str(self.event.actor.id), staff=staff, installation_time_zone=zone.key
+        )
+        return [JSONResponse(body)]
 
     @api.get("/notes")
     def note_list(self) -> list[Response | Effect]:
@@ -97,7 +112,9 @@ class NoteApi(SimpleAPI):
         """
         params = self.request.query_params
         filters = contract.parse_list_filters(params)
-        notes = queries.notes_filtered(self.current_staff(), filters)
+        notes = queries.notes_filtered(
+            self.current_staff(), self.notes(), filters, restrict=self.restrict()
+        )
         count = notes.count()
         order = contract.parse_order(params.get("order"))
         notes = queries.in_order(notes, order)
@@ -127,9 +144,11 @@ class NoteApi(SimpleAPI):
         params = self.request.query_params
         counts = queries.note_counts(
             self.current_staff(),
+            self.notes(),
             overdue_before=contract.parse_moment(params.get("overdue_before")),
             day_start=contract.parse_moment(params.get("day_start")),
             day_end=contract.parse_moment(params.get("day_end")),
+            restrict=self.restrict(),
         )
         return [JSONResponse(counts)]
 
@@ -142,7 +161,7 @@ class NoteApi(SimpleAPI):
         if error is not None:
             return [error]
         since = contract.parse_moment(params.get("since"))
-        rows, events = queries.notes_with_history(self.current_staff(), note_ids, since=since)
+        rows, events = queries.notes_with_history(self.notes(), note_ids, since=since)
         summaries = ((row["dbid"], self.summary(row)) for row in rows)
         return [JSONResponse(batch.history_batch_body(summaries, events, as_of=as_of))]
 
@@ -151,7 +170,7 @@ class NoteApi(SimpleAPI):
         note_id = contract.parse_note_id(self.request.path_params.get("note_id", ""))
         if note_id is None:
             return None, contract.invalid_note_id()
-        row = queries.summary_row(self.current_staff(), note_id)
+        row = queries.summary_row(self.notes(), note_id)
         if row is None:
             return None, contract.note_not_found()
         return row, None
@@ -182,7 +201,13 @@ class NoteApi(SimpleAPI):
             return [error]
         caller_id = str(self.current_staff().id)
         note = contract.facts(row, caller_id)
-        refused = refusal(action, note, caller_id=caller_id, signing_policy=self.signing_policy())
+        refused = refusal(
+            action,
+            note,
+            caller_id=caller_id,
+            signing_policy=self.signing_policy(),
+            restrict=self.restrict(),
+        )
         if refused is not None:
             extra = {"state": refused.state} if refused.state else {}
             status = HTTPStatus(refused.status)
