@@ -41,13 +41,26 @@ class AlreadyInProgress(NotesError):
 
 
 class NothingToSign(NotesError):
-    """None of the chosen notes is in the signing queue any more."""
+    """No chosen note (or no note of the queue) can be signed now; `skipped` says why, each."""
+
+    default_message = "None of those notes can be signed by you now. The queue has been refreshed."
+    code = "nothing_to_sign"
+
+    def __init__(self, message: str | None = None, *, skipped: list | None = None) -> None:
+        self.skipped = list(skipped or [])
+        if message is None and not self.skipped:
+            message = "Nothing in your queue in Canvas can be signed by you now."
+        super().__init__(message)
+
+
+class BulkPlanLimited(NotesError):
+    """The user asked for more bulk plans this minute than NOTES_BULK_PLANS_PER_MINUTE allows."""
 
     default_message = (
-        "None of those notes needs your signature any more: Canvas shows them signed. "
-        "The queue has been refreshed."
+        "Too many requests to sign several notes in a minute. Wait a minute, then try again."
     )
-    code = "nothing_to_sign"
+    code = "bulk_plan_limited"
+    level = Level.WARNING
 
 
 class BulkOverlap(NotesError):
