@@ -43,13 +43,15 @@ class AlreadyInProgress(NotesError):
 class NothingToSign(NotesError):
     """No chosen note (or no note of the queue) can be signed now; `skipped` says why, each."""
 
-    default_message = "None of those notes can be signed by you now. The queue has been refreshed."
+    default_message = (
+        "None of those notes is yours to sign now; each one says why. The queue has been refreshed."
+    )
     code = "nothing_to_sign"
 
     def __init__(self, message: str | None = None, *, skipped: list | None = None) -> None:
         self.skipped = list(skipped or [])
         if message is None and not self.skipped:
-            message = "Nothing in your queue in Canvas can be signed by you now."
+            message = "Nothing in your queue in Canvas is yours to sign now."
         super().__init__(message)
 
 
