@@ -198,16 +198,18 @@ def signed_by_for(note: dict[str, Any]) -> dict[str, Any] | None:
     """Return who signed a note awaiting a co-signature: `{"id", "name", "at"}`, or None.
 
     Canvas's `signed_by` when sent; else, on a signed note, the state's
-    `changed_by` and `changed_at` (named when that is the note's provider).
+    `changed_by` and `changed_at` (named only when that is the note's provider;
+    both blank when Canvas does not say).
     """
     if note.get("signed_by"):
         return note["signed_by"]
     state = note.get("state", {})
-    if state.get("code") != "SGN" or not state.get("changed_by"):
+    if state.get("code") != "SGN":
         return None
+    by = state.get("changed_by") or ""
     provider = note.get("provider") or {}
-    name = provider.get("name", "") if provider.get("id") == state["changed_by"] else ""
-    return {"id": state["changed_by"], "name": name, "at": state.get("changed_at")}
+    name = provider.get("name", "") if by and provider.get("id") == by else ""
+    return {"id": by, "name": name, "at": state.get("changed_at")}
 
 
 def _button(spec: ActionSpec, *, label: str = "", ask: str | None = None) -> dict[str, str]:
