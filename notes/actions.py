@@ -179,7 +179,9 @@ def queue_action_for(note: dict[str, Any]) -> QueueAction | None:
     sent = note.get("queue_action")
     if sent in QueueAction.values:
         return QueueAction(sent)
-    if not note.get("note_type", {}).get("is_sig_required"):
+    # Canvas offers sign and lock & sign only on signature-required types, so a note
+    # drawn from an attempt's stored codes (no note type) is judged by its actions.
+    if "note_type" in note and not note["note_type"].get("is_sig_required"):
         return None
     allowed = set(note.get("allowed_actions", []))
     state = note.get("state", {}).get("code")

@@ -339,16 +339,29 @@ class ClinicWalkTests(E2ETestCase):
         self.assertIn("Created", self.row(page, note["id"]).locator(".badge").inner_text())
         self.browser.shot(page, "13-worklist")
 
-        self.act(page, note["id"], "Lock", state_label="Locked", toast="ock")
-        self.browser.shot(page, "14-locked-toast")
+        # As Canvas shows it: one Sign on a signature-required note (it locks and
+        # signs in one step), Lock only on a note that needs no signature.
+        row_buttons = self.row(page, note["id"]).locator(".actions .btn").all_inner_texts()
+        self.assertEqual(row_buttons, ["Sign"])
         self.act(
-            page, note["id"], "Sign", state_label="Signed", toast="Note signed.", shot="15a-signing"
+            page,
+            note["id"],
+            "Sign",
+            state_label="Signed",
+            toast="Note locked and signed.",
+            shot="15a-signing",
         )
         self.browser.shot(page, "15b-signed")
         self.act(page, note["id"], "Unlock", state_label="Unlocked", toast="nlock")
         self.browser.shot(page, "16-unlocked")
-        self.act(page, note["id"], "Lock & sign", state_label="Signed", toast="ign")
+        self.act(page, note["id"], "Sign", state_label="Signed", toast="ign")
         self.browser.shot(page, "17-locked-and-signed")
+        nosig = self.sandbox.create_note(
+            state="NEW", kind="encounter_nosig", provider="provider", patient="Walker Lockwood"
+        )
+        page.goto(self.url(worklist))
+        self.act(page, nosig["id"], "Lock", state_label="Locked", toast="ock")
+        self.browser.shot(page, "14-locked-toast")
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
         self.collect_tokens()
         page.goto(self.url(f"/notes/{note['id']}/"))

@@ -88,6 +88,13 @@ class ButtonsTests(TestCase):
         self.assertIsNone(queue_action_for(parsed(body)))
         self.assertEqual(self.buttons(body), [("lock", "Lock")])
 
+    def test_a_row_redrawn_from_an_attempts_stored_codes_keeps_one_sign(self):
+        # After an action the row is drawn from the attempt's codes: no note type there.
+        stored = {"id": str(uuid.uuid4()), "state": {"code": "ULK", "label": "Unlocked"},
+                  "allowed_actions": ["lock", "lock_sign"]}  # fmt: skip
+        shown = note_with_actions(user=self.provider, note=stored)["actions"]
+        self.assertEqual([(a["name"], a["label"]) for a in shown], [("lock_sign", "Sign")])
+
     def test_the_plugins_queue_action_wins_over_the_derivation(self):
         # Canvas says the open note is signed from the queue with lock_sign; derived alike.
         body = note("ULK", ["lock", "lock_sign"])
