@@ -6,6 +6,7 @@ Everything about reaching Canvas is in `integrations.canvas.settings`.
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
@@ -51,3 +52,13 @@ def overdue_days() -> int:
 def bulk_start_within() -> timedelta:
     """Return how long a bulk run may wait for a worker before it expires unstarted."""
     return timedelta(seconds=float(getattr(settings, "NOTES_BULK_START_WITHIN", 600)))
+
+
+def clinic_zone() -> ZoneInfo:
+    """Return the clinic's zone (CLINIC_TIME_ZONE): ages and overdue count in its days."""
+    return ZoneInfo(getattr(settings, "CLINIC_TIME_ZONE", "UTC"))
+
+
+def bulk_plans_per_minute() -> int:
+    """Return how many bulk plans (each a read of the whole queue) a user may ask for a minute."""
+    return int(getattr(settings, "NOTES_BULK_PLANS_PER_MINUTE", 10))

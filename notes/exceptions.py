@@ -41,13 +41,28 @@ class AlreadyInProgress(NotesError):
 
 
 class NothingToSign(NotesError):
-    """None of the chosen notes is in the signing queue any more."""
+    """No chosen note (or no note of the queue) can be signed now; `skipped` says why, each."""
 
     default_message = (
-        "None of those notes needs your signature any more: Canvas shows them signed. "
-        "The queue has been refreshed."
+        "None of those notes is yours to sign now; each one says why. The queue has been refreshed."
     )
     code = "nothing_to_sign"
+
+    def __init__(self, message: str | None = None, *, skipped: list | None = None) -> None:
+        self.skipped = list(skipped or [])
+        if message is None and not self.skipped:
+            message = "Nothing in your queue in Canvas is yours to sign now."
+        super().__init__(message)
+
+
+class BulkPlanLimited(NotesError):
+    """The user asked for more bulk plans this minute than NOTES_BULK_PLANS_PER_MINUTE allows."""
+
+    default_message = (
+        "Too many requests to sign several notes in a minute. Wait a minute, then try again."
+    )
+    code = "bulk_plan_limited"
+    level = Level.WARNING
 
 
 class BulkOverlap(NotesError):

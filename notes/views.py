@@ -33,13 +33,14 @@ from notes.attempts import note_action_reply
 from notes.bulk import planning
 from notes.bulk import progress as bulk_progress
 from notes.bulk import runs as bulk_runs
-from notes.exceptions import RunInProgress
+from notes.exceptions import NothingToSign, RunInProgress
 from notes.forms import OpenNoteForm, WorklistForm
 from notes.models import BulkRun, NoteActionAttempt
 from notes.replies import ActionReply, attempt_reply
 from notes.selectors import attempt_get_for_user, attempt_list_for_user
 from notes.worklist import (
     TABS,
+    Count,
     Queue,
     TabKey,
     note_aged,
@@ -47,6 +48,7 @@ from notes.worklist import (
     note_get_for_user,
     note_list_for_user,
     notes_with_attempts,
+    tab_for_user,
     tabs_for_user,
 )
 
@@ -102,7 +104,8 @@ def worklist(request: HtmxHttpRequest) -> HttpResponse:
     form = WorklistForm(request.GET)
     form.is_valid()
     tabs = tabs_for_user(request.user)
-    tab = form.cleaned_data.get("tab") or tabs[0].key
+    # A tab the user lacks (a front desk's ?tab=to_sign) gives them their own first tab.
+    tab = tab_for_user(request.user, form.cleaned_data.get("tab"))
     patient = form.cleaned_data.get("patient") or ""
     cursor = form.cleaned_data.get("cursor") or ""
     context: dict[str, Any] = {
@@ -139,8 +142,10 @@ def _worklist_page_complete(
     page = context["page"]
     page["notes"] = notes_with_attempts(user=request.user, notes=page["notes"])
     counts = _counts_or_none(request) or {}
-    if tab == TabKey.ALL and page["count"] is not None:
-        counts = {**counts, TabKey.ALL: page["count"]}
+    # Canvas's counts.today holds every state: the Today tab is counted by its own list.
+    counts.pop(Count.TODAY, None)
+    if TABS[tab].count_key is None and page["count"] is not None:
+        counts = {**counts, tab: page["count"]}
     context["counts"] = counts
     base = {"tab": tab, **({"patient": patient} if patient else {})}
     context["first_url"] = f"{reverse('notes:worklist')}?{urlencode(base)}"
@@ -314,7 +319,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
         plan = planning.plan_for_user(user=request.user, note_ids=note_ids)
         # The question's form posts confirm=1 (the field's name is the bench's too).
         if request.POST.get("confirm") != "1":
-            return render(request, "notes/bulk_ask.html", {"plan": plan})
+            return render(request, "notes/bulk_ask.html", {"plan": plan, "skipped": plan.skipped})
         run = bulk_runs.run_start(
             user=request.user,
             plan=plan,
@@ -326,15 +331,21 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return redirect("notes:run", run_id=exc.run_id)
     except TokenDecryptionFailed:
         raise
+    except NothingToSign as exc:
+        if not exc.skipped:
+            messages.info(request, exc.message)
+            return redirect(back)
+        context = {"plan": None, "skipped": exc.skipped, "message": exc.message}
+        return render(request, "notes/bulk_ask.html", context)
     except CanvasError as exc:
-        messages.error(request, exc.message)
+        messages.add_message(request, exc.level.message_level, exc.message)
         return redirect(back)
-    chosen = len(note_ids or [])
-    if note_ids is not None and plan.count < chosen:
+    if plan.skipped:
+        noun = "note you chose is" if len(plan.skipped) == 1 else "notes you chose are"
         messages.info(
             request,
-            f"{chosen - plan.count} of the notes you chose no longer need your signature "
-            "in Canvas; the run signs the rest.",
+            f"{len(plan.skipped)} {noun} not in this run (the question said why); "
+            "the run signs the rest.",
         )
     return redirect("notes:run", run_id=run.pk)
 

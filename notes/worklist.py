@@ -94,7 +94,8 @@ TABS: dict[str, Tab] = {
     for tab in (
         Tab(TabKey.TO_SIGN, queue=Queue.TO_SIGN, order=Order.OLDEST, count_key=Count.TO_SIGN),
         Tab(TabKey.OPEN, states=("NEW", "ULK"), mine=True, count_key=Count.OPEN),
-        Tab(TabKey.TODAY, states=("BKD", "RVT"), today=True, count_key=Count.TODAY),
+        # Counted by its own list (`count`): Canvas's counts.today holds every state.
+        Tab(TabKey.TODAY, states=("BKD", "RVT"), today=True),
         Tab(TabKey.ALL),
     )
 }
@@ -110,6 +111,13 @@ def tabs_for_user(user: AbstractBaseUser) -> list[Tab]:
     return [TABS[TabKey.TODAY], TABS[TabKey.ALL]]
 
 
+def tab_for_user(user: AbstractBaseUser, asked: str | None) -> TabKey:
+    """Return the tab to show: the one asked for if it is the user's, else their first."""
+    tabs = tabs_for_user(user)
+    key = TAB_ALIASES.get(asked or "", asked)
+    return next((t.key for t in tabs if t.key == key), tabs[0].key)
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """Return [start, end) of `day` in the current time zone (the clinic's or the user's).
 
@@ -120,9 +128,30 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
     return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
 
 
+def clinic_today(now: datetime | None = None) -> date:
+    """Return the clinic's date now (its zone, whatever zone the page shows)."""
+    return (now or _now()).astimezone(conf.clinic_zone()).date()
+
+
 def age_days(when: datetime, *, now: datetime | None = None) -> int:
-    """Return how many calendar days old `when` is in the current time zone (0: today)."""
-    return (timezone.localdate(now or _now()) - timezone.localdate(when)).days
+    """Return how many calendar days old `when` is on the clinic's calendar (0: today).
+
+    Negative for a date of service later than the clinic's today.
+    """
+    return (clinic_today(now) - when.astimezone(conf.clinic_zone()).date()).days
+
+
+def age_text(age: int | None) -> str:
+    """Return an age as a person reads it: "Today", "3 days", "Tomorrow", "in 2 days"."""
+    if age is None:
+        return ""
+    if age == 0:
+        return "Today"
+    if age == -1:
+        return "Tomorrow"
+    if age < 0:
+        return f"in {-age} days"
+    return f"{age} day{'' if age == 1 else 's'}"
 
 
 def note_list_for_user(
@@ -170,23 +199,25 @@ def note_list_for_user(
 def note_aged(
     note: dict[str, Any], *, signing: bool, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Add `age_days` (calendar days since the date of service) and, in the signing
-    queue, `overdue` (older than NOTES_OVERDUE_DAYS)."""
+    """Add `age_days` (clinic calendar days since the date of service, negative when
+    later), `age_text` and, in the signing queue, `overdue` (older than
+    NOTES_OVERDUE_DAYS; a later date never is)."""
     when = note.get("datetime_of_service")
     age = age_days(when, now=now) if when else None
     overdue = signing and age is not None and age > conf.overdue_days()
-    return {**note, "age_days": age, "overdue": overdue}
+    return {**note, "age_days": age, "age_text": age_text(age), "overdue": overdue}
 
 
 def note_counts_for_user(*, user: AbstractBaseUser, today: date | None = None) -> dict[str, int]:
     """Return the user's counts in one Canvas call: to_sign, overdue, open and today.
 
     Overdue: in the signing queue with a date of service more than
-    `NOTES_OVERDUE_DAYS` calendar days ago in the clinic's (or user's) zone.
+    `NOTES_OVERDUE_DAYS` calendar days before the clinic's today, in its zone.
     """
     day = today or timezone.localdate(_now())
     start, end = day_bounds(day)
-    overdue_before = day_bounds(day - timedelta(days=conf.overdue_days()))[0]
+    overdue_day = (today or clinic_today()) - timedelta(days=conf.overdue_days())
+    overdue_before = datetime.combine(overdue_day, time.min, tzinfo=conf.clinic_zone())
     return canvas_call(
         user=user,
         call=lambda token: plugin_client().note_counts(
@@ -253,14 +284,24 @@ class CountCard:
     warn: bool = False
 
 
+def today_count_for_user(*, user: AbstractBaseUser) -> int | None:
+    """Return how many notes the Today tab lists (its list's `count`), None if not sent."""
+    return note_list_for_user(user=user, tab=TabKey.TODAY, limit=1)["count"]
+
+
 def home_cards_for_user(*, user: AbstractBaseUser) -> list[CountCard]:
     """Return the home page's counts, in the order the user's work needs them.
 
     Providers: to sign, overdue, open, today's appointments; front-desk
-    staff: today's appointments first (and only). One Canvas call.
+    staff: today's appointments first (and only). Today's number is the Today
+    tab's own list count, so the card and the tab agree.
     """
-    counts = note_counts_for_user(user=user)
-    today = CountCard(TabKey.TODAY.label, counts[Count.TODAY], TabKey.TODAY)
+    today_count = today_count_for_user(user=user)
+    counts = note_counts_for_user(user=user) if user_can_sign(user=user) else {}
+    if today_count is None:  # a plugin before contract v2 sends no list count
+        counts = counts or note_counts_for_user(user=user)
+        today_count = counts[Count.TODAY]
+    today = CountCard(TabKey.TODAY.label, today_count, TabKey.TODAY)
     if not user_can_sign(user=user):
         return [today]
     return [

@@ -264,6 +264,9 @@ NOTES_CONFIRM_SECONDS = env.float("NOTES_CONFIRM_SECONDS", default=30)
 # makes at most this many Canvas calls at once.
 NOTES_OVERDUE_DAYS = env.int("NOTES_OVERDUE_DAYS", default=3)
 NOTES_BULK_CONCURRENCY = env.int("NOTES_BULK_CONCURRENCY", default=4)
+# Bulk plans (each reads the whole queue) a user may ask for a minute; past it,
+# refused before any Canvas read.
+NOTES_BULK_PLANS_PER_MINUTE = env.int("NOTES_BULK_PLANS_PER_MINUTE", default=10)
 
 # Background work on Django's tasks API, stored in the database, in two lanes:
 # "default" (confirming actions: `db_worker --queue-name default`) and "bulk"

@@ -58,7 +58,6 @@ def clinic_time_zone() -> str:
     return str(settings.SANDBOX_CLINIC_TIME_ZONE)
 
 
-
 def checkin_converts() -> bool:
     """Return whether check-in converts an appointment note into an encounter note."""
     return bool(settings.SANDBOX_CHECKIN_CONVERTS)

@@ -175,7 +175,23 @@ def summary_parse(data: Any) -> dict[str, Any]:
         ),
         # As sent; the portal keeps the actions it knows.
         "allowed_actions": [a for a in allowed if isinstance(a, str)],
+        **_queue_fields(data),
     }
+
+
+#: The `queue_action`s of contract v3 (the to_sign queue's one button per note).
+QUEUE_ACTIONS = ("sign", "lock_sign", "cosign")
+
+
+def _queue_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Return contract v3's `queue_action` and `signed_by` when sent (absent: not added)."""
+    fields: dict[str, Any] = {}
+    if data.get("queue_action") in QUEUE_ACTIONS:
+        fields["queue_action"] = data["queue_action"]
+    signed_by = data.get("signed_by")
+    if isinstance(signed_by, dict):
+        fields["signed_by"] = {**_named(signed_by), "at": _when(signed_by.get("at"))}
+    return fields
 
 
 def note_page_parse(data: Any) -> dict[str, Any]:

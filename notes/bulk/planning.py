@@ -1,45 +1,55 @@
-"""Planning a run: reads the signing queue in Canvas and picks one action per note; no writes.
+"""Planning a run: each chosen note gets the queue's own action, or the true reason; no writes.
 
 A run is planned from the signing queue as Canvas shows it when the person
 answers the question (never from what the page posted): each note gets the
-one action that fits it (lock & sign an open note, sign a locked one,
-co-sign one already signed by its provider).
+action the queue offers for it (Canvas's `queue_action`, or the same rule
+derived from its allowed actions). A chosen note that cannot be planned is
+named with the reason a read of Canvas shows; "signed" is said only when that
+read shows the note signed by this user. Plans are rate limited per user,
+before any Canvas read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.utils import timezone
 
+from canvas_oauth.selectors import connection_get
 from canvas_oauth.tokens import canvas_call
-from integrations.canvas.plugin import plugin_client
-from notes.actions import ACTIONS, Action, user_can_sign
-from notes.exceptions import ActionNotPermitted, NothingToSign
+from integrations.canvas.exceptions import InvalidNoteId, NoteNotFound
+from integrations.canvas.plugin import note_id_parse, plugin_client
+from notes import conf
+from notes.actions import (
+    ACTIONS,
+    QUEUE_ACTION_SENDS,
+    Action,
+    queue_action_for,
+    signed_by_for,
+    user_can_sign,
+)
+from notes.exceptions import ActionNotPermitted, BulkPlanLimited, NothingToSign
 from notes.worklist import Order, Queue
 
 #: The most notes one run takes (the queue is read 100 at a time).
 MAX_NOTES = 500
-#: The label of a sign on a note someone else signed (a queue action, not an Action).
-COSIGN_LABEL = "Co-sign"
+#: The most chosen notes outside the queue read one by one for their reason.
+MAX_REASON_READS = 25
 
 
-def bulk_action_for(note: dict[str, Any]) -> Action | None:
-    """Return the action that signs this note for its caller, or None if none does."""
-    allowed = set(note.get("allowed_actions", []))
-    if note["state"]["code"] in ("NEW", "ULK") and Action.LOCK_SIGN in allowed:
-        return Action.LOCK_SIGN
-    if Action.SIGN in allowed:
-        return Action.SIGN
-    return None
+class SkipReason:
+    """Why a chosen note is not in the run: each sentence is what a read of Canvas showed."""
 
-
-def bulk_label(note: dict[str, Any], action: str) -> str:
-    """Return what the action is called for this note: Lock & sign, Sign or Co-sign."""
-    if action == Action.SIGN and note["state"]["code"] == "SGN":
-        return COSIGN_LABEL
-    return ACTIONS[action].label
+    GONE = "No longer in your queue in Canvas."
+    SIGNED_BY_YOU = "Already signed: Canvas shows your signature on it ({when})."
+    SOMEONE_ELSES = "Someone else's note ({provider}): not yours to sign."
+    REFUSED = "Canvas would refuse to sign it while it is {state}."
+    NOT_PERMITTED = "You are not permitted to {action} notes in the portal."
+    UNREAD = "No longer in your queue in Canvas (not read again: too many chosen)."
 
 
 @dataclass(frozen=True)
@@ -50,10 +60,20 @@ class PlannedNote:
 
 
 @dataclass(frozen=True)
+class SkippedNote:
+    """A chosen note left out of the run, and the reason Canvas shows."""
+
+    note_id: str
+    reason: str
+    note: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What a run would do: the notes in queue order, and the sentence of the question."""
+    """What a run would do: the notes in queue order, the chosen notes left out, the sentence."""
 
     notes: list[PlannedNote] = field(default_factory=list)
+    skipped: list[SkippedNote] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -72,6 +92,23 @@ class Plan:
         labels = set(self.by_label)
         verb = labels.pop() if len(labels) == 1 else ACTIONS[Action.SIGN].label
         return f"{verb} {self.count} {noun}"
+
+
+def plan_rate_check(*, user: AbstractBaseUser, now: datetime | None = None) -> None:
+    """Count one plan for the user this minute; raise BulkPlanLimited past the limit.
+
+    Runs before any Canvas read (each plan reads the whole queue).
+    """
+    minute = int((now or timezone.now()).timestamp() // 60)
+    key = f"notes:bulk-plans:{user.pk}:{minute}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > conf.bulk_plans_per_minute():
+        raise BulkPlanLimited()
 
 
 def queue_read(*, user: AbstractBaseUser) -> list[dict[str, Any]]:
@@ -96,23 +133,94 @@ def queue_read(*, user: AbstractBaseUser) -> list[dict[str, Any]]:
     return notes[:MAX_NOTES]
 
 
-def plan_for_user(*, user: AbstractBaseUser, note_ids: list[str] | None) -> Plan:
-    """Plan a run over the queue as Canvas shows it now: all of it, or the chosen notes in it.
+def _staff_id(user: AbstractBaseUser) -> str:
+    connection = connection_get(user=user)
+    return getattr(connection, "canvas_staff_id", "") or ""
 
-    Notes no longer in the queue (signed meanwhile) and notes no action
-    signs are left out.
+
+def _queued(note: dict[str, Any], *, user: AbstractBaseUser) -> PlannedNote | SkippedNote:
+    """Return the note planned with its queue action, or skipped with the reason."""
+    queue_action = queue_action_for(note)
+    if queue_action is None:
+        reason = SkipReason.REFUSED.format(state=note["state"]["label"])
+        return SkippedNote(note["id"], reason, note)
+    action = QUEUE_ACTION_SENDS[queue_action]
+    if not user.has_perm(ACTIONS[action].perm):
+        reason = SkipReason.NOT_PERMITTED.format(action=queue_action.label.lower())
+        return SkippedNote(note["id"], reason, note)
+    return PlannedNote(note=note, action=action, label=queue_action.label)
+
+
+def _signed_by_me(note: dict[str, Any], staff_id: str) -> bool:
+    """Return whether this read shows the note signed by `staff_id` (state SGN, their signature)."""
+    if note["state"]["code"] != "SGN" or not staff_id:
+        return False
+    signer = signed_by_for(note) or {}
+    return staff_id in (signer.get("id"), note["state"].get("changed_by"))
+
+
+def skip_reason_read(*, user: AbstractBaseUser, note_id: str, staff_id: str) -> SkippedNote:
+    """Read one chosen note that is not in the queue and return the reason Canvas shows."""
+    try:
+        note = canvas_call(
+            user=user,
+            call=lambda token: plugin_client().note_get(access_token=token, note_id=note_id),
+        )
+    except NoteNotFound:
+        return SkippedNote(note_id, SkipReason.GONE)
+    if _signed_by_me(note, staff_id):
+        when = note["state"].get("changed_at")
+        shown = timezone.localtime(when).strftime("%-d %b, %H:%M") if when else "no time given"
+        return SkippedNote(note_id, SkipReason.SIGNED_BY_YOU.format(when=shown), note)
+    provider_id = (note.get("provider") or {}).get("id")
+    supervisor_id = (note.get("supervising_provider") or {}).get("id")
+    if staff_id and staff_id not in (provider_id, supervisor_id):
+        provider = (note.get("provider") or {}).get("name") or "another provider"
+        return SkippedNote(note_id, SkipReason.SOMEONE_ELSES.format(provider=provider), note)
+    return SkippedNote(note_id, SkipReason.REFUSED.format(state=note["state"]["label"]), note)
+
+
+def _chosen_ids(note_ids: list[str] | None) -> list[str] | None:
+    """Return the chosen ids as Canvas spells them, each once; what is not a note id is dropped."""
+    if note_ids is None:
+        return None
+    ids = []
+    for value in note_ids:
+        try:
+            ids.append(str(note_id_parse(value=value)))
+        except InvalidNoteId:
+            continue
+    return list(dict.fromkeys(ids))
+
+
+def plan_for_user(*, user: AbstractBaseUser, note_ids: list[str] | None) -> Plan:
+    """Plan a run over the queue as Canvas shows it now: all of it, or the chosen notes.
+
+    Each planned note gets its queue action; each chosen note left out is
+    named with the reason Canvas shows (its own read when it left the queue).
+    Raises BulkPlanLimited (before any read), ActionNotPermitted, or
+    NothingToSign carrying the reasons.
     """
     if not user_can_sign(user=user):
         raise ActionNotPermitted()
-    chosen = None if note_ids is None else {str(n).strip().lower() for n in note_ids}
-    planned = []
+    plan_rate_check(user=user)
+    chosen = _chosen_ids(note_ids)
+    planned: list[PlannedNote] = []
+    skipped: list[SkippedNote] = []
+    in_queue = set()
     for note in queue_read(user=user):
         if chosen is not None and note["id"] not in chosen:
             continue
-        action = bulk_action_for(note)
-        if action is None or not user.has_perm(ACTIONS[action].perm):
+        in_queue.add(note["id"])
+        result = _queued(note, user=user)
+        (planned if isinstance(result, PlannedNote) else skipped).append(result)
+    missing = [n for n in chosen or [] if n not in in_queue]
+    staff_id = _staff_id(user) if missing else ""
+    for index, note_id in enumerate(missing):
+        if index >= MAX_REASON_READS:
+            skipped.append(SkippedNote(note_id, SkipReason.UNREAD))
             continue
-        planned.append(PlannedNote(note=note, action=action, label=bulk_label(note, action)))
+        skipped.append(skip_reason_read(user=user, note_id=note_id, staff_id=staff_id))
     if not planned:
-        raise NothingToSign()
-    return Plan(notes=planned)
+        raise NothingToSign(skipped=skipped)
+    return Plan(notes=planned, skipped=skipped)

@@ -12,6 +12,7 @@ import sys
 import unittest
 import uuid
 import warnings
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from django.test import SimpleTestCase
@@ -338,16 +339,29 @@ class ClinicWalkTests(E2ETestCase):
         self.assertIn("Created", self.row(page, note["id"]).locator(".badge").inner_text())
         self.browser.shot(page, "13-worklist")
 
-        self.act(page, note["id"], "Lock", state_label="Locked", toast="ock")
-        self.browser.shot(page, "14-locked-toast")
+        # As Canvas shows it: one Sign on a signature-required note (it locks and
+        # signs in one step), Lock only on a note that needs no signature.
+        row_buttons = self.row(page, note["id"]).locator(".actions .btn").all_inner_texts()
+        self.assertEqual(row_buttons, ["Sign"])
         self.act(
-            page, note["id"], "Sign", state_label="Signed", toast="Note signed.", shot="15a-signing"
+            page,
+            note["id"],
+            "Sign",
+            state_label="Signed",
+            toast="Note locked and signed.",
+            shot="15a-signing",
         )
         self.browser.shot(page, "15b-signed")
         self.act(page, note["id"], "Unlock", state_label="Unlocked", toast="nlock")
         self.browser.shot(page, "16-unlocked")
-        self.act(page, note["id"], "Lock & sign", state_label="Signed", toast="ign")
+        self.act(page, note["id"], "Sign", state_label="Signed", toast="ign")
         self.browser.shot(page, "17-locked-and-signed")
+        nosig = self.sandbox.create_note(
+            state="NEW", kind="encounter_nosig", provider="provider", patient="Walker Lockwood"
+        )
+        page.goto(self.url(worklist))
+        self.act(page, nosig["id"], "Lock", state_label="Locked", toast="ock")
+        self.browser.shot(page, "14-locked-toast")
         self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
         self.collect_tokens()
         page.goto(self.url(f"/notes/{note['id']}/"))
@@ -473,15 +487,45 @@ class ClinicWalkTests(E2ETestCase):
                 return
         self.fail(f"Tab never reached {selector}")
 
+    def queue_shots(self, page, path: str, patient: str, count: int):
+        """Screenshot the queue at 1280, 768 and 390 pixels: every row's buttons on screen."""
+        for width, height, name in ((1280, 800, "51-queue"), (768, 1024, "51b-queue-tablet"),
+                                    (390, 844, "51c-queue-phone")):  # fmt: skip
+            view = self.browser.new_page(width=width, height=height)
+            view.context.add_cookies(page.context.cookies())
+            view.goto(self.url(path))
+            rows = view.locator("table.worklist tbody tr")
+            self.assertEqual(rows.count(), count)
+            wide = view.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            self.assertLessEqual(wide, 0, f"{width}px: the page scrolls sideways")
+            for index in range(count):
+                button = rows.nth(index).locator(".actions .btn").first
+                box = button.bounding_box()
+                self.assertLessEqual(box["x"] + box["width"], width, f"{width}px row {index}")
+            self.assertTrue(view.locator("#bulk-submit").is_visible())
+            self.browser.shot(view, name)
+            if width == 390:  # scrolled to the end: the bulk bar is still on screen
+                view.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")
+                bar = view.locator("#bulk-submit").bounding_box()
+                self.assertTrue(0 <= bar["y"] <= height - bar["height"], bar)
+                self.browser.shot(view, "51d-queue-phone-scrolled")
+            view.context.close()
+
     def test_4_provider_closes_the_day_with_the_keyboard(self):
         patient = "Dayclose"
+        tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
         notes = [
             self.sandbox.create_note(state="NEW", kind="encounter", patient=f"{patient} Amos",
                                      date="2026-11-20"),
             self.sandbox.create_note(state="LKD", kind="encounter", patient=f"{patient} Bea"),
-            self.sandbox.create_note(state="LKD", kind="encounter", patient=f"{patient} Cy"),
+            self.sandbox.create_note(state="PSH", kind="encounter", patient=f"{patient} Cy"),
+            # Signed by the nurse practitioner whom `provider` supervises: a co-signature.
+            self.sandbox.create_note(state="SGN", kind="encounter", provider="nurse",
+                                     patient=f"{patient} Dee"),
+            self.sandbox.create_note(state="NEW", kind="encounter", patient=f"{patient} Eve",
+                                     date=tomorrow),
         ]  # fmt: skip
-        page = self.browser.new_page()
+        page = self.browser.new_page(width=1280, height=800)
         self.sign_in(page, "provider")
         if page.get_by_role("link", name="Connect to Canvas").count():
             self.link(page, canvas_user="provider", shot_prefix="50")
@@ -490,46 +534,81 @@ class ClinicWalkTests(E2ETestCase):
         self.assertIn("To sign", cards.first.inner_text())
         self.browser.shot(page, "50a-home-counts")
 
-        page.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
+        path = f"/notes/?tab=to_sign&patient={patient}"
+        page.goto(self.url(path))
         queue = page.locator("table.worklist tbody tr")
-        self.assertEqual(queue.count(), 3)
-        # Oldest first, with its age and the overdue mark.
+        self.assertEqual(queue.count(), 5)
+        # Oldest first, with its age and the overdue mark; a later date is "Tomorrow".
         self.assertIn("Amos", queue.first.inner_text())
         self.assertIn("Overdue", queue.first.inner_text())
+        self.assertIn("Tomorrow", queue.last.inner_text())
+        self.assertNotIn("Overdue", queue.last.inner_text())
         self.assertRegex(page.locator("#worklist-tabs").inner_text(), r"To sign \d+")
-        self.browser.shot(page, "51-queue")
-        tablet = self.browser.new_page(width=768, height=1024)
-        tablet.context.add_cookies(page.context.cookies())
-        tablet.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
-        self.assertEqual(tablet.locator("table.worklist tbody tr").count(), 3)
-        self.browser.shot(tablet, "51b-queue-tablet")
-        tablet.context.close()
+        # One Sign per note as Canvas shows it; the co-sign row says who signed.
+        for note in notes[:3]:
+            buttons = self.row(page, note["id"]).locator(".actions .btn").all_inner_texts()
+            self.assertEqual(buttons[0], "Sign", buttons)
+            self.assertNotIn("Lock", buttons)
+            self.assertNotIn("Lock & sign", buttons)
+        cosign = self.row(page, notes[3]["id"])
+        self.assertIn("awaits your co-signature", cosign.inner_text())
+        self.assertEqual(cosign.locator(".actions .btn").first.inner_text(), "Co-sign")
+        self.queue_shots(page, path, patient, 5)
 
         # Keyboard only: select the page, sign the selection, confirm.
         self.tab_to(page, "#select-page")
         page.keyboard.press("Space")
-        self.assertEqual(page.locator('input[name="note"]:checked').count(), 3)
-        self.assertIn("(3)", page.locator("#bulk-submit").inner_text())
+        self.assertEqual(page.locator('input[name="note"]:checked').count(), 5)
+        self.assertIn("(5)", page.locator("#bulk-submit").inner_text())
         self.tab_to(page, "#bulk-submit")
         self.browser.shot(page, "52-queue-selected")
         page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r"/notes/bulk/"))
-        self.assertIn("Sign 3 notes?", page.locator("h1").inner_text())
-        self.assertIn("1 to lock & sign and 2 to sign", page.locator(".lead").inner_text())
+        # Every chosen note is planned: open, locked, pushed, co-sign and tomorrow's.
+        self.assertIn("Sign 5 notes?", page.locator("h1").inner_text())
+        self.assertIn("4 to sign and 1 to co-sign", page.locator(".lead").inner_text())
+        self.assertEqual(page.locator(".bulk-skipped").count(), 0)
         self.browser.shot(page, "53-bulk-confirm")
         page.keyboard.press("Enter")  # the confirmation's own button has the focus
         page.wait_for_url(re.compile(r"/notes/runs/\d+/$"))
         bar = page.locator("#run-bar")
         self.assertEqual(bar.get_attribute("role"), "progressbar")
-        self.assertEqual(bar.get_attribute("aria-valuemax"), "3")
+        self.assertEqual(bar.get_attribute("aria-valuemax"), "5")
         self.browser.shot(page, "54-run-progress")
-        page.locator("#run-count", has_text="3 of 3 done").wait_for(timeout=20_000)
-        self.assertEqual(bar.get_attribute("aria-valuenow"), "3")
-        self.assertIn("Signed 3", page.locator(".run-summary").inner_text())
+        page.locator("#run-count", has_text="5 of 5 done").wait_for(timeout=30_000)
+        self.assertEqual(bar.get_attribute("aria-valuenow"), "5")
+        self.assertIn("Signed 5", page.locator(".run-summary").inner_text())
         self.assertEqual(page.locator("#run-cancel button").count(), 0)
         self.browser.shot(page, "55-run-done")
         for note in notes:
             self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "SGN")
+        # The co-signature is a second SGN in the note's history (the nurse's was the first).
+        history = [h["state"] for h in self.sandbox.history(notes[3]["id"])]
+        self.assertEqual(history[-2:], ["SGN", "SGN"])
+
+        # Chosen again from the page still showing them: each is named with the reason
+        # a read of Canvas shows (signed by me), none planned.
+        page.goto(self.url("/notes/?tab=all&patient=Dayclose"))
+        page.evaluate(
+            """(ids) => {
+              const f = document.createElement('form');
+              f.method = 'post'; f.action = '/notes/bulk/';
+              f.append(document.querySelector('[name=csrfmiddlewaretoken]').cloneNode());
+              for (const id of ids) {
+                const i = document.createElement('input');
+                i.type = 'hidden'; i.name = 'note'; i.value = id; f.append(i);
+              }
+              document.body.append(f); f.submit();
+            }""",
+            [n["id"] for n in notes[:2]],
+        )
+        page.wait_for_url(re.compile(r"/notes/bulk/"))
+        self.assertIn("Nothing to sign", page.locator("h1").inner_text())
+        reasons = page.locator(".skip-reason").all_inner_texts()
+        self.assertEqual(len(reasons), 2)
+        for reason in reasons:
+            self.assertIn("Already signed: Canvas shows your signature", reason)
+        self.browser.shot(page, "55b-bulk-nothing-to-sign")
 
         # A slow Canvas: Cancel stops the notes that have not started.
         self.sandbox.set_faults(latency_ms=2500)

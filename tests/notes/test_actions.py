@@ -79,9 +79,10 @@ class ActionsForUserTests(TestCase):
                 self.assertEqual([a["name"] for a in actions], expected)
 
     def test_sign_and_unlock_ask_for_confirmation(self):
+        # A locked signature-required note: one Sign (not Lock & sign beside it), then Unlock.
         note = summary(state="LKD", allowed=["sign", "lock_sign", "unlock"])
         actions = note_with_actions(user=self.provider, note=note)["actions"]
-        self.assertEqual([a["name"] for a in actions], ["sign", "lock_sign", "unlock"])
+        self.assertEqual([a["name"] for a in actions], ["sign", "unlock"])
         for action in actions:
             with self.subTest(action=action["name"]):
                 self.assertIn("?", action["ask"])

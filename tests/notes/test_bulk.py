@@ -11,6 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
+from django.core.cache import cache
 from django.test import TestCase, override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -66,6 +67,7 @@ class BulkTestCase(CanvasMockMixin, TestCase):
 
     def setUp(self):
         super().setUp()
+        cache.clear()  # the per-user plan rate limit counts in the cache
         self.open = queue_note("NEW", ["lock", "lock_sign"], days_old=5)
         self.locked = queue_note("LKD", ["sign", "lock_sign", "unlock"], days_old=2)
         self.cosign = queue_note("SGN", ["sign", "unlock"], days_old=0, supervised=True)
@@ -93,19 +95,23 @@ class PlanTests(BulkTestCase):
         self.assertEqual(
             [(p.note["id"], p.action, p.label) for p in plan.notes],
             [
-                (self.open["id"], "lock_sign", "Lock & sign"),
+                (self.open["id"], "lock_sign", "Sign"),
                 (self.locked["id"], "sign", "Sign"),
                 (self.cosign["id"], "sign", "Co-sign"),
             ],
         )
         self.assertEqual(plan.title, "Sign 3 notes")
-        self.assertEqual(plan.by_label, {"Lock & sign": 1, "Sign": 1, "Co-sign": 1})
+        self.assertEqual(plan.by_label, {"Sign": 2, "Co-sign": 1})
 
     def test_only_the_chosen_notes_still_in_the_queue(self):
-        gone = str(uuid.uuid4())  # signed meanwhile: no longer in the queue
+        gone = str(uuid.uuid4())  # no longer visible: Canvas answers 404
+        self.rsps.get(f"{API}notes/{gone}", status=404, json=error("note_not_found"))
         plan = self.plan([self.locked["id"], gone])
         self.assertEqual([p.note["id"] for p in plan.notes], [self.locked["id"]])
         self.assertEqual(plan.title, "Sign 1 note")
+        self.assertEqual(
+            [(s.note_id, s.reason) for s in plan.skipped], [(gone, planning.SkipReason.GONE)]
+        )
 
     def test_nothing_left_to_sign_and_front_desk_are_refused(self):
         self.queue_mock(notes=[queue_note("LKD", ["unlock"])])
@@ -151,7 +157,7 @@ class RunTests(BulkTestCase):
         self.assertEqual(run.label, "Sign 3 notes")
         self.assertEqual(
             list(run.items.values_list("position", "action", "label", "status")),
-            [(0, "lock_sign", "Lock & sign", "queued"), (1, "sign", "Sign", "queued"),
+            [(0, "lock_sign", "Sign", "queued"), (1, "sign", "Sign", "queued"),
              (2, "sign", "Co-sign", "queued")],
         )  # fmt: skip
         item = run.items.first()
@@ -385,7 +391,7 @@ class BulkPageTests(BulkTestCase):
         ids = [self.open["id"], self.locked["id"]]
         page = self.client.post("/notes/bulk/", {"scope": "selected", "note": ids})
         self.assertContains(page, "Sign 2 notes?")
-        self.assertContains(page, "1 to lock &amp; sign and 1 to sign.")
+        self.assertContains(page, "2 to sign.")
         self.assertFalse(BulkRun.objects.exists())  # asked, not started
         self.rsps.reset()
         self.queue_mock()
@@ -476,19 +482,55 @@ class QueueTabTests(BulkTestCase):
         self.assertEqual([t.key for t in page.context["tabs"]], ["today", "all"])
         self.assertNotContains(page, "bulk-form")
 
+    def today_mock(self, count):
+        """The Today tab's own list (BKD, RVT today), asked for its count."""
+        return self.rsps.get(
+            API + "notes",
+            json={"notes": [], "next_cursor": None, "count": count},
+            match=[matchers.query_param_matcher({"limit": "1"}, strict_match=False)],
+        )
+
     def test_home_cards_link_to_the_tabs(self):
-        self.counts_mock(overdue=2)
+        self.today_mock(4)
+        self.counts_mock(overdue=2)  # its "today" (6) counts every state: not shown
         with clock_at(worklist, NOW):
             page = self.client.get("/")
         cards = [(c.label, c.count, c.tab) for c in page.context["cards"]]
         self.assertEqual(
             cards,
             [("To sign", 3, "to_sign"), ("Overdue (over 3 days)", 2, "to_sign"),
-             ("My open notes", 4, "open"), ("Today's appointments", 6, "today")],
+             ("My open notes", 4, "open"), ("Today's appointments", 4, "today")],
         )  # fmt: skip
         self.assertContains(page, 'href="/notes/?tab=to_sign"', count=2)
-        request = self.rsps.calls[0].request
+        request = self.rsps.calls[1].request
         self.assertIn("overdue_before=2026-11-27T00%3A00%3A00%2B00%3A00", request.url)
+
+    def test_front_desk_card_equals_the_today_tabs_list(self):
+        self.client.login(username="frontdesk", password=PASSWORD)
+        listed = [summary(state="BKD", allowed=["checkin", "noshow"]) for _ in range(4)]
+        self.today_mock(4)
+        with clock_at(worklist, NOW):
+            home = self.client.get("/")
+        self.assertEqual([(c.tab, c.count) for c in home.context["cards"]], [("today", 4)])
+        self.rsps.get(API + "notes", json={"notes": listed, "next_cursor": None, "count": 4})
+        self.counts_mock()  # counts.today is 6 (every state): the tab shows its list's 4
+        with clock_at(worklist, NOW):
+            tab = self.client.get("/notes/?tab=today")
+        self.assertEqual(len(tab.context["page"]["notes"]), 4)
+        self.assertContains(tab, 'Today&#x27;s appointments <span class="tab-count">4</span>')
+
+    def test_front_desk_asking_for_the_signing_queue_gets_their_own_tab(self):
+        self.client.login(username="frontdesk", password=PASSWORD)
+        self.rsps.get(
+            API + "notes",
+            json={"notes": [], "next_cursor": None, "count": 0},
+            match=[matchers.query_param_matcher({"state": "BKD,RVT"}, strict_match=False)],
+        )
+        self.counts_mock()
+        page = self.client.get("/notes/?tab=to_sign")
+        self.assertEqual(page.context["tab"].key, "today")
+        self.assertNotContains(page, "bulk-form")
+        self.assertNotContains(page, 'name="queue"')
 
     def test_counts_unavailable_still_shows_the_list(self):
         self.rsps.get(API + "notes", json={"notes": self.queue, "next_cursor": None})

@@ -34,14 +34,31 @@ class ClinicDayTests(SimpleTestCase):
                     self.assertEqual((start.hour, start.minute, end.hour), (0, 0, 0))
                     self.assertEqual(end.astimezone(ZoneInfo("UTC")) - start, length)
 
-    def test_ages_count_calendar_days_in_the_zone(self):
+    def test_ages_count_calendar_days_in_the_clinics_zone(self):
+        # The clinic's days, whatever zone the page shows (a user's own zone changes no age).
         written = la(2026, 11, 29, 23, 50)  # 07:50 UTC on the 30th
-        with timezone.override(LA):
+        with override_settings(CLINIC_TIME_ZONE="America/Los_Angeles"), timezone.override("UTC"):
             self.assertEqual(worklist.age_days(written, now=la(2026, 11, 30, 0, 10)), 1)
             self.assertEqual(worklist.age_days(written, now=la(2026, 11, 29, 23, 59)), 0)
             self.assertEqual(worklist.age_days(written, now=la(2026, 12, 3, 9)), 4)
-        with timezone.override(ZoneInfo("UTC")):  # in UTC both are the 30th
+        with override_settings(CLINIC_TIME_ZONE="UTC"):  # in UTC both are the 30th
             self.assertEqual(worklist.age_days(written, now=la(2026, 11, 30, 0, 10)), 0)
+
+    def test_a_later_date_is_in_days_never_negative_nor_overdue(self):
+        now = la(2026, 11, 30, 9)
+        cases = [
+            (la(2026, 11, 30, 23), 0, "Today"),
+            (la(2026, 12, 1, 0, 5), -1, "Tomorrow"),
+            (la(2026, 12, 2, 8), -2, "in 2 days"),
+            (la(2026, 11, 29, 8), 1, "1 day"),
+            (la(2026, 11, 20, 8), 10, "10 days"),
+        ]
+        with override_settings(CLINIC_TIME_ZONE="America/Los_Angeles", NOTES_OVERDUE_DAYS=3):
+            for when, age, text in cases:
+                with self.subTest(text=text):
+                    note = worklist.note_aged({"datetime_of_service": when}, signing=True, now=now)
+                    self.assertEqual((note["age_days"], note["age_text"]), (age, text))
+                    self.assertEqual(note["overdue"], age > 3)
 
     def test_a_bad_clinic_time_zone_stops_start_up(self):
         for name in ("Mars/Base", "PST", "../etc/passwd", ""):

@@ -70,9 +70,11 @@ class WorklistTests(CanvasMockMixin, TestCase):
         self.assertIn('class="badge badge-LKD"', html)
         self.assertIn("Fri 27 Nov 2026, 15:30", html)
         self.assertIn(f'id="note-{note["id"]}"', html)
-        for action in ["sign", "lock_sign", "unlock"]:
+        # One Sign on a locked signature-required note (as Canvas shows it), and Unlock.
+        for action in ["sign", "unlock"]:
             self.assertIn(f"/notes/{note['id']}/{action}/", html)
-        self.assertNotIn(f"/notes/{note['id']}/lock/", html)
+        for action in ["lock", "lock_sign"]:
+            self.assertNotIn(f"/notes/{note['id']}/{action}/", html)
         self.assertIn('hx-confirm="Sign this note?', html)
         self.assertIn('hx-disabled-elt="find button"', html)
         self.assertIn('method="post"', html)
