@@ -3,8 +3,21 @@
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import request_started
+from django.dispatch import receiver
 
 from canvas_sandbox.clinic.models import CanvasSetting, PluginVariable
+
+#: The instance's stored variables and settings, read once per request (a list
+#: of notes would otherwise read them once per note); forgotten when a request
+#: starts and when the control API changes them.
+_stored: dict[str, Any] = {}
+
+
+@receiver(request_started)
+def stored_forget(**kwargs: Any) -> None:
+    """Forget the stored variables and settings read so far."""
+    _stored.clear()
 
 
 def redirect_uris() -> list[str]:
@@ -41,16 +54,20 @@ def plugin_variables() -> dict[str, str]:
     """Return the installed plugin's variables: the environment's, then the control API's."""
     variables = {"signing_policy": str(settings.SANDBOX_SIGNING_POLICY)}
     variables.update(settings.SANDBOX_PLUGIN_VARIABLES)
-    variables.update(PluginVariable.objects.values_list("name", "value"))
+    if "variables" not in _stored:
+        _stored["variables"] = dict(PluginVariable.objects.values_list("name", "value"))
+    variables.update(_stored["variables"])
     return variables
 
 
 def restrict_signing_to_provider() -> bool:
     """Return Canvas's own switch (SANDBOX_RESTRICT_SIGNING_TO_PROVIDER, or the control API's)."""
-    row = CanvasSetting.objects.filter(name="restrict_signing_to_provider").first()
-    if row is None:
+    if "settings" not in _stored:
+        _stored["settings"] = dict(CanvasSetting.objects.values_list("name", "value"))
+    value = _stored["settings"].get("restrict_signing_to_provider")
+    if value is None:
         return bool(settings.SANDBOX_RESTRICT_SIGNING_TO_PROVIDER)
-    return row.value == "true"
+    return value == "true"
 
 
 def clinic_time_zone() -> str:

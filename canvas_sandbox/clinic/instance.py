@@ -41,6 +41,7 @@ def plugin_variables_set(*, values: dict[str, Any]) -> dict[str, str]:
         if text not in PLUGIN_VARIABLES[name]:
             raise ControlError(f"{name} must be one of {', '.join(PLUGIN_VARIABLES[name])}.")
         PluginVariable.objects.update_or_create(name=name, defaults={"value": text})
+    conf.stored_forget()
     return conf.plugin_variables()
 
 
@@ -61,6 +62,7 @@ def canvas_settings_set(*, values: dict[str, Any]) -> dict[str, bool]:
             CanvasSetting.objects.update_or_create(name=name, defaults={"value": text})
         else:
             raise ControlError(f"{name} must be true, false or null.")
+    conf.stored_forget()
     return canvas_settings_get()
 
 

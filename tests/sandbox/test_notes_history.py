@@ -85,5 +85,9 @@ class NotesHistoryTests(SimpleTestCase):
             self.assertEqual(result.returncode, 0, result.stderr[-2000:])
             counts.append(json.loads(result.stdout.strip().splitlines()[-1]))
         self.assertEqual([c["notes"] for c in counts], [1, 12])
-        # One query for the notes, one for every state change of them.
-        self.assertEqual([c["queries"] for c in counts], [2, 2])
+        # One query for the notes, one for every state change of them, and the
+        # caller's visibility facts (the plugin's variables, Canvas's settings,
+        # the caller's roles) read once per call: the same count for 1 note or 12.
+        one, twelve = (c["queries"] for c in counts)
+        self.assertEqual(one, twelve)
+        self.assertLessEqual(twelve, 5)
