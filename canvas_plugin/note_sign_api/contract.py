@@ -281,6 +281,7 @@ def note_summary(
         "allowed_actions": allowed_actions(
             facts(row, caller_id), caller_id=caller_id, signing_policy=signing_policy
         ),
+        "staged_commands": int(row.get("staged_commands") or 0),
     }
 
 

@@ -81,6 +81,7 @@ class NoteDetailTests(TestCase):
                 "provider": {"id": str(self.staff.id), "name": "Grace Hopper"},
                 "supervising_provider": {"id": str(self.supervisor.id), "name": "Edsger Dijkstra"},
                 "allowed_actions": ["sign", "lock_sign", "unlock"],
+                "staged_commands": 0,
             },
         )
 
