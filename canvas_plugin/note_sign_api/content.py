@@ -7,6 +7,8 @@ missing or odd field is left out, and a summariser that fails for any reason
 gives the fallback. A kind this module does not know keeps its place with a
 label derived from its key and the fallback summary: nothing is ever dropped.
 Summaries are short plain text; the portal escapes them like any other text.
+Plain Python importing nothing of the SDK or the plugin: the sandbox shows
+commands with it too.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
-
-from note_sign_api.contract import full_name, iso
 
 if TYPE_CHECKING:  # Canvas's import sandbox refuses collections.abc at run time
     from collections.abc import Callable, Iterable
@@ -239,16 +239,16 @@ def summary_for(schema_key: Any, data: Any) -> str:
 
 def command_entry(row: dict[str, Any]) -> dict[str, Any]:
     """Return the contract's shape of one command row (queries.COMMAND_FIELDS)."""
-    entered_by = full_name(
-        row.get("originator__staff__first_name"), row.get("originator__staff__last_name")
-    )
+    names = (row.get("originator__staff__first_name"), row.get("originator__staff__last_name"))
+    entered_by = " ".join(name for name in names if name)  # as contract.full_name
+    created = row.get("created")
     return {
         "id": str(row["id"]),
         "schema_key": row["schema_key"],
         "label": label_for(row["schema_key"]),
         "state": command_state(row["state"], entered_in_error=bool(row.get("entered_in_error"))),
         "entered_by": entered_by or None,
-        "at": iso(row.get("created")),
+        "at": created.isoformat() if created is not None else None,
         "summary": summary_for(row["schema_key"], row.get("data")),
     }
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from canvas_sandbox.clinic import conf
+from canvas_sandbox.clinic.content_seed import commands_seed
 from canvas_sandbox.clinic.engine import NoteState
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, Patient, Staff
 from canvas_sandbox.clinic.notes import NOTE_KINDS, note_type_for_kind
@@ -90,7 +91,7 @@ def seed_clinic(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Write the demo clinic (idempotent); return how many rows each kind added."""
     now = now or timezone.now()
     rng = random.Random(20261128)  # noqa: S311 - demo data, not secrets
-    added = {"staff": 0, "patients": 0, "notes": 0}
+    added = {"staff": 0, "patients": 0, "notes": 0, "commands": 0}
     with transaction.atomic():
         staff = _seed_staff(rng, added)
         _seed_clients()
@@ -98,6 +99,7 @@ def seed_clinic(*, now: dt.datetime | None = None) -> dict[str, int]:
         _seed_notes(rng, added, staff=staff, patients=patients, now=now)
         _seed_todays_appointments(added, staff=staff, patients=patients, now=now)
         _seed_v2_notes(added, staff=staff, patients=patients, now=now)
+        added["commands"] = commands_seed()
     return added
 
 

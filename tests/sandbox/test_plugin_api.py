@@ -222,7 +222,7 @@ class MeAndSummaryTests(SimpleTestCase):
         self.assertEqual(
             set(body),
             {"id", "title", "datetime_of_service", "state", "note_type", "patient", "provider",
-             "supervising_provider", "allowed_actions"},
+             "supervising_provider", "allowed_actions", "staged_commands"},
         )  # fmt: skip
         self.assertEqual(
             set(body["state"]), {"code", "label", "changed_at", "changed_by"}, body["state"]
