@@ -147,11 +147,25 @@ def user_can_sign(*, user: AbstractBaseUser) -> bool:
     return any(user.has_perm(ACTIONS[action].perm) for action in SIGNING_ACTIONS)
 
 
+def staged_ask(staged: int) -> str:
+    """Return the question a signing action asks first on a note with commands not committed."""
+    noun = "command" if staged == 1 else "commands"
+    return f"This note has {staged} {noun} not committed in Canvas. Sign it anyway?"
+
+
 def note_with_actions(*, user: AbstractBaseUser, note: dict[str, Any]) -> dict[str, Any]:
-    """Return the summary plus `actions`: allowed in its state AND permitted to the user."""
+    """Return the summary plus `actions`: allowed in its state AND permitted to the user.
+
+    On a note with commands not committed, a signing action asks about them first.
+    """
     allowed = set(note.get("allowed_actions", []))
+    staged = note.get("staged_commands") or 0
     actions = [
-        {"name": spec.name, "label": spec.label, "ask": spec.ask}
+        {
+            "name": spec.name,
+            "label": spec.label,
+            "ask": staged_ask(staged) if staged and spec.name in SIGNING_ACTIONS else spec.ask,
+        }
         for spec in actions_permitted(user=user)
         if spec.name in allowed
     ]

@@ -46,3 +46,8 @@ def bulk_concurrency() -> int:
 def overdue_days() -> int:
     """Return after how many days an unsigned note is overdue."""
     return int(getattr(settings, "NOTES_OVERDUE_DAYS", 3))
+
+
+def bulk_skip_staged() -> bool:
+    """Return whether bulk runs leave out notes with commands not committed (default true)."""
+    return bool(getattr(settings, "NOTES_BULK_SKIP_STAGED", True))

@@ -264,6 +264,8 @@ NOTES_CONFIRM_SECONDS = env.float("NOTES_CONFIRM_SECONDS", default=30)
 # makes at most this many Canvas calls at once.
 NOTES_OVERDUE_DAYS = env.int("NOTES_OVERDUE_DAYS", default=3)
 NOTES_BULK_CONCURRENCY = env.int("NOTES_BULK_CONCURRENCY", default=4)
+# Bulk runs leave out notes with commands not yet committed in Canvas (said on the run page).
+NOTES_BULK_SKIP_STAGED = env.bool("NOTES_BULK_SKIP_STAGED", default=True)
 
 # Background work (confirming actions) on Django's tasks API, stored in the
 # database: run `python manage.py db_worker` beside the web servers.

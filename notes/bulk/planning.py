@@ -3,7 +3,9 @@
 A run is planned from the signing queue as Canvas shows it when the person
 answers the question (never from what the page posted): each note gets the
 one action that fits it (lock & sign an open note, sign a locked one,
-co-sign one already signed by its provider).
+co-sign one already signed by its provider). A note with commands not
+committed in Canvas is left out by default (NOTES_BULK_SKIP_STAGED), with
+its reason: the run records it as not started.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from canvas_oauth.tokens import canvas_call
 from integrations.canvas.plugin import plugin_client
+from notes import conf
 from notes.actions import ACTIONS, Action, user_can_sign
 from notes.exceptions import ActionNotPermitted, NothingToSign
 from notes.worklist import Order, Queue
@@ -23,6 +26,8 @@ from notes.worklist import Order, Queue
 MAX_NOTES = 500
 #: The label of a sign on a note someone else signed (a queue action, not an Action).
 COSIGN_LABEL = "Co-sign"
+#: Why nothing can be signed when every chosen note has commands not committed.
+ALL_STAGED = "Every note you chose has commands not committed in Canvas: open each note to sign it."
 
 
 def bulk_action_for(note: dict[str, Any]) -> Action | None:
@@ -42,11 +47,22 @@ def bulk_label(note: dict[str, Any], action: str) -> str:
     return ACTIONS[action].label
 
 
+def staged_skip_reason(note: dict[str, Any]) -> str:
+    """Return why a run leaves this note out (commands not committed), or '' to sign it."""
+    staged = note.get("staged_commands") or 0
+    if not staged or not conf.bulk_skip_staged():
+        return ""
+    noun = "command" if staged == 1 else "commands"
+    return f"Left out: {staged} {noun} not committed in Canvas. Open the note to sign it."
+
+
 @dataclass(frozen=True)
 class PlannedNote:
     note: dict[str, Any]
     action: Action
     label: str
+    #: Why the run leaves it out (recorded as not started), or "".
+    skip: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,13 +72,21 @@ class Plan:
     notes: list[PlannedNote] = field(default_factory=list)
 
     @property
+    def to_sign(self) -> list[PlannedNote]:
+        return [planned for planned in self.notes if not planned.skip]
+
+    @property
+    def skipped(self) -> list[PlannedNote]:
+        return [planned for planned in self.notes if planned.skip]
+
+    @property
     def count(self) -> int:
-        return len(self.notes)
+        return len(self.to_sign)
 
     @property
     def by_label(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for planned in self.notes:
+        for planned in self.to_sign:
             counts[planned.label] = counts.get(planned.label, 0) + 1
         return counts
 
@@ -112,7 +136,9 @@ def plan_for_user(*, user: AbstractBaseUser, note_ids: list[str] | None) -> Plan
         action = bulk_action_for(note)
         if action is None or not user.has_perm(ACTIONS[action].perm):
             continue
-        planned.append(PlannedNote(note=note, action=action, label=bulk_label(note, action)))
-    if not planned:
-        raise NothingToSign()
-    return Plan(notes=planned)
+        label, skip = bulk_label(note, action), staged_skip_reason(note)
+        planned.append(PlannedNote(note=note, action=action, label=label, skip=skip))
+    plan = Plan(notes=planned)
+    if not plan.count:
+        raise NothingToSign(ALL_STAGED if plan.skipped else None)
+    return plan

@@ -43,7 +43,7 @@ def run_enqueue(*, run_id: int) -> None:
 
 def run_start(*, user: AbstractBaseUser, plan: Plan) -> BulkRun:
     """Record a run for the plan and queue it; refuse notes already in one of the user's runs."""
-    ids = [p.note["id"] for p in plan.notes]
+    ids = [p.note["id"] for p in plan.to_sign]
     with transaction.atomic():
         # One run at a time per person decides overlaps: lock their user row.
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
@@ -64,6 +64,9 @@ def run_start(*, user: AbstractBaseUser, plan: Plan) -> BulkRun:
                 note_type=(planned.note["note_type"]["name"] or "")[:100],
                 date_of_service=planned.note["datetime_of_service"],
                 label=planned.label,
+                # Left out by the plan (e.g. commands not committed): never sent.
+                status=BulkItem.Status.SKIPPED if planned.skip else BulkItem.Status.QUEUED,
+                message=planned.skip[:300],
             )
             for index, planned in enumerate(plan.notes)
         )
