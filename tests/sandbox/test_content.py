@@ -101,3 +101,8 @@ class NoteContentTests(SimpleTestCase):
         states = [c["state"] for content in contents for c in content["commands"]]
         self.assertIn("staged", states)
         self.assertIn("entered_in_error", states)
+        # Seeding again adds nothing.
+        again = self.sandbox.run_command("seed")
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn(" 0 commands added", again.stdout)
+        self.assertEqual(self.sandbox.content(contents[0]["note_id"]), contents[0])
