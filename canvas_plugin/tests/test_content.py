@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from note_sign_api import content
 from note_sign_api.handlers.api import NoteApi
 
+from . import content_cases
 from .helpers import bearer, call, make_note, make_staff
 
 
@@ -324,3 +325,28 @@ class SummariserTests(SimpleTestCase):
         self.assertEqual(
             content.command_state("entered_in_error"), content.CommandState.ENTERED_IN_ERROR
         )
+
+
+class ContentCasesTests(TestCase):
+    """Every row of content_cases.py, as Canvas records it, read through the API."""
+
+    def test_the_shared_cases(self):
+        staff = make_staff(first_name="Grace", last_name="Hopper")
+        note = make_note(state="LKD", provider=staff)
+        for minute, (key, data, state, _label, _summary) in enumerate(content_cases.CASES):
+            in_error = state == "entered_in_error"
+            add_command(
+                note,
+                key,
+                data,
+                state="committed" if in_error else state,
+                by=staff,
+                in_error_by=staff if in_error else None,
+                at=at(minute),
+            )
+        body = call(NoteApi, path=f"/notes/{note.id}/content", **bearer(staff)).json()
+        self.assertEqual(
+            [(c["schema_key"], c["state"], c["label"], c["summary"]) for c in body["commands"]],
+            [(key, state, label, text) for key, _d, state, label, text in content_cases.CASES],
+        )
+        self.assertEqual(body["staged"], 2)

@@ -5,6 +5,9 @@ import uuid
 from django.test import SimpleTestCase
 
 from tests.live import SandboxError, sandbox
+from tests.plugin_modules import plugin_module
+
+content_cases = plugin_module("tests.content_cases")
 
 
 class NoteContentTests(SimpleTestCase):
@@ -106,3 +109,20 @@ class NoteContentTests(SimpleTestCase):
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertIn(" 0 commands added", again.stdout)
         self.assertEqual(self.sandbox.content(contents[0]["note_id"]), contents[0])
+
+
+class ContentCasesTests(SimpleTestCase):
+    """Every row of canvas_plugin/tests/content_cases.py, over HTTP: the plugin's answers."""
+
+    def test_the_shared_cases(self):
+        box = sandbox()
+        token = box.issue_tokens("provider")["access_token"]
+        note = box.create_note(state="LKD", kind="encounter")
+        for key, data, state, _label, _summary in content_cases.CASES:
+            box.add_command(note["id"], key, data=data, state=state)
+        body = box.api("GET", f"/notes/{note['id']}/content", token=token).json()
+        self.assertEqual(
+            [(c["schema_key"], c["state"], c["label"], c["summary"]) for c in body["commands"]],
+            [(key, state, label, text) for key, _d, state, label, text in content_cases.CASES],
+        )
+        self.assertEqual(body["staged"], 2)
