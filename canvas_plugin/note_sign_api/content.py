@@ -219,9 +219,11 @@ KINDS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
 
 def label_for(schema_key: Any) -> str:
     """Return a command kind's label: the known one, or one derived from its camelCase key."""
+    if not isinstance(schema_key, str):
+        return "Command"
     if schema_key in KINDS:
         return KINDS[schema_key][0]
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\-]+", " ", str(schema_key or "")).split()
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|[_\-]+", " ", schema_key).split()
     return " ".join(words).capitalize() or "Command"
 
 

@@ -313,6 +313,7 @@ class SummariserTests(SimpleTestCase):
         self.assertEqual(content.label_for("medicationStatement"), "Medication statement")
         self.assertEqual(content.label_for("custom_thing"), "Custom thing")
         self.assertEqual(content.label_for(""), "Command")
+        self.assertEqual(content.label_for(["odd"]), "Command")
         self.assertEqual(content.summary_for("medicationStatement", {"a": 1}), content.FALLBACK)
 
     def test_states(self):

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from canvas_sandbox.clinic.content import command_add
 from canvas_sandbox.clinic.engine import Category
-from canvas_sandbox.clinic.models import Command, Note
+from canvas_sandbox.clinic.models import Command, Note, NoteStateEvent
 
 Visit = list[tuple[str, dict[str, Any]]]
 
@@ -110,14 +112,22 @@ VISITS: list[Visit] = [
 
 #: Note categories whose notes carry clinical content in the demo.
 VISIT_CATEGORIES = (Category.ENCOUNTER, Category.INPATIENT)
+#: The action of the state events the seed writes (its notes' mark).
+SEEDED = "seeded"
 #: Open states: only these keep a staged (not yet committed) command.
 OPEN_STATES = ("NEW", "ULK")
 
 
 def commands_seed() -> int:
-    """Give every visit note without content one of VISITS; return how many commands were added."""
+    """Give every seeded visit note without content one of VISITS; return the commands added.
+
+    Only the seed's own notes (their history says SEEDED): notes the control API
+    made for a test keep exactly the content the test gives them.
+    """
+    seeded = NoteStateEvent.objects.filter(note=OuterRef("pk"), action=SEEDED)
     notes = (
         Note.objects.filter(note_type__category__in=VISIT_CATEGORIES, commands__isnull=True)
+        .filter(Exists(seeded))
         .select_related("provider")
         .order_by("id")
     )

@@ -21,7 +21,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from canvas_sandbox.clinic import conf
-from canvas_sandbox.clinic.content_seed import commands_seed
+from canvas_sandbox.clinic.content_seed import SEEDED, commands_seed
 from canvas_sandbox.clinic.engine import NoteState
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, Patient, Staff
 from canvas_sandbox.clinic.notes import NOTE_KINDS, note_type_for_kind
@@ -353,7 +353,7 @@ def _note_add(
         NoteStateEvent.objects.create(
             note=note,
             state=code,
-            action="seeded",
+            action=SEEDED,
             actor=by,
             created=first + dt.timedelta(minutes=30 * step),
         )

@@ -93,9 +93,13 @@ class NoteContentTests(SimpleTestCase):
 
     def test_the_seed_gives_visit_notes_content(self):
         listed = self.sandbox.api(
-            "GET", "/notes", token=self.token, params={"category": "encounter", "limit": "100"}
+            "GET",
+            "/notes",
+            token=self.token,
+            params={"category": "encounter", "limit": "100", "order": "oldest"},
         ).json()["notes"]
-        # Other tests' notes share this sandbox: only seeded ones have content of their own.
+        # Other tests' notes share this sandbox (mostly dated now: oldest first finds the
+        # seed's); only seeded ones have content of their own.
         contents = [self.sandbox.content(n["id"]) for n in listed if n["id"] != self.note["id"]]
         contents = [c for c in contents if c["commands"]]
         self.assertGreaterEqual(len(contents), 10)
