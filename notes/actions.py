@@ -214,6 +214,12 @@ def signed_by_for(note: dict[str, Any]) -> dict[str, Any] | None:
     return {"id": by, "name": name, "at": state.get("changed_at")}
 
 
+def staged_ask(staged: int) -> str:
+    """Return the question a signing action asks first on a note with commands not committed."""
+    noun = "command" if staged == 1 else "commands"
+    return f"This note has {staged} {noun} not committed in Canvas. Sign it anyway?"
+
+
 def _button(spec: ActionSpec, *, label: str = "", ask: str | None = None) -> dict[str, str]:
     return {
         "name": spec.name,
@@ -241,6 +247,9 @@ def note_with_actions(*, user: AbstractBaseUser, note: dict[str, Any]) -> dict[s
         spec = ACTIONS[QUEUE_ACTION_SENDS[queue_action]]
         if spec.name in allowed and user.has_perm(spec.perm):
             ask = COSIGN_ASK if queue_action == QueueAction.COSIGN else None
+            staged = note.get("staged_commands") or 0
+            if staged:
+                ask = staged_ask(staged)
             actions.append(_button(spec, label=queue_action.label, ask=ask))
     actions += [
         _button(spec)

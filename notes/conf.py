@@ -62,3 +62,8 @@ def clinic_zone() -> ZoneInfo:
 def bulk_plans_per_minute() -> int:
     """Return how many bulk plans (each a read of the whole queue) a user may ask for a minute."""
     return int(getattr(settings, "NOTES_BULK_PLANS_PER_MINUTE", 10))
+
+
+def bulk_skip_staged() -> bool:
+    """Return whether bulk runs leave out notes with commands not committed (default true)."""
+    return bool(getattr(settings, "NOTES_BULK_SKIP_STAGED", True))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from notes import views
+from notes import content_views, views
 
 app_name = "notes"
 
@@ -17,5 +17,6 @@ urlpatterns = [
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="run_cancel"),
     # str, not uuid: the view validates the id and answers a bad one clearly.
     path("<str:note_id>/", views.detail, name="detail"),
+    path("<str:note_id>/content/", content_views.note_content, name="content"),
     path("<str:note_id>/<str:action>/", views.note_action, name="action"),
 ]

@@ -33,6 +33,7 @@ from notes.attempts import note_action_reply
 from notes.bulk import planning
 from notes.bulk import progress as bulk_progress
 from notes.bulk import runs as bulk_runs
+from notes.content_views import content_context
 from notes.exceptions import NothingToSign, RunInProgress
 from notes.forms import OpenNoteForm, WorklistForm
 from notes.models import BulkRun, NoteActionAttempt
@@ -181,6 +182,7 @@ def detail(request: HttpRequest, note_id: str) -> HttpResponse:
     )
     if note is not None:
         context["note"] = notes_with_attempts(user=request.user, notes=[note])[0]
+        context.update(content_context(user=request.user, note_id=note_uuid))
     context["attempts"] = attempt_list_for_user(user=request.user, note_id=note_uuid)[:10]
     context["next_path"] = request.get_full_path()
     return render(request, "notes/detail.html", context, status=context["status"])

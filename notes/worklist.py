@@ -1,4 +1,4 @@
-"""What pages show of Canvas: reads only (note lists, counts, one note, tabs, ages, home cards).
+"""What pages show of Canvas: reads only (note lists, counts, one note, its content, tabs, ages).
 
 Nothing here writes. Canvas is reached through `canvas_oauth.tokens.canvas_call`
 (the user's token, its single 401 -> refresh -> retry, which commits on its
@@ -234,6 +234,18 @@ def note_get_for_user(*, user: AbstractBaseUser, note_id: Any) -> dict[str, Any]
         call=lambda token: plugin_client().note_get(access_token=token, note_id=note_uuid),
     )
     return note_with_actions(user=user, note=note)
+
+
+def note_content_for_user(*, user: AbstractBaseUser, note_id: Any) -> dict[str, Any]:
+    """Return one note's content (its commands, in order) in one Canvas call.
+
+    Patient data: shown and dropped; never logged, stored or put in the session.
+    """
+    note_uuid = note_id_parse(value=note_id)
+    return canvas_call(
+        user=user,
+        call=lambda token: plugin_client().note_content(access_token=token, note_id=note_uuid),
+    )
 
 
 #: How long a final attempt's outcome stays on its note's row.

@@ -267,6 +267,8 @@ NOTES_BULK_CONCURRENCY = env.int("NOTES_BULK_CONCURRENCY", default=4)
 # Bulk plans (each reads the whole queue) a user may ask for a minute; past it,
 # refused before any Canvas read.
 NOTES_BULK_PLANS_PER_MINUTE = env.int("NOTES_BULK_PLANS_PER_MINUTE", default=10)
+# Bulk runs leave out notes with commands not yet committed in Canvas (said on the run page).
+NOTES_BULK_SKIP_STAGED = env.bool("NOTES_BULK_SKIP_STAGED", default=True)
 
 # Background work on Django's tasks API, stored in the database, in two lanes:
 # "default" (confirming actions: `db_worker --queue-name default`) and "bulk"

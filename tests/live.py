@@ -592,6 +592,17 @@ class LiveSandbox:
             raise SandboxError(f"note {note_id} is {note['state']['code']}, not {code}")
         return note
 
+    def add_command(
+        self, note_id: str, schema_key: str, *, data: dict | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        """Add a command to a note's content (kw: state, originator); return the content."""
+        body = {"schema_key": schema_key, "data": data or {}, **kw}
+        return self.control("POST", f"notes/{note_id}/commands", body)
+
+    def content(self, note_id: str) -> dict[str, Any]:
+        """Return a note's content (its commands) without a token."""
+        return self.control("GET", f"notes/{note_id}/commands")
+
     def set_faults(self, **kw: Any) -> dict[str, Any]:
         """Replace the fault settings and return them.
 

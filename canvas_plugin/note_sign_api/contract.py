@@ -307,6 +307,7 @@ def note_summary(
         ),
         "queue_action": queue_action,
         "signed_by": signed_by(row) if queue_action == QueueAction.COSIGN else None,
+        "staged_commands": int(row.get("staged_commands") or 0),
     }
 
 

@@ -14,11 +14,24 @@ from zoneinfo import ZoneInfo
 
 from canvas_sdk.v1.data import CareTeamMembership, Note, Staff, StaffRole
 from canvas_sdk.v1.data.care_team import CareTeamMembershipStatus
+from canvas_sdk.v1.data.command import Command
 from canvas_sdk.v1.data.note import NoteStateChangeEvent
-from django.db.models import Exists, F, Func, OuterRef, Q, Subquery, TextField, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from note_sign_api.codes import Category, Visibility
+from note_sign_api.content import CANVAS_STAGED
 from note_sign_api.contract import ME, ListFilters
 from note_sign_api.transitions import (
     ACTIONABLE_CATEGORIES,
@@ -196,8 +209,41 @@ def actionable_notes(notes: Any) -> Any:
 
 
 def summary_rows(notes: Any) -> Any:
-    """Select only the columns a summary reads."""
-    return notes.values(*SUMMARY_FIELDS)
+    """Select only the columns a summary reads, and the note's count of staged commands."""
+    return notes.annotate(staged_commands=staged_count()).values(*SUMMARY_FIELDS, "staged_commands")
+
+
+def staged_count() -> Any:
+    """Return the count of the outer note's staged commands (not in error), as a subquery."""
+    staged = (
+        Command.objects.filter(
+            note=OuterRef("pk"), state=CANVAS_STAGED, entered_in_error__isnull=True
+        )
+        .order_by()
+        .values("note")
+        .annotate(n=Count("dbid"))
+        .values("n")
+    )
+    return Coalesce(Subquery(staged, output_field=IntegerField()), Value(0))
+
+
+#: What the content of a note reads of each command: nothing beyond names for people.
+COMMAND_FIELDS = (
+    "id",
+    "schema_key",
+    "data",
+    "state",
+    "created",
+    "entered_in_error",
+    "originator__staff__first_name",
+    "originator__staff__last_name",
+)
+
+
+def note_commands(note_dbid: int) -> list[dict[str, Any]]:
+    """Return a note's commands in the note's order (created, then dbid), in one query."""
+    commands = Command.objects.filter(note__dbid=note_dbid).order_by("created", "dbid")
+    return list(commands.values(*COMMAND_FIELDS))
 
 
 def summary_row(notes: Any, note_id: str) -> dict[str, Any] | None:

@@ -96,6 +96,7 @@ class NoteDetailTests(TestCase):
                 "allowed_actions": ["sign", "lock_sign", "unlock"],
                 "queue_action": "sign",
                 "signed_by": None,
+                "staged_commands": 0,
             },
         )
 

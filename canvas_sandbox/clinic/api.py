@@ -18,7 +18,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 
-from canvas_sandbox.clinic import actions, conf, effects, listing, selectors, shapes, tokens
+from canvas_sandbox.clinic import (
+    actions,
+    conf,
+    content,
+    effects,
+    listing,
+    selectors,
+    shapes,
+    tokens,
+)
 from canvas_sandbox.clinic.exceptions import SandboxError
 from canvas_sandbox.clinic.models import Staff
 
@@ -123,6 +132,12 @@ def note_detail(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResp
     return _json(
         shapes.note_summary(note=selectors.note_get(note_id=note_id, viewer=actor), caller=actor)
     )
+
+
+@plugin_endpoint("GET", note_id=True)
+def note_content(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
+    """Answer `GET /notes/<id>/content`: the note's commands in order (contract v3)."""
+    return _json(content.note_content(note=selectors.note_get(note_id=note_id)))
 
 
 @plugin_endpoint("GET", note_id=True)

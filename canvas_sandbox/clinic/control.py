@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from canvas_sandbox.clinic import conf, instance, selectors
 from canvas_sandbox.clinic import faults as fault_settings
+from canvas_sandbox.clinic.content import command_add, note_content
 from canvas_sandbox.clinic.effects import effects_apply_due
 from canvas_sandbox.clinic.exceptions import (
     ControlError,
@@ -29,7 +30,8 @@ from canvas_sandbox.clinic.exceptions import (
     MethodNotAllowed,
     SandboxError,
 )
-from canvas_sandbox.clinic.notes import note_create, note_veto_set
+from canvas_sandbox.clinic.models import Command
+from canvas_sandbox.clinic.notes import note_create, note_veto_set, staff_named
 from canvas_sandbox.clinic.shapes import note_summary
 from canvas_sandbox.clinic.tokens import tokens_issue, tokens_revoke_for_user
 
@@ -237,6 +239,27 @@ def care_team(request: HttpRequest, *, data: dict[str, Any]) -> dict[str, Any]:
         username=_text(data, "staff"),
         status=_text(data, "status", required=False) or "active",
     )
+
+
+@control_endpoint("GET", "POST")
+def note_commands(request: HttpRequest, *, data: dict[str, Any], note_id: str) -> HttpResponse:
+    """GET: the note's content. POST `{"schema_key", "data", "state", "originator"}`: add one.
+
+    `state` is staged, committed (the default) or entered_in_error; `originator`
+    a staff username (default: the note's provider). Answers the content.
+    """
+    note = selectors.note_get(note_id=note_id)
+    if request.method == "GET":
+        return JsonResponse(note_content(note=note))
+    originator = _text(data, "originator", required=False)
+    command_add(
+        note=note,
+        schema_key=data.get("schema_key"),
+        data=data.get("data"),
+        state=_text(data, "state", required=False) or Command.COMMITTED,
+        originator=staff_named(originator, field="originator") if originator else None,
+    )
+    return JsonResponse(note_content(note=note), status=201)
 
 
 @csrf_exempt

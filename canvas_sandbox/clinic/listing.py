@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Concat
 from note_sign_api import transitions
 
+from canvas_sandbox.clinic.content import staged_count
 from canvas_sandbox.clinic.exceptions import InvalidCursor, InvalidNoteId, TooManyIds
 from canvas_sandbox.clinic.models import Note, Staff
 from canvas_sandbox.clinic.policy import to_sign_ids
@@ -89,7 +90,7 @@ def _summary_notes(actor: Staff) -> QuerySet[Note]:
         "provider__supervisor__key",
         "supervising_provider__key", "supervising_provider__first_name",
         "supervising_provider__last_name",
-    )  # fmt: skip
+    ).annotate(staged_commands=staged_count())  # fmt: skip
 
 
 def _by_kind(

@@ -1,4 +1,4 @@
-"""What the sandbox knows about a Canvas instance: staff, patients, notes, faults."""
+"""What the sandbox knows about a Canvas instance: staff, patients, notes, commands, faults."""
 
 import uuid
 
@@ -176,6 +176,31 @@ class NoteStateEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.note_id} -> {self.state}"
+
+
+class Command(models.Model):
+    """One command of a note's content (Canvas's Command): its kind, its fields, its state."""
+
+    STAGED = "staged"
+    COMMITTED = "committed"
+    ENTERED_IN_ERROR = "entered_in_error"
+    STATE_CHOICES = [(s, s.replace("_", " ")) for s in (STAGED, COMMITTED, ENTERED_IN_ERROR)]
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="commands")
+    schema_key = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=20, choices=STATE_CHOICES, default=COMMITTED)
+    originator = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created", "id"]
+        indexes = [models.Index(fields=["note", "created"])]
+
+    def __str__(self) -> str:
+        # Content is patient data: the kind and id only.
+        return f"{self.schema_key} {self.id}"
 
 
 class PendingEffect(models.Model):

@@ -70,7 +70,7 @@ def note_type_for(*, category: str, is_sig_required: bool) -> NoteType:
     return note_type
 
 
-def _staff_named(username: str, *, field: str) -> Staff:
+def staff_named(username: str, *, field: str) -> Staff:
     """Return the staff member signed in as `username`, or raise ControlError naming `field`."""
     staff = Staff.objects.filter(user__username=username).first()
     if staff is None:
@@ -83,7 +83,7 @@ def _supervisor(staff: Staff, supervising_provider: str | None) -> Staff | None:
     if supervising_provider is None:
         return staff.supervisor
     if supervising_provider:
-        return _staff_named(supervising_provider, field="supervising_provider")
+        return staff_named(supervising_provider, field="supervising_provider")
     return None
 
 
@@ -138,7 +138,7 @@ def note_create(
         note_type = note_type_for(category=category, is_sig_required=is_sig_required)
     else:
         note_type = note_type_for_kind(kind=kind or "")
-    staff = _staff_named(provider, field="provider")
+    staff = staff_named(provider, field="provider")
     supervisor = _supervisor(staff, supervising_provider)
     when = _service_time(date, now=now or times.now())
     with transaction.atomic():

@@ -21,6 +21,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from canvas_sandbox.clinic import conf
+from canvas_sandbox.clinic.content_seed import SEEDED, commands_seed
 from canvas_sandbox.clinic.engine import NoteState
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, Patient, Staff
 from canvas_sandbox.clinic.notes import NOTE_KINDS, note_type_for_kind
@@ -96,7 +97,7 @@ def seed_clinic(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Write the demo clinic (idempotent); return how many rows each kind added."""
     now = now or timezone.now()
     rng = random.Random(20261128)  # noqa: S311 - demo data, not secrets
-    added = {"staff": 0, "patients": 0, "notes": 0}
+    added = {"staff": 0, "patients": 0, "notes": 0, "commands": 0}
     with transaction.atomic():
         staff = _seed_staff(rng, added)
         _seed_clients()
@@ -105,6 +106,7 @@ def seed_clinic(*, now: dt.datetime | None = None) -> dict[str, int]:
         _seed_todays_appointments(added, staff=staff, patients=patients, now=now)
         _seed_v2_notes(added, staff=staff, patients=patients, now=now)
         seed_roles_and_care_teams(staff=staff, patients=patients)
+        added["commands"] = commands_seed()
     return added
 
 
@@ -359,7 +361,7 @@ def _note_add(
         NoteStateEvent.objects.create(
             note=note,
             state=code,
-            action="seeded",
+            action=SEEDED,
             actor=by,
             created=first + dt.timedelta(minutes=30 * step),
         )

@@ -8,6 +8,7 @@ from typing import Any
 from note_sign_api import transitions
 
 from canvas_sandbox.clinic import conf, times
+from canvas_sandbox.clinic.content import note_staged_commands
 from canvas_sandbox.clinic.models import Note, NoteStateEvent, Staff
 from canvas_sandbox.clinic.policy import note_allowed_actions, note_queue_action
 from canvas_sandbox.clinic.selectors import Event, events_by_note
@@ -54,6 +55,7 @@ def note_summary(
         "supervising_provider": _person(note.supervising_provider),
         "allowed_actions": note_allowed_actions(note=note, events=events, caller_id=caller_id),
         **_queue_fields(note=note, events=events, caller_id=caller_id),
+        "staged_commands": note_staged_commands(note=note),
     }
 
 

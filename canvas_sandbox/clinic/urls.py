@@ -32,6 +32,7 @@ plugin_patterns = (
         re_path(r"^notes/history/?$", api.notes_history, name="notes-history"),
         re_path(r"^notes/(?P<note_id>[^/]+)/?$", api.note_detail, name="note-detail"),
         re_path(r"^notes/(?P<note_id>[^/]+)/history/?$", api.note_history, name="note-history"),
+        re_path(r"^notes/(?P<note_id>[^/]+)/content/?$", api.note_content, name="note-content"),
         re_path(
             rf"^notes/(?P<note_id>[^/]+)/(?P<action>{_ACTIONS})/?$",
             api.note_action,
@@ -59,6 +60,7 @@ control_patterns = (
         path("notes/<str:note_id>/history", control.note_history, name="note-history"),
         path("notes/<str:note_id>/effects", control.note_effects, name="note-effects"),
         path("notes/<str:note_id>/veto", control.note_veto, name="note-veto"),
+        path("notes/<str:note_id>/commands", control.note_commands, name="note-commands"),
         re_path(r"^(?P<rest>.*)$", control.not_found),
     ],
     "control",

@@ -112,6 +112,13 @@ def _when(value: Any) -> datetime | None:
     return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
+def staged_count_parse(value: Any) -> int:
+    """Return a summary's `staged_commands` (contract v3): 0 when absent or unreadable."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return 0
+
+
 def state_parse(value: Any) -> dict[str, str]:
     """Return `{"code", "label"}` of a state object, or raise CanvasUnavailable."""
     if not isinstance(value, dict) or not isinstance(value.get("code"), str):
@@ -176,6 +183,8 @@ def summary_parse(data: Any) -> dict[str, Any]:
         # As sent; the portal keeps the actions it knows.
         "allowed_actions": [a for a in allowed if isinstance(a, str)],
         **_queue_fields(data),
+        # Contract v3: commands not yet committed (0 from an older plugin).
+        "staged_commands": staged_count_parse(data.get("staged_commands")),
     }
 
 

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 
 from integrations.canvas import http
+from integrations.canvas.content import content_parse
 from integrations.canvas.exceptions import CanvasUnavailable, OutcomeUnknown
 from integrations.canvas.notes import (  # noqa: F401 (the apps import them from here)
     COUNT_KEYS,
@@ -155,6 +156,15 @@ class PluginClient:
             params["since"] = since.isoformat()
         data = self._request("GET", "notes/history", access_token=access_token, params=params)
         return notes_history_parse(data)
+
+    def note_content(self, *, access_token: str, note_id: Any) -> dict[str, Any]:
+        """Return the note's content: `{"note_id", "commands": [...], "staged"}` (contract v3).
+
+        Patient data: parsed and returned, never logged (the request's log line
+        names the path only).
+        """
+        path = f"notes/{note_id_parse(value=note_id)}/content"
+        return content_parse(self._request("GET", path, access_token=access_token))
 
     def note_action(self, *, access_token: str, note_id: Any, action: str) -> dict[str, Any]:
         """Ask Canvas to perform `action`; return what it accepted.

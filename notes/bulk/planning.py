@@ -7,6 +7,8 @@ derived from its allowed actions). A chosen note that cannot be planned is
 named with the reason a read of Canvas shows; "signed" is said only when that
 read shows the note signed by this user. Plans are rate limited per user,
 before any Canvas read.
+A note with commands not committed in Canvas is left out by default
+(NOTES_BULK_SKIP_STAGED), with its reason: the run records it as not started.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from notes.worklist import Order, Queue
 MAX_NOTES = 500
 #: The most chosen notes outside the queue read one by one for their reason.
 MAX_REASON_READS = 25
+#: Why nothing can be signed when every chosen note has commands not committed.
+ALL_STAGED = "Every note you chose has commands not committed in Canvas: open each note to sign it."
 
 
 class SkipReason:
@@ -52,11 +56,22 @@ class SkipReason:
     UNREAD = "No longer in your queue in Canvas (not read again: too many chosen)."
 
 
+def staged_skip_reason(note: dict[str, Any]) -> str:
+    """Return why a run leaves this note out (commands not committed), or '' to sign it."""
+    staged = note.get("staged_commands") or 0
+    if not staged or not conf.bulk_skip_staged():
+        return ""
+    noun = "command" if staged == 1 else "commands"
+    return f"Left out: {staged} {noun} not committed in Canvas. Open the note to sign it."
+
+
 @dataclass(frozen=True)
 class PlannedNote:
     note: dict[str, Any]
     action: Action
     label: str
+    #: Why the run leaves it out (recorded as not started), or "".
+    skip: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,13 +91,22 @@ class Plan:
     skipped: list[SkippedNote] = field(default_factory=list)
 
     @property
+    def to_sign(self) -> list[PlannedNote]:
+        return [planned for planned in self.notes if not planned.skip]
+
+    @property
+    def staged(self) -> list[PlannedNote]:
+        """Return the notes the run records as not started (commands not committed)."""
+        return [planned for planned in self.notes if planned.skip]
+
+    @property
     def count(self) -> int:
-        return len(self.notes)
+        return len(self.to_sign)
 
     @property
     def by_label(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for planned in self.notes:
+        for planned in self.to_sign:
             counts[planned.label] = counts.get(planned.label, 0) + 1
         return counts
 
@@ -148,7 +172,9 @@ def _queued(note: dict[str, Any], *, user: AbstractBaseUser) -> PlannedNote | Sk
     if not user.has_perm(ACTIONS[action].perm):
         reason = SkipReason.NOT_PERMITTED.format(action=queue_action.label.lower())
         return SkippedNote(note["id"], reason, note)
-    return PlannedNote(note=note, action=action, label=queue_action.label)
+    return PlannedNote(
+        note=note, action=action, label=queue_action.label, skip=staged_skip_reason(note)
+    )
 
 
 def _signed_by_me(note: dict[str, Any], staff_id: str) -> bool:
@@ -221,6 +247,7 @@ def plan_for_user(*, user: AbstractBaseUser, note_ids: list[str] | None) -> Plan
             skipped.append(SkippedNote(note_id, SkipReason.UNREAD))
             continue
         skipped.append(skip_reason_read(user=user, note_id=note_id, staff_id=staff_id))
-    if not planned:
-        raise NothingToSign(skipped=skipped)
-    return Plan(notes=planned, skipped=skipped)
+    plan = Plan(notes=planned, skipped=skipped)
+    if not plan.count:
+        raise NothingToSign(ALL_STAGED if plan.staged else None, skipped=skipped)
+    return plan

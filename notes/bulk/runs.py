@@ -81,6 +81,9 @@ def run_start(
                 note_type=(planned.note["note_type"]["name"] or "")[:100],
                 date_of_service=planned.note["datetime_of_service"],
                 label=planned.label,
+                # Left out by the plan (e.g. commands not committed): never sent.
+                status=BulkItem.Status.SKIPPED if planned.skip else BulkItem.Status.QUEUED,
+                message=planned.skip[:300],
             )
             for index, planned in enumerate(plan.notes)
         )

@@ -639,6 +639,84 @@ class ClinicWalkTests(E2ETestCase):
         page.context.close()
         self.assertNoProblems()
 
+    def test_5_provider_reads_a_note_before_signing_it(self):
+        """Open a row's content in the queue, read it, sign it; a note with a staged
+        command is flagged, left out of a run with its reason, and shown on the run page."""
+        patient = "Readfirst"
+        read = self.sandbox.create_note(state="LKD", kind="encounter", patient=f"{patient} Ada")
+        staged = self.sandbox.create_note(state="LKD", kind="encounter", patient=f"{patient} Ben")
+        clean = self.sandbox.create_note(state="LKD", kind="encounter", patient=f"{patient} Cy")
+        box = self.sandbox
+        box.add_command(read["id"], "reasonForVisit", data={"coding": {"text": "Cough"}})
+        box.add_command(read["id"], "hpi", data={"narrative": "Dry cough for 3 days."})
+        box.add_command(read["id"], "diagnose", data={"diagnose": {"text": "Asthma"}},
+                        state="entered_in_error")  # fmt: skip
+        box.add_command(read["id"], "plan", data={"narrative": "Fluids and rest."})
+        box.add_command(staged["id"], "hpi", data={"narrative": "Knee pain."})
+        box.add_command(staged["id"], "plan", data={"narrative": "X-ray"}, state="staged")
+        box.add_command(clean["id"], "plan", data={"narrative": "Rest."})
+        page = self.browser.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        self.sign_in(page, "provider")
+        if page.get_by_role("link", name="Connect to Canvas").count():
+            self.link(page, canvas_user="provider", shot_prefix="60")
+        page.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
+        self.assertEqual(page.locator("table.worklist tbody tr").count(), 3)
+
+        # The keyboard opens a row's content in place (one read, on demand).
+        row = self.row(page, read["id"])
+        row.locator("summary").focus()
+        page.keyboard.press("Enter")
+        content = row.locator(f"#content-{read['id']}")
+        content.get_by_text("Dry cough for 3 days.").wait_for()
+        labels = content.locator(".command-label").all_inner_texts()
+        self.assertEqual(
+            labels, ["Reason for visit", "History of present illness", "Diagnose", "Plan"]
+        )
+        self.assertIn("Asthma", content.locator("del").inner_text())
+        self.browser.check_accessibility(page, "queue content opened")
+        self.browser.shot(page, "60-queue-content-open")
+
+        flag = self.row(page, staged["id"]).locator(".badge-staged")
+        self.assertEqual(flag.inner_text(), "1 command not committed")
+        self.act(page, read["id"], "Sign", state_label="Signed", toast="Note signed.")
+        self.browser.shot(page, "61-read-then-signed")
+
+        # The note page shows the same content, in order, above the actions.
+        page.goto(self.url(f"/notes/{staged['id']}/"))
+        section = page.locator(f"#note-content-{staged['id']}")
+        self.assertEqual(
+            section.locator(".command-label").all_inner_texts(),
+            ["History of present illness", "Plan"],
+        )
+        self.assertEqual(section.locator(".badge-staged").inner_text(), "Not committed")
+        self.browser.shot(page, "61b-note-page-content")
+
+        # Close the day: the staged note is left out, with its reason.
+        page.goto(self.url(f"/notes/?tab=to_sign&patient={patient}"))
+        page.locator("#select-page").check()
+        page.locator("#bulk-submit").click()
+        page.wait_for_url(re.compile(r"/notes/bulk/"))
+        self.assertIn("Sign 1 note?", page.locator("h1").inner_text())
+        self.assertIn("left out", page.locator(".bulk-confirm").inner_text())
+        question_row = page.locator("tr", has_text=f"{patient} Ben")
+        question_row.locator("summary").click()
+        question_row.locator(".badge", has_text="Not committed").wait_for()
+        self.browser.check_accessibility(page, "bulk question content opened")
+        self.browser.shot(page, "62-bulk-question-content")
+        page.get_by_role("button", name="Sign 1 note").click()
+        page.wait_for_url(re.compile(r"/notes/runs/\d+/$"))
+        page.locator("#run-count", has_text="2 of 2 done").wait_for(timeout=20_000)
+        summary = page.locator(".run-summary").inner_text()
+        self.assertIn("Signed 1", summary)
+        self.assertIn("Not started 1", summary)
+        self.assertIn("1 command not committed in Canvas", page.locator(".run-items").inner_text())
+        self.browser.shot(page, "63-run-left-out")
+        self.assertEqual(self.sandbox.note(clean["id"])["state"]["code"], "SGN")
+        self.assertEqual(self.sandbox.note(staged["id"])["state"]["code"], "LKD")
+        page.context.close()
+        self.assertNoProblems()
+
     def test_3_server_logs_hold_no_tokens_codes_or_verifiers(self):
         if not (self.codes and self.verifiers and self.tokens):
             # Run on its own: do one link to have something to look for.

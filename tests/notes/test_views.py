@@ -226,6 +226,10 @@ class DetailTests(CanvasMockMixin, TestCase):
     def test_shows_the_note_its_actions_and_my_activity(self):
         note_id = uuid.uuid4()
         self.rsps.get(f"{API}notes/{note_id}", json=summary(note_id, state="LKD"))
+        self.rsps.get(
+            f"{API}notes/{note_id}/content",
+            json={"note_id": str(note_id), "commands": [], "staged": 0},
+        )
         from django.utils import timezone
 
         make_attempt(

@@ -244,7 +244,7 @@ class MeAndSummaryTests(SimpleTestCase):
         self.assertEqual(
             set(body),
             {"id", "title", "datetime_of_service", "state", "note_type", "patient", "provider",
-             "queue_action", "signed_by",
+             "queue_action", "signed_by", "staged_commands",
              "supervising_provider", "allowed_actions"},
         )  # fmt: skip
         self.assertEqual(

@@ -29,7 +29,7 @@ from canvas_sdk.handlers.simple_api import BearerCredentials, SimpleAPI, api
 from canvas_sdk.v1.data import Staff
 from pydantic import ValidationError
 
-from note_sign_api import batch, contract, queries
+from note_sign_api import batch, content, contract, queries
 from note_sign_api.transitions import (
     Action,
     EffectName,
@@ -182,6 +182,15 @@ class NoteApi(SimpleAPI):
         if error is not None:
             return [error]
         return [JSONResponse(self.summary(row))]
+
+    @api.get("/notes/<note_id>/content")
+    def note_content(self) -> list[Response | Effect]:
+        """Return the note's commands in order, with who entered each and a short summary."""
+        row, error = self.find_note()
+        if error is not None:
+            return [error]
+        commands = queries.note_commands(row["dbid"])
+        return [JSONResponse(content.content_from_rows(str(row["id"]), commands))]
 
     @api.get("/notes/<note_id>/history")
     def note_history(self) -> list[Response | Effect]:

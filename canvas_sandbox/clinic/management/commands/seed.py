@@ -15,5 +15,6 @@ class Command(BaseCommand):
         added = seed_clinic()
         self.stdout.write(
             f"Sandbox seeded: {added['staff']} staff, {added['patients']} patients, "
-            f"{added['notes']} notes added (staff password: canvas-demo)."
+            f"{added['notes']} notes added; {added['commands']} commands added "
+            "(staff password: canvas-demo)."
         )
