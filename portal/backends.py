@@ -2,9 +2,9 @@
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db import connections, router
 
 from portal import proxy, services
 
@@ -70,13 +70,54 @@ class ThrottledModelBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            perms = Permission.objects.all()
-            if not user_obj.is_superuser:
-                perms = perms.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            user_obj._perm_cache = {
-                f"{app_label}.{codename}"
-                for app_label, codename in perms.values_list(
-                    "content_type__app_label", "codename"
-                ).distinct()
-            }
+            if user_obj.is_superuser:
+                perms = Permission.objects.values_list("content_type__app_label", "codename")
+                user_obj._perm_cache = {f"{app}.{codename}" for app, codename in perms}
+            else:
+                user_obj._perm_cache = _permissions_read(user_obj.pk)
         return user_obj._perm_cache
+
+
+def _permissions_read(user_id: int) -> set[str]:
+    """Return a user's own and their groups' permissions as `app_label.codename`.
+
+    Plain SQL written once per process: building the same ORM query (four
+    joins, an OR, DISTINCT) cost about a fifth of a note action's CPU.
+    """
+    using = router.db_for_read(Permission)
+    with connections[using].cursor() as cursor:
+        cursor.execute(_permissions_sql(using), [user_id, user_id])
+        return {f"{app_label}.{codename}" for app_label, codename in cursor.fetchall()}
+
+
+#: Tables named by the models (columns are auth.User's); the user id is a parameter.
+_PERMISSIONS_TEMPLATE = (
+    "SELECT DISTINCT ct.app_label, p.codename FROM {permission} p"
+    " JOIN {content_type} ct ON ct.id = p.content_type_id"
+    " WHERE p.id IN (SELECT permission_id FROM {user_permissions} WHERE user_id = %s"
+    " UNION SELECT gp.permission_id FROM {group_permissions} gp"
+    " JOIN {user_groups} ug ON ug.group_id = gp.group_id WHERE ug.user_id = %s)"
+)
+_PERMISSIONS_SQL: dict[str, str] = {}
+
+
+def _permissions_sql(using: str) -> str:
+    """Return the permission query for a database alias, its tables named by the models."""
+    if using not in _PERMISSIONS_SQL:
+        quote = connections[using].ops.quote_name
+        user_fields = get_user_model()._meta
+        tables = {
+            "permission": Permission._meta.db_table,
+            "content_type": Permission._meta.get_field("content_type").related_model._meta.db_table,
+            "user_permissions": user_fields.get_field(
+                "user_permissions"
+            ).remote_field.through._meta.db_table,
+            "group_permissions": Group._meta.get_field(
+                "permissions"
+            ).remote_field.through._meta.db_table,
+            "user_groups": user_fields.get_field("groups").remote_field.through._meta.db_table,
+        }
+        _PERMISSIONS_SQL[using] = _PERMISSIONS_TEMPLATE.format(
+            **{name: quote(table) for name, table in tables.items()}
+        )
+    return _PERMISSIONS_SQL[using]

@@ -177,6 +177,7 @@ STORAGES = {
 
 # Cookies: named so the portal and the sandbox (another port on the same
 # host in development) never overwrite each other's.
+SESSION_ENGINE = "portal.sessions"  # database sessions, read in plain SQL
 SESSION_COOKIE_NAME = "portal_session"
 CSRF_COOKIE_NAME = "portal_csrftoken"
 SESSION_COOKIE_HTTPONLY = True
