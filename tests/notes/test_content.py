@@ -188,7 +188,7 @@ class StagedQueueTests(CanvasMockMixin, TestCase):
         self.queue_mock()
         plan = planning.plan_for_user(user=self.provider, note_ids=None)
         self.assertEqual([p.note["id"] for p in plan.to_sign], [self.clean["id"]])
-        self.assertEqual([p.note["id"] for p in plan.skipped], [self.staged["id"]])
+        self.assertEqual([p.note["id"] for p in plan.staged], [self.staged["id"]])
         self.assertEqual(plan.title, "Sign 1 note")
         run = runs.run_start(user=self.provider, plan=plan)
         skipped = BulkItem.objects.get(run=run, note_id=self.staged["id"])
@@ -206,7 +206,7 @@ class StagedQueueTests(CanvasMockMixin, TestCase):
         self.queue_mock()
         plan = planning.plan_for_user(user=self.provider, note_ids=None)
         self.assertEqual(plan.count, 2)
-        self.assertFalse(plan.skipped)
+        self.assertFalse(plan.staged)
 
     def test_only_staged_notes_chosen_says_so(self):
         self.queue_mock()
