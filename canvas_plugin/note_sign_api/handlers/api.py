@@ -29,7 +29,7 @@ from canvas_sdk.handlers.simple_api import BearerCredentials, SimpleAPI, api
 from canvas_sdk.v1.data import Staff
 from pydantic import ValidationError
 
-from note_sign_api import batch, content, contract, queries
+from note_sign_api import batch, content, contract, queries, visibility
 from note_sign_api.transitions import (
     Action,
     EffectName,
@@ -76,7 +76,7 @@ class NoteApi(SimpleAPI):
         return contract.signing_policy_from(self.secrets)
 
     def notes(self) -> Any:
-        """Return the notes the caller may see (queries.visible_notes), annotated for summaries."""
+        """Return the notes the caller may see (visibility.visible_notes), for summaries."""
         return queries.notes_queryset(self.current_staff(), self.secrets, self.environment)
 
     def restrict(self) -> bool:
@@ -96,7 +96,7 @@ class NoteApi(SimpleAPI):
     def me(self) -> list[Response | Effect]:
         """Return the token's Canvas user id and staff member."""
         staff = queries.staff_names(self.current_staff())
-        zone = queries.installation_zone(self.environment)
+        zone = visibility.installation_zone(self.environment)
         body = contract.me_body(
             user_id=str(self.event.actor.id), staff=staff, installation_time_zone=zone.key
         )
