@@ -89,3 +89,16 @@ class VisibilityTests(TestCase):
     def test_counts_leave_out_what_the_caller_may_not_see(self):
         reply = call(self.api, path="/notes/counts", **bearer(self.stranger))
         self.assertEqual(reply.json(), {"to_sign": 0, "overdue": 0, "open": 0, "today": 0})
+
+    def test_the_front_desk_follows_a_visit_it_checked_in_until_it_is_locked(self):
+        # Check-in converts the appointment into an encounter note in CVD (Canvas).
+        now = dt.datetime.now(dt.UTC)
+        visit = make_note(state="CVD", provider=self.provider, datetime_of_service=now)
+        locked = make_note(state="LKD", provider=self.provider, datetime_of_service=now)
+        old = make_note(
+            state="CVD", provider=self.provider, datetime_of_service=now - dt.timedelta(days=2)
+        )
+        seen = self.ids(self.desk)
+        self.assertIn(str(visit.id), seen)
+        self.assertNotIn(str(locked.id), seen)  # the provider's work from here on
+        self.assertNotIn(str(old.id), seen)  # not the clinic's today
