@@ -124,7 +124,8 @@ def visible_notes(caller: Staff, variables: Any, environment: Any = None) -> Any
     """Return the notes (with a current state) `caller` may see: the minimum-necessary rule.
 
     With `visibility` = all: every note. Otherwise administrative-only staff
-    see the appointment notes dated in the clinic's today; everyone else sees
+    see the clinic's today's appointment notes, also once checked in (converted,
+    CVD, until someone locks it), so a check-in can be confirmed; everyone else sees
     notes they are the provider or supervising provider of, notes whose
     provider they default-supervise, and notes of patients on whose care team
     they are active. Every list, count, read and action starts here, so an
@@ -136,7 +137,8 @@ def visible_notes(caller: Staff, variables: Any, environment: Any = None) -> Any
     if administrative_only(caller):
         start, end = clinic_day_bounds(installation_zone(environment))
         return notes.filter(
-            note_type_version__category=Category.APPOINTMENT,
+            Q(note_type_version__category=Category.APPOINTMENT)
+            | Q(current_state__state=State.CHECKED_IN),
             datetime_of_service__gte=start,
             datetime_of_service__lt=end,
         )

@@ -1,5 +1,8 @@
 """Read the sandbox's settings lazily, so override_settings, env and control API changes apply."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
@@ -37,12 +40,31 @@ def signing_policy() -> str:
     return plugin_variables()["signing_policy"]
 
 
-def plugin_variables() -> dict[str, str]:
-    """Return the installed plugin's variables: the environment's, then the control API's."""
+#: The variables read once for one answer (plugin_variables_once), else None.
+_variables_once: ContextVar[dict[str, str] | None] = ContextVar("variables_once", default=None)
+
+
+def _variables_read() -> dict[str, str]:
     variables = {"signing_policy": str(settings.SANDBOX_SIGNING_POLICY)}
     variables.update(settings.SANDBOX_PLUGIN_VARIABLES)
     variables.update(PluginVariable.objects.values_list("name", "value"))
     return variables
+
+
+def plugin_variables() -> dict[str, str]:
+    """Return the installed plugin's variables: the environment's, then the control API's."""
+    once = _variables_once.get()
+    return dict(once) if once is not None else _variables_read()
+
+
+@contextmanager
+def plugin_variables_once() -> Iterator[None]:
+    """Read the variables once for everything inside (one answer of many summaries)."""
+    token = _variables_once.set(_variables_read())
+    try:
+        yield
+    finally:
+        _variables_once.reset(token)
 
 
 def restrict_signing_to_provider() -> bool:
@@ -56,7 +78,6 @@ def restrict_signing_to_provider() -> bool:
 def clinic_time_zone() -> str:
     """Return the installation's time zone (SANDBOX_CLINIC_TIME_ZONE)."""
     return str(settings.SANDBOX_CLINIC_TIME_ZONE)
-
 
 
 def checkin_converts() -> bool:

@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Concat
 from note_sign_api import transitions
 
+from canvas_sandbox.clinic import conf
 from canvas_sandbox.clinic.exceptions import InvalidCursor, InvalidNoteId, TooManyIds
 from canvas_sandbox.clinic.models import Note, Staff
 from canvas_sandbox.clinic.policy import to_sign_ids
@@ -160,6 +161,7 @@ def _filtered_notes(
     return notes
 
 
+@conf.plugin_variables_once()
 def note_list(
     *,
     actor: Staff,
@@ -206,6 +208,7 @@ def note_list(
     }
 
 
+@conf.plugin_variables_once()
 def note_counts(
     *,
     actor: Staff,
@@ -244,6 +247,7 @@ def _ids_parse(ids: str | None) -> list[str]:
     return list(dict.fromkeys(note_id_validate(note_id=part) for part in parts))
 
 
+@conf.plugin_variables_once()
 def notes_history(*, actor: Staff, ids: str | None, since: str | None) -> dict[str, Any]:
     """Return `GET /notes/history` (contract v3): each note's state, actions and history.
 

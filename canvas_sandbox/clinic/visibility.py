@@ -12,7 +12,7 @@ import datetime as dt
 import zoneinfo
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from note_sign_api.codes import Category, Visibility
+from note_sign_api.codes import Category, State, Visibility
 
 from canvas_sandbox.clinic import conf, times
 from canvas_sandbox.clinic.models import CareTeamMembership, Note, Staff, StaffRole
@@ -37,7 +37,8 @@ def notes_visible_to(staff: Staff, *, now: dt.datetime | None = None) -> QuerySe
     """Return the notes `staff` may see.
 
     With `visibility` = all: every note. Otherwise administrative-only staff
-    see the appointment notes dated in the clinic's today; everyone else the
+    see the clinic's today's appointment notes, also once checked in (CVD,
+    until someone locks it), so a check-in can be confirmed; everyone else the
     notes they are the provider or supervising provider of, the notes of
     providers they supervise by default, and the notes of patients on whose
     care team they are active.
@@ -48,7 +49,7 @@ def notes_visible_to(staff: Staff, *, now: dt.datetime | None = None) -> QuerySe
     if staff_is_administrative_only(staff=staff):
         start, end = clinic_day_bounds(now=now)
         return notes.filter(
-            note_type__category=Category.APPOINTMENT,
+            Q(note_type__category=Category.APPOINTMENT) | Q(state=State.CHECKED_IN),
             datetime_of_service__gte=start,
             datetime_of_service__lt=end,
         )
