@@ -133,3 +133,55 @@ def batch_ids(label: str) -> list[str]:
         count = int(label.split()[0]) if " " in label else 1
         return [str(uuid.uuid4()) for _ in range(count)]
     return [label]
+
+
+#: Minimum necessary (contract v3, plugin variable visibility=related). The cast:
+#: "provider" wrote every note (the notes' patient is one patient); "front_desk" has only
+#: administrative roles; "care_team" is a clinical nurse, active on that patient's care
+#: team; "unrelated" is another provider with no tie to the notes.
+#: A row: (caller, note kind, state, day, visible); day "today" or "past" (two days ago).
+#: An invisible note is absent from the caller's list and answers 404 note_not_found to
+#: GET /notes/<id> and to POST /notes/<id>/lock alike (the 404 before any 403).
+VISIBILITY_CASES: list[tuple[str, str, str, str, bool]] = [
+    ("front_desk", "appointment", "BKD", "today", True),
+    ("front_desk", "appointment", "BKD", "past", False),
+    ("front_desk", "encounter", "NEW", "today", False),
+    ("front_desk", "encounter", "LKD", "past", False),
+    ("care_team", "encounter", "LKD", "past", True),
+    ("care_team", "appointment", "BKD", "today", True),
+    ("unrelated", "encounter", "NEW", "today", False),
+    ("unrelated", "appointment", "BKD", "today", False),
+    ("provider", "encounter", "NEW", "past", True),
+]
+
+#: The visit: the provider's appointment note in `start`, then actions by the provider,
+#: each answered 202 with the state the note ends in. Check-in converts the note into an
+#: encounter note in CVD (Canvas does it when applying the effect; the plugin predicts
+#: CVD), which then locks and signs like any open note.
+VISIT_CASES: list[tuple[str, list[tuple[str, str]]]] = [
+    ("BKD", [("checkin", "CVD"), ("lock_sign", "SGN")]),
+    ("BKD", [("checkin", "CVD"), ("lock", "LKD"), ("sign", "SGN")]),
+    ("NSW", [("checkin", "CVD"), ("lock_sign", "SGN")]),
+]
+
+#: A no-show is never offered a signature: the provider's appointment note in `state`
+#: (NSW, or locked from NSW) never lists sign or lock_sign among its allowed actions nor
+#: sits in queue=to_sign, and asking anyway is refused: (state, action, status, code).
+NO_SHOW_CASES: list[tuple[str, str, int, str]] = [
+    ("NSW", "sign", 409, "action_not_allowed"),
+    ("NSW", "lock_sign", 409, "action_not_allowed"),
+    ("LKD", "sign", 409, "action_not_allowed"),
+    ("LKD", "lock_sign", 409, "action_not_allowed"),
+]
+
+#: GET /notes/counts equals the length of the list it counts: (caller, count, the list's
+#: query). "{today}"/"{tomorrow}": the clinic's midnights (the counts' day_start/day_end).
+COUNT_CASES: list[tuple[str, str, dict[str, str]]] = [
+    ("provider", "to_sign", {"queue": "to_sign"}),
+    ("provider", "open", {"provider": "me", "state": "NEW,CVD,PSH,ULK,RST,UND"}),
+    ("provider", "today", {"from": "{today}", "to": "{tomorrow}"}),
+    ("front_desk", "today", {"from": "{today}", "to": "{tomorrow}"}),
+    ("front_desk", "to_sign", {"queue": "to_sign"}),
+    ("care_team", "today", {"from": "{today}", "to": "{tomorrow}"}),
+    ("unrelated", "today", {"from": "{today}", "to": "{tomorrow}"}),
+]

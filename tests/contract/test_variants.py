@@ -133,9 +133,11 @@ class VariantTests(SimpleTestCase):
         self.assertIn("no setting covers this", case["change"])
 
     def test_signing_restricted_to_the_provider_names_the_plugin_variable(self):
-        if not sandbox_source_has("SANDBOX_RESTRICT_SIGNING_TO_PROVIDER"):
-            self.skipTest("this sandbox has no SANDBOX_RESTRICT_SIGNING_TO_PROVIDER switch yet")
-        code, output, result = contract_main(SANDBOX_RESTRICT_SIGNING_TO_PROVIDER="true")
+        # The plugin variable as the sandbox's installed plugin has it; the sandbox's
+        # Canvas switch (SANDBOX_RESTRICT_SIGNING_TO_PROVIDER) refuses only at apply time.
+        if not sandbox_source_has("SANDBOX_PLUGIN_RESTRICT_SIGNING_TO_PROVIDER"):
+            self.skipTest("this sandbox has no plugin variable restrict_signing_to_provider yet")
+        code, output, result = contract_main(SANDBOX_PLUGIN_RESTRICT_SIGNING_TO_PROVIDER="true")
         case = cases_by_name(result)["signing.restriction"]
 
         self.assertEqual(code, 1, output)

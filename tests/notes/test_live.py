@@ -14,6 +14,7 @@ from integrations.canvas.plugin import plugin_client
 from notes import attempts, confirmation, late
 from notes import exceptions as notes_exceptions
 from notes.models import NoteActionAttempt
+from notes.worklist import note_get_for_user
 from tests.factories import PASSWORD, make_connection, make_user
 from tests.helpers import ensure_groups
 from tests.live import sandbox
@@ -203,6 +204,45 @@ class LiveNoteActionTests(LiveSandboxMixin, TestCase):
         with self.assertRaises(exceptions.CanvasUnavailable):
             self.perform(self.provider, note, "lock")
         self.assertEqual(NoteActionAttempt.objects.get(note_id=note["id"]).outcome, "failed")
+
+
+class LiveSigningRestrictionTests(LiveSandboxMixin, TestCase):
+    """Canvas restricts signing to the provider; the plugin variable says nothing of it."""
+
+    @classmethod
+    def setUpTestData(cls):
+        ensure_groups()
+        cls.provider = cls.link("provider", "Providers")
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(
+            self.sandbox.set_canvas_settings(restrict_signing_to_provider=True),
+            {"restrict_signing_to_provider": True},
+        )
+        self.addCleanup(self.sandbox.set_canvas_settings, restrict_signing_to_provider=None)
+        variables = self.sandbox.set_plugin_variables(restrict_signing_to_provider=False)
+        self.assertEqual(variables["restrict_signing_to_provider"], "false")
+        self.addCleanup(self.sandbox.set_plugin_variables, restrict_signing_to_provider=None)
+
+    @override_settings(NOTES_CONFIRM_SECONDS=1.5)
+    def test_a_cosignature_is_accepted_then_not_applied(self):
+        # The nurse wrote and signed it; the provider supervises it and co-signs.
+        note = self.sandbox.create_note(
+            state="SGN", kind="encounter", provider="nurse", supervising_provider="provider"
+        )
+        before = self.sandbox.history(note["id"])
+        shown = note_get_for_user(user=self.provider, note_id=note["id"])
+        self.assertIn("sign", shown["allowed_actions"])  # the plugin offers the co-signature
+        attempt = attempts.note_action_perform(
+            user=self.provider, note_id=note["id"], action="sign", request_id="live-restrict"
+        )
+        self.assertEqual((attempt.outcome, attempt.upstream_status), ("accepted", 202))
+        attempt = settle(attempt)
+        # Canvas refused the effect when applying it: the portal says not applied.
+        self.assertEqual(attempt.outcome, "not_applied")
+        self.assertEqual(attempt.note_state, "SGN")
+        self.assertEqual(self.sandbox.history(note["id"]), before)
 
 
 class LiveTokenRefreshTests(LiveSandboxMixin, TestCase):

@@ -92,6 +92,9 @@ class NoteContentTests(SimpleTestCase):
                 self.sandbox.control("POST", f"notes/{self.note['id']}/commands", body)
 
     def test_the_seed_gives_visit_notes_content(self):
+        # The whole clinic's seed, not only this provider's notes (contract v3's visibility).
+        self.sandbox.set_plugin_variables(visibility="all")
+        self.addCleanup(self.sandbox.set_plugin_variables, visibility=None)
         listed = self.sandbox.api(
             "GET",
             "/notes",
