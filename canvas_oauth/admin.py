@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from canvas_oauth.models import CanvasConnection, ConnectionEvent
 from canvas_oauth.operations import connection_disconnect, connection_require_reconnect
+from canvas_oauth.selectors import installation_zone_mismatch
 from canvas_oauth.tokens import connection_refresh
 from integrations.canvas.exceptions import CanvasError
 
@@ -51,11 +52,25 @@ class CanvasConnectionAdmin(admin.ModelAdmin):
         "refresh_count",
         "last_error_code",
         "last_error_message",
+        "installation_time_zone",
         "updated_at",
     )
     readonly_fields = fields
     actions = ("refresh_now", "revoke_and_disconnect", "require_reconnect")
     ordering = ("user__username",)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        """The list, with a warning when CLINIC_TIME_ZONE differs from Canvas's zone."""
+        mismatch = installation_zone_mismatch()
+        if mismatch is not None:
+            configured, seen = mismatch
+            messages.warning(
+                request,
+                f"CLINIC_TIME_ZONE is {configured} but the Canvas installation is on {seen} "
+                f"(as the latest connection saw it): set CLINIC_TIME_ZONE={seen}, "
+                "or unset it to follow Canvas.",
+            )
+        return super().changelist_view(request, extra_context)
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         """Refuse filters on the ciphertexts (`?refresh_token_encrypted__startswith=` would

@@ -136,6 +136,7 @@ class CanvasIdentity(NamedTuple):
     user_id: str
     staff_id: str
     staff_name: str
+    installation_time_zone: str = ""
 
 
 @sensitive_variables()
@@ -235,6 +236,7 @@ def _connection_store(
         connection.canvas_user_id = identity.user_id
         connection.canvas_staff_id = identity.staff_id
         connection.canvas_staff_name = identity.staff_name
+        connection.installation_time_zone = identity.installation_time_zone
         tokens_store(connection=connection, tokens=tokens, now=now)
         connection.connected_at = now
         connection.last_refreshed_at = None
@@ -304,4 +306,5 @@ def _identity_fetch(*, access_token: str) -> CanvasIdentity:
     staff = me["staff"]  # the client guarantees a staff id
     name = staff["name"].strip() or f"Staff {staff['id']}"
     user_id = me["user_id"] or f"staff:{staff['id']}"  # the staff id is unique too
-    return CanvasIdentity(user_id[:64], staff["id"][:64], name[:200])
+    zone = me.get("installation_time_zone", "")[:64]
+    return CanvasIdentity(user_id[:64], staff["id"][:64], name[:200], zone)

@@ -40,6 +40,10 @@ class CanvasConnection(models.Model):
     refresh_count = models.PositiveIntegerField(default=0)
     last_error_code = models.CharField(max_length=64, blank=True)
     last_error_message = models.CharField(max_length=300, blank=True)
+    #: The Canvas installation's zone as GET /me said when the user connected ("" unknown).
+    installation_time_zone = models.CharField(
+        "Canvas installation time zone", max_length=64, blank=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Reads of Canvas connections."""
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from canvas_oauth.models import CanvasConnection
@@ -34,3 +35,23 @@ def connection_loaded_replace(*, user: AbstractBaseUser, connection: CanvasConne
     """
     if getattr(user, "is_authenticated", False) and _USER_RELATION.is_cached(user):
         _USER_RELATION.set_cached_value(user, connection)
+
+
+def installation_zone_last_seen() -> str:
+    """Return the Canvas installation's zone the latest connection saw ("" none seen)."""
+    zone = (
+        CanvasConnection.objects.exclude(installation_time_zone="")
+        .order_by("-connected_at", "-pk")
+        .values_list("installation_time_zone", flat=True)
+        .first()
+    )
+    return zone or ""
+
+
+def installation_zone_mismatch() -> tuple[str, str] | None:
+    """Return (CLINIC_TIME_ZONE, the installation's zone) when both are known and differ."""
+    configured = getattr(settings, "CLINIC_TIME_ZONE", None) or ""
+    seen = installation_zone_last_seen()
+    if configured and seen and configured != seen:
+        return configured, seen
+    return None

@@ -1,7 +1,10 @@
 """The sandbox's OAuth pieces: an S256-only server, Canvas's `launch` and `scope` rules,
 and a race-safe token endpoint."""
 
+import base64
+import binascii
 import hashlib
+import json
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -72,6 +75,21 @@ class SerializedTokenView(TokenView):
             return super().post(request, *args, **kwargs)
 
 
+def launch_valid(value: str) -> bool:
+    """Return whether `launch` is base64 (URL-safe or not, padding optional) of a JSON object."""
+    text = value.strip()
+    if not text or len(text) > 4096:
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(
+            text.replace("+", "-").replace("/", "_") + "=" * (-len(text) % 4)
+        )
+        decoded = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(decoded, dict)
+
+
 class LaunchAuthorizationView(AuthorizationView):
     """DOT's authorization endpoint, refusing a request without Canvas's `launch` parameter.
 
@@ -82,8 +100,8 @@ class LaunchAuthorizationView(AuthorizationView):
     """
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        """Refuse a request without `launch`; otherwise let DOT show the consent page."""
-        if request.GET.get("launch", "").strip():
+        """Refuse a request without a good `launch`; otherwise let DOT show the consent page."""
+        if launch_valid(request.GET.get("launch", "")):
             return super().get(request, *args, **kwargs)
         try:
             _scopes, credentials = self.validate_authorization_request(request)
@@ -92,7 +110,10 @@ class LaunchAuthorizationView(AuthorizationView):
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         params = [
             ("error", "access_denied"),
-            ("error_description", "Staff authorization needs the launch parameter."),
+            (
+                "error_description",
+                "Staff authorization needs the launch parameter (base64 of a JSON object).",
+            ),
         ]
         if credentials.get("state"):
             params.append(("state", credentials["state"]))

@@ -6,10 +6,12 @@ development tool, so DEBUG is on unless SANDBOX_DEBUG=false, and the
 development secret key below is fine for it: nothing real is protected here.
 """
 
+import re
 from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BASE_DIR = PACKAGE_DIR.parent
@@ -200,6 +202,11 @@ SANDBOX_SIGNING_POLICY = env.str("SANDBOX_SIGNING_POLICY", default="provider")
 # Unlike Canvas in one respect, for `make contract`'s variants: check-in leaves
 # the note an appointment note (false), or /auth/revoke_token/ answers 404 (false).
 SANDBOX_CHECKIN_CONVERTS = env.bool("SANDBOX_CHECKIN_CONVERTS", default=True)
+# The name the plugin is installed under: its API is /plugin-io/api/<name>/ (Canvas
+# prefixes a namespaced plugin, e.g. acme__note_sign_api; the portal's CANVAS_PLUGIN_NAME).
+SANDBOX_PLUGIN_NAME = env.str("SANDBOX_PLUGIN_NAME", default="note_sign_api")
+if not re.fullmatch(r"[a-z][a-z0-9_]{0,99}", SANDBOX_PLUGIN_NAME):
+    raise ImproperlyConfigured("SANDBOX_PLUGIN_NAME: lower-case letters, digits and _ only.")
 SANDBOX_REVOCATION_ENDPOINT = env.bool("SANDBOX_REVOCATION_ENDPOINT", default=True)
 # The plugin's other variables as the sandbox's installed plugin has them
 # (the control API's /plugin-variables overrides them at run time).

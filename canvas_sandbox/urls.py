@@ -1,5 +1,6 @@
 """The sandbox's URLs: DOT's OAuth endpoints at /auth/, the plugin API, control, pages."""
 
+from django.conf import settings
 from django.urls import include, path, re_path
 
 from canvas_sandbox.clinic import api, pages
@@ -21,7 +22,8 @@ oauth_patterns = (
 
 urlpatterns = [
     path("auth/", include(oauth_patterns)),
-    path("plugin-io/api/note_sign_api/", include(plugin_patterns)),
+    # The plugin under the name it is installed as (SANDBOX_PLUGIN_NAME).
+    path(f"plugin-io/api/{settings.SANDBOX_PLUGIN_NAME}/", include(plugin_patterns)),
     # Any other plugin name or path under /plugin-io/: the plugin runner's empty 404.
     re_path(r"^plugin-io/", api.not_found),
     path("sandbox/control/", include(control_patterns)),

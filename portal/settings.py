@@ -151,8 +151,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 # The clinic's own day: "today", ages and every time shown are in this zone
 # (an IANA name, checked at start-up), unless a user picks another one in
-# their profile. Times are stored in UTC either way.
-CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default=TIME_ZONE)
+# their profile. Times are stored in UTC either way. Unset: the Canvas
+# installation's zone (GET /me, seen when a user connects), else TIME_ZONE.
+CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default=None)
 USE_I18N = True
 USE_TZ = True
 

@@ -328,8 +328,9 @@ class LiveSandbox:
 
     @property
     def api_url(self) -> str:
-        """The plugin API root, without a trailing slash."""
-        return self.url(PLUGIN_PATH)
+        """The plugin API root, without a trailing slash (under SANDBOX_PLUGIN_NAME if set)."""
+        name = self.env.get("SANDBOX_PLUGIN_NAME")
+        return self.url(f"/plugin-io/api/{name}" if name else PLUGIN_PATH)
 
     # --- plugin API and OAuth -----------------------------------------------
     def api(

@@ -160,7 +160,11 @@ def run_cases(client: Client, ids: dict) -> list[str]:
     get(
         "/me",
         prov,
-        body={"user_id": prov, "staff": {"id": staff["provider"], "name": "Ada Lovelace"}},
+        body={
+            "user_id": prov,
+            "staff": {"id": staff["provider"], "name": "Ada Lovelace", "time_zone": None},
+            "installation_time_zone": "UTC",
+        },
     )
     label, reply = client.call("GET", "/me", actor="", token=False)
     expect(label, reply, 401, code="unauthenticated")
@@ -192,7 +196,7 @@ def run_cases(client: Client, ids: dict) -> list[str]:
             "day_end": "2026-03-03T00:00:00+00:00",
             "overdue_before": "2026-03-02T10:30:00+00:00",
         },
-        body={"to_sign": 3, "overdue": 2, "open": 2, "today": 7},
+        body={"to_sign": 3, "overdue": 2, "open": 3, "today": 7},  # open: NEW, ULK, CVD
     )
 
     # One note, and its history.

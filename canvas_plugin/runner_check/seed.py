@@ -17,6 +17,7 @@ from canvas_sdk.test_utils.factories import (
     PatientFactory,
     StaffFactory,
 )
+from canvas_sdk.v1.data import CareTeamMembership
 from canvas_sdk.v1.data.note import CurrentNoteStateEvent, NoteStateChangeEvent
 
 BASE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -33,6 +34,17 @@ supervisor = staff("Grace", "Hopper")
 other = staff("Alan", "Turing")
 non_staff = CanvasUserFactory(is_staff=False)
 patient = PatientFactory(first_name="Pat", last_name="Quinn")
+# Contract v3 (visibility=related): `other` sees the patient's notes through its care team,
+# so its refusals are the signer rule's 403, not the invisible note's 404.
+CareTeamMembership.objects.create(
+    patient=patient,
+    staff=other,
+    status="active",
+    lead=False,
+    role_code="",
+    role_system="",
+    role_display="",
+)
 
 types = {
     "encounter": NoteTypeFactory(name="Office visit", category="encounter", is_sig_required=True),

@@ -5,14 +5,16 @@ import json
 from canvas_generated.messages.effects_pb2 import EffectType
 from canvas_sdk.events import Event, EventRequest
 from canvas_sdk.events import EventType as Events
+from canvas_sdk.v1.data.application import Application as InstalledApplication
 from django.test import TestCase
+from note_sign_api.handlers.api import NoteApi as PortalApi
 from note_sign_api.handlers.application import (
     NoteSignApplication,
     PortalLauncher,
     portal_url_from,
 )
 
-from .helpers import call, plugin_templates
+from .helpers import bearer, call, make_note, make_staff, plugin_templates
 
 STAFF_SESSION = {"canvas-logged-in-user-type": "Staff", "canvas-logged-in-user-id": "abc123"}
 APPLICATION_ID = "note_sign_api.handlers.application:NoteSignApplication"
@@ -35,6 +37,49 @@ class ApplicationTests(TestCase):
 
     def test_other_applications_events_are_ignored(self):
         self.assertEqual(self.application(self.open_event("other:App")).compute(), [])
+
+
+class NotificationBadgeTests(TestCase):
+    """The application's badge: the staff member's to-sign count, as GET /notes/counts says."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.me = make_staff(first_name="Riley", last_name="Chen")
+        cls.other = make_staff(first_name="Drew", last_name="Vance")
+        make_note(state="NEW", provider=cls.me)  # lock & sign
+        make_note(state="LKD", provider=cls.me)  # sign
+        make_note(state="SGN", provider=cls.me, by=cls.me)  # done
+        make_note(state="BKD", kind="appointment", provider=cls.me)  # never signed
+        make_note(state="LKD", provider=cls.other)  # not theirs
+        # Canvas registers the installed plugin's application (the badge effect checks it).
+        InstalledApplication.objects.create(
+            identifier=APPLICATION_ID, name="Note Portal", description="Opens the portal"
+        )
+
+    def badge(self, staff_id, *, secrets=None, target: str = APPLICATION_ID):
+        context = json.dumps({"staff": {"id": staff_id}} if staff_id is not None else {})
+        request = EventRequest(
+            type=Events.APPLICATION__GET_NOTIFICATION_BADGE, target=target, context=context
+        )
+        return NoteSignApplication(Event(request), secrets=secrets or {}).compute()
+
+    def count(self, effects) -> int:
+        self.assertEqual(len(effects), 1)
+        self.assertEqual(effects[0].type, EffectType.SET_APPLICATION_NOTIFICATION_BADGE)
+        return json.loads(effects[0].payload)["data"]["count"]
+
+    def test_the_badge_is_the_to_sign_count(self):
+        effects = self.badge(self.me.id)
+        self.assertEqual(self.count(effects), 2)
+        self.assertEqual(json.loads(effects[0].payload)["data"]["staff_ids"], [str(self.me.id)])
+        reply = call(PortalApi, path="/notes/counts", **bearer(self.me))
+        self.assertEqual(reply.json()["to_sign"], 2)
+        self.assertEqual(self.count(self.badge(self.other.id)), 1)
+
+    def test_no_badge_without_an_active_staff_member(self):
+        self.assertEqual(self.badge(None), [])
+        self.assertEqual(self.badge("no-such-staff"), [])
+        self.assertEqual(self.badge(self.me.id, target="other:App"), [])
 
 
 class LauncherPageTests(TestCase):

@@ -28,7 +28,7 @@ from canvas_sandbox.clinic import (
     shapes,
     tokens,
 )
-from canvas_sandbox.clinic.exceptions import SandboxError
+from canvas_sandbox.clinic.exceptions import Forbidden, SandboxError, Unauthenticated
 from canvas_sandbox.clinic.models import Staff
 
 View = Callable[..., HttpResponse]
@@ -161,7 +161,16 @@ def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 
 def app(request: HttpRequest) -> HttpResponse:
-    """Serve the page the Canvas Application opens: a launcher to the portal."""
+    """Serve the page the Canvas Application opens: a launcher to the portal.
+
+    Like the plugin's (StaffSessionAuthMixin): only to a signed-in staff session;
+    401 without a session, 403 for a user who is not active staff.
+    """
     if request.method != "GET":
         return _empty_404()
+    user = request.user
+    if not user.is_authenticated:
+        return _json(Unauthenticated().body(), status=Unauthenticated.status)
+    if not user.is_active or not Staff.objects.filter(user=user).exists():
+        return _json(Forbidden().body(), status=Forbidden.status)
     return render(request, "sandbox/app.html", {"portal_url": conf.portal_url()})

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import uuid
+import zoneinfo
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import models
@@ -78,6 +80,8 @@ def state_not_allowed_message(state: str) -> str:
 # -- values -------------------------------------------------------------------
 #: A Canvas staff id: Canvas's are 32 hex digits; any plain key up to 64 characters passes.
 _STAFF_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+#: An IANA zone name: letters, digits and `/_+-` (never a path that climbs).
+_ZONE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}")
 
 
 def _text(value: Any, *, required: bool = True) -> str:
@@ -131,8 +135,24 @@ def state_parse(value: Any) -> dict[str, str]:
 
 
 # -- answers ------------------------------------------------------------------
+def zone_name_parse(value: Any) -> str:
+    """Return `value` when it is an IANA time zone name this machine knows, else ""."""
+    if not isinstance(value, str) or not _ZONE_RE.fullmatch(value):
+        return ""
+    return value if value in _zone_names() else ""
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def me_parse(data: Any) -> dict[str, Any]:
-    """Return `{"user_id", "staff": {"id", "name"}}` from `GET /me` (a staff id required)."""
+    """Return `{"user_id", "staff": {"id", "name", "time_zone"}, "installation_time_zone"}`.
+
+    From `GET /me` (a staff id required). The zones (contract v3) are IANA
+    names or "" when absent or unreadable: a bad zone is ignored, not fatal.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("staff"), dict):
         raise CanvasUnavailable(UNREADABLE)
     staff = data["staff"]
@@ -143,7 +163,12 @@ def me_parse(data: Any) -> dict[str, Any]:
         raise CanvasUnavailable(UNREADABLE)
     return {
         "user_id": _text(data.get("user_id"), required=False),
-        "staff": {"id": staff_id, "name": _text(staff.get("name"), required=False)},
+        "staff": {
+            "id": staff_id,
+            "name": _text(staff.get("name"), required=False),
+            "time_zone": zone_name_parse(staff.get("time_zone")),
+        },
+        "installation_time_zone": zone_name_parse(data.get("installation_time_zone")),
     }
 
 

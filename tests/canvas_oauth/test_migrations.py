@@ -5,8 +5,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TransactionTestCase
 from django.utils import timezone
 
-from canvas_oauth.models import CanvasConnection, ConnectionEvent
+from canvas_oauth.models import CanvasConnection as Connection
+from canvas_oauth.models import ConnectionEvent as Event
 from tests.factories import make_user
+
+Status = Connection.Status
 
 BEFORE = [("canvas_oauth", "0002_connection_event_kinds")]
 AFTER = [("canvas_oauth", "0005_connect_vocabulary_constraints")]
@@ -42,22 +45,24 @@ class ConnectVocabularyMigrationTests(TransactionTestCase):
         self._old_rows(executor)
         executor = MigrationExecutor(connection)
         executor.migrate(AFTER)
+        # The models as they stood at AFTER: later migrations add columns.
+        apps = executor.loader.project_state(AFTER).apps
+        CanvasConnection = apps.get_model("canvas_oauth", "CanvasConnection")
+        ConnectionEvent = apps.get_model("canvas_oauth", "ConnectionEvent")
         rows = dict(CanvasConnection.objects.values_list("user__username", "status"))
         self.assertEqual(
             rows,
-            {"pat": CanvasConnection.Status.DISCONNECTED, "sam": CanvasConnection.Status.ACTIVE},
+            {"pat": Status.DISCONNECTED, "sam": Status.ACTIVE},
         )
         self.assertIsNotNone(CanvasConnection.objects.get(user__username="pat").connected_at)
-        Kind = ConnectionEvent.Kind
+        Kind = Event.Kind
         self.assertEqual(
             sorted(ConnectionEvent.objects.filter(username="pat").values_list("kind", flat=True)),
             sorted([Kind.CONNECT, Kind.CONNECT_FAILED, Kind.DISCONNECT, Kind.REFRESH]),
         )
         # The constraints came back: a second live row for the identity is refused.
         with self.assertRaises(IntegrityError), transaction.atomic():
-            CanvasConnection.objects.filter(user__username="pat").update(
-                status=CanvasConnection.Status.ACTIVE
-            )
+            CanvasConnection.objects.filter(user__username="pat").update(status=Status.ACTIVE)
         with self.assertRaises(IntegrityError), transaction.atomic():
             CanvasConnection.objects.filter(user__username="pat").update(status="revoked")
 

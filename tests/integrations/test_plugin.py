@@ -38,9 +38,41 @@ class PluginClientTests(CanvasMockMixin, SimpleTestCase):
             match=[matchers.header_matcher({"Authorization": "Bearer at-1"})],
         )
         me = self.client_.me(access_token="at-1")
-        self.assertEqual(me, {"user_id": "7", "staff": {"id": "s1", "name": "Dr. Pat"}})
+        # A contract v2 /me: no zones, read as unknown ("").
+        self.assertEqual(
+            me,
+            {
+                "user_id": "7",
+                "staff": {"id": "s1", "name": "Dr. Pat", "time_zone": ""},
+                "installation_time_zone": "",
+            },
+        )
         self.assertEqual(call.call_count, 1)
         self.assertEqual(self.rsps.calls[0].request.req_kwargs["timeout"], (1.5, 4.0))
+
+    def test_me_reads_the_zones_and_ignores_bad_ones(self):
+        cases = [
+            ("America/Chicago", "Europe/Berlin", "America/Chicago", "Europe/Berlin"),
+            ("UTC", None, "UTC", ""),
+            ("Mars/Base", "../etc/passwd", "", ""),
+            ("America", "/etc/localtime", "", ""),  # a folder, a path
+            (5, ["UTC"], "", ""),
+            ("America/Chicago\nforged", "", "", ""),
+        ]
+        for installation, staff_zone, expected, expected_staff in cases:
+            with self.subTest(installation=installation, staff=staff_zone):
+                self.rsps.get(
+                    BASE + "me",
+                    json={
+                        "user_id": 7,
+                        "installation_time_zone": installation,
+                        "staff": {"id": "s1", "name": "Dr. Pat", "time_zone": staff_zone},
+                    },
+                )
+                me = self.client_.me(access_token="at-1")
+                self.assertEqual(me["installation_time_zone"], expected)
+                self.assertEqual(me["staff"]["time_zone"], expected_staff)
+                self.assertEqual(me["staff"]["id"], "s1")  # a bad zone is never fatal
 
     def test_me_refuses_a_staff_id_that_is_not_a_plain_code(self):
         for staff_id in ["", "s1\nforged log line", "<b>s1</b>", "x" * 65, " s1", "s1;drop"]:

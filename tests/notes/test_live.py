@@ -17,7 +17,7 @@ from notes.models import NoteActionAttempt
 from notes.worklist import note_get_for_user
 from tests.factories import PASSWORD, make_connection, make_user
 from tests.helpers import ensure_groups
-from tests.live import sandbox
+from tests.live import LiveSandbox, sandbox
 
 
 class LiveSandboxMixin:
@@ -243,6 +243,48 @@ class LiveSigningRestrictionTests(LiveSandboxMixin, TestCase):
         self.assertEqual(attempt.outcome, "not_applied")
         self.assertEqual(attempt.note_state, "SGN")
         self.assertEqual(self.sandbox.history(note["id"]), before)
+
+
+class LiveNamespacedPluginTests(TestCase):
+    """Canvas installs the plugin as acme__note_sign_api: CANVAS_PLUGIN_NAME follows it."""
+
+    NAME = "acme__note_sign_api"
+    link = classmethod(LiveSandboxMixin.link.__func__)  # against this class's own sandbox
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sandbox = LiveSandbox.start({"SANDBOX_PLUGIN_NAME": cls.NAME})
+        cls.settings_override = override_settings(
+            CANVAS_BASE_URL=cls.sandbox.base_url,
+            CANVAS_CLIENT_ID=cls.sandbox.client_id,
+            CANVAS_CLIENT_SECRET="",
+            CANVAS_PLUGIN_NAME=cls.NAME,
+            CANVAS_SCOPES="offline_access",
+            CANVAS_READ_TIMEOUT=10.0,
+        )
+        cls.settings_override.enable()
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.settings_override.disable()
+        cls.sandbox.stop()
+
+    def test_an_action_goes_through_the_namespaced_plugin(self):
+        ensure_groups()
+        user = self.link("provider", "Providers")
+        self.assertTrue(self.sandbox.api_url.endswith(f"/plugin-io/api/{self.NAME}"))
+        note = self.sandbox.create_note(state="NEW", kind="encounter")
+        attempt = attempts.note_action_perform(
+            user=user, note_id=note["id"], action="lock", request_id="live-namespaced"
+        )
+        self.assertEqual((attempt.outcome, attempt.upstream_status), ("accepted", 202))
+        self.assertEqual(settle(attempt).outcome, "confirmed")
+        self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], "LKD")
+        # The bare name is not served: Canvas's runner answers an empty 404.
+        bare = self.sandbox.http.get(self.sandbox.url("/plugin-io/api/note_sign_api/me"))
+        self.assertEqual((bare.status_code, bare.content), (404, b""))
 
 
 class LiveTokenRefreshTests(LiveSandboxMixin, TestCase):

@@ -462,9 +462,17 @@ class PagesTests(SimpleTestCase):
         self.assertTidyPage(self.sandbox.http.get(self.sandbox.url("/nope/"), timeout=10), 404)
 
     def test_app_launcher_links_to_the_portal(self):
-        response = self.sandbox.http.get(self.sandbox.api_url + "/app", timeout=10)
+        # Only a signed-in staff session sees it (contract v3, as the plugin's).
+        session = self._signed_in("provider2")
+        response = session.get(self.sandbox.api_url + "/app", timeout=10)
         self.assertTidyPage(response)
         self.assertIn('href="http://127.0.0.1:8000/"', response.text)
+
+    def test_app_launcher_needs_a_staff_session(self):
+        anonymous = requests.get(self.sandbox.api_url + "/app", timeout=10)
+        self.assertEqual(anonymous.status_code, 401)
+        self.assertEqual(anonymous.json()["error"]["code"], "unauthenticated")
+        self.assertNotIn("127.0.0.1:8000", anonymous.text)
 
     def test_connected_apps_page_revokes_the_portals_tokens(self):
         tokens = self.sandbox.tokens_for("provider2")

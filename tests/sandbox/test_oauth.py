@@ -1,5 +1,6 @@
 """The sandbox's OAuth server over real HTTP: PKCE S256 only, rotation, reuse, revocation."""
 
+import base64
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -92,6 +93,29 @@ class AuthorizePkceTests(SimpleTestCase):
                 self.assertEqual(query["error"], "access_denied")
                 self.assertEqual(query["state"], "test-state")
                 self.assertNotIn("code", query)
+
+    def test_launch_must_decode_to_a_json_object(self):
+        _, challenge = pkce_pair()
+        refused = {
+            "not base64": "%%%",
+            "a JSON list": base64.urlsafe_b64encode(b"[1, 2]").decode(),
+            "a JSON string": base64.urlsafe_b64encode(b'"x"').decode(),
+            "not JSON": base64.urlsafe_b64encode(b"{nope").decode(),
+            "not UTF-8": base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+        }
+        for label, launch in refused.items():
+            with self.subTest(label):
+                location = self.sandbox.authorize_redirect(code_challenge=challenge, launch=launch)
+                self.assertEqual(_query(location)["error"], "access_denied")
+                self.assertNotIn("code", _query(location))
+        accepted = {
+            "the portal's": base64.urlsafe_b64encode(b"{}").decode(),
+            "unpadded, with fields": base64.b64encode(b'{"patient": "p1"}').decode().rstrip("="),
+        }
+        for label, launch in accepted.items():
+            with self.subTest(label):
+                location = self.sandbox.authorize_redirect(code_challenge=challenge, launch=launch)
+                self.assertIn("code", _query(location))
 
     def test_denied_consent_redirects_with_access_denied(self):
         _, challenge = pkce_pair()

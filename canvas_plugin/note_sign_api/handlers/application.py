@@ -18,8 +18,10 @@ from canvas_sdk.events import EventType
 from canvas_sdk.handlers.application import Application
 from canvas_sdk.handlers.simple_api import SimpleAPI, StaffSessionAuthMixin, api
 from canvas_sdk.templates import render_to_string
+from canvas_sdk.v1.data import Staff
 
-from note_sign_api.contract import forbidden, unauthenticated
+from note_sign_api import queries
+from note_sign_api.contract import forbidden, restrict_from, unauthenticated
 
 LAUNCHER_PATH = "/plugin-io/api/note_sign_api/app"
 PORTAL_URL_VARIABLE = "portal_url"
@@ -45,7 +47,25 @@ def portal_url_from(variables: dict) -> str | None:
 
 
 class NoteSignApplication(Application):
-    """Open the Note Portal launcher in a new window."""
+    """Open the Note Portal launcher in a new window; badge it with the staff's to-sign count."""
+
+    def compute_notification_badge(self) -> int | None:
+        """Return how many notes wait for the staff member's signature (their to-sign queue).
+
+        The same count as GET /notes/counts' `to_sign` (visibility and the signing
+        restriction included); None (no badge) without an active staff member.
+        """
+        staff_id = (self.event.context.get("staff") or {}).get("id")
+        if not staff_id:
+            return None
+        caller = Staff.objects.filter(id=str(staff_id), active=True).first()
+        if caller is None:
+            return None
+        notes = queries.actionable_notes(
+            queries.notes_queryset(caller, self.secrets, self.environment)
+        )
+        restrict = restrict_from(self.secrets)
+        return notes.filter(queries.to_sign_filter(caller, restrict=restrict)).count()
 
     def on_open(self) -> Effect:
         """Launch the launcher page in a new browser window."""
