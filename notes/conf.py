@@ -56,7 +56,9 @@ def bulk_start_within() -> timedelta:
 
 def clinic_zone() -> ZoneInfo:
     """Return the clinic's zone (CLINIC_TIME_ZONE): ages and overdue count in its days."""
-    return ZoneInfo(getattr(settings, "CLINIC_TIME_ZONE", "UTC"))
+    # Unset, the server's TIME_ZONE: the installation zone Canvas reports is
+    # followed by portal.timezones, which notes may not import (a known gap).
+    return ZoneInfo(getattr(settings, "CLINIC_TIME_ZONE", None) or settings.TIME_ZONE)
 
 
 def bulk_plans_per_minute() -> int:
