@@ -49,8 +49,6 @@ class Target:
     client_id: str = "contract-probe"
     kind: TargetKind = TargetKind.INSTANCE
     portal: PortalSettings = PortalSettings()
-    #: False for a sandbox whose code does not convert at check-in yet (not a Canvas fact).
-    checkin_conversion_built: bool = True
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -38,12 +38,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _checkin_conversion_built() -> bool:
-    """Whether the sandbox's code reads SANDBOX_CHECKIN_CONVERTS (conf.checkin_converts)."""
-    sources = (ROOT / "canvas_sandbox" / "clinic").glob("*.py")
-    return any("checkin_converts(" in p.read_text() for p in sources if p.name != "conf.py")
-
-
 class Sandbox:
     """One running sandbox process and the Target pointing at it."""
 
@@ -127,7 +121,6 @@ class Sandbox:
             client_id=PUBLIC_CLIENT_ID,
             kind=TargetKind.SANDBOX,
             portal=portal_settings_read(),
-            checkin_conversion_built=_checkin_conversion_built(),
         )
 
     def stop(self) -> None:

@@ -124,10 +124,6 @@ def case_checkin(run: Run, timings: list[Applied]) -> Case:
     after = (_allowed(run, note_id)[1].get("note_type") or {}).get("category")
     if after != "appointment":
         return passed(name, f"{seen}; the note is now a {after} note (converted)", category=after)
-    if not run.target.checkin_conversion_built:
-        return unobservable(
-            name, f"{seen}; this sandbox does not convert at check-in yet (not built)"
-        )
     return failed(
         name,
         f"{seen}; the note stays an appointment note: check-in does not convert it into an "
