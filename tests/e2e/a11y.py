@@ -50,7 +50,12 @@ DIRTY_TRACKER = """
 #: has some) or a cross-origin sheet becomes an inline <style> that the page's
 #: CSP blocks and reports. On such pages axe runs without preloading (and so
 #: without that one rule); the portal's own pages have neither.
+#: Finite animations (a toast fading in) are let finish first: axe measures
+#: colours as painted, and a half-faded toast is not what a person reads.
 _RUN = """async (options) => {
+  const finite = document.getAnimations().filter(
+    (a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+  await Promise.all(finite.map((a) => a.finished.catch(() => null)));
   const risky = Array.from(document.styleSheets).some((sheet) => {
     try {
       return Array.from(sheet.cssRules).some((rule) => rule instanceof CSSImportRule);
