@@ -446,7 +446,7 @@ class ClinicWalkTests(E2ETestCase):
         self.assertNoProblems()
         self.assertLogsHoldNoSecrets()
 
-    def test_2_front_desk_checks_in_and_marks_no_show(self):
+    def test_2_front_desk_checks_in_and_marks_no_show_then_the_provider_signs(self):
         arriving = self.sandbox.create_note(
             state="BKD", kind="appointment", provider="provider", patient="Ada Arrives"
         )
@@ -473,6 +473,28 @@ class ClinicWalkTests(E2ETestCase):
         self.assertEqual(
             self.row(page, arriving["id"]).get_by_role("button", name="Sign").count(), 0
         )
+        self.collect_tokens()
+        self.sign_out(page)
+        page.context.close()
+
+        # Canvas converted the checked-in visit into an encounter note: the
+        # provider's queue now shows it (the no-show is never offered a
+        # signature), and the provider signs it; the row says Signed only
+        # once the worker has read Canvas showing it.
+        page = self.browser.new_page(width=1280, height=800)
+        page.on("dialog", lambda dialog: dialog.accept())
+        self.sign_in(page, "provider")
+        if page.get_by_role("link", name="Connect to Canvas").count():
+            self.link(page, canvas_user="provider", shot_prefix="33")
+        page.goto(self.url("/notes/?tab=to_sign&patient=Ada+A"))
+        rows = page.locator("table.worklist tbody tr")
+        self.assertEqual(rows.count(), 1, rows.all_inner_texts())
+        self.assertIn("Arrives", rows.first.inner_text())
+        self.browser.shot(page, "33-provider-queue-shows-the-visit")
+        self.act(page, arriving["id"], "Sign", state_label="Signed", toast="signed",
+                 shot="34-provider-signs-the-visit")  # fmt: skip
+        self.assertEqual(self.sandbox.note(arriving["id"])["state"]["code"], "SGN")
+        self.browser.shot(page, "35-visit-signed")
         self.collect_tokens()
         self.sign_out(page)
         page.context.close()
