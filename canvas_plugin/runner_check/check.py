@@ -4,9 +4,12 @@ Usage (from canvas_plugin/, with its .venv):
     .venv/bin/python runner_check/check.py <plugin package dir> [<plugin package dir> ...]
 
 Each package directory (e.g. note_sign_api, or the released
-../dist/acme__note_sign_api/acme__note_sign_api) gets the `defaults` pass: the directory as it
-is, with no SECRETS.json, so every plugin variable is at its default (cases.py). The
-package itself is never written to. A pass starts
+../dist/acme__note_sign_api/acme__note_sign_api) gets two passes, each in its own
+runner: `defaults` runs the directory as it is, with no SECRETS.json, so every plugin
+variable is at its default (cases.py); `switched` runs a copy in a temporary directory
+whose SECRETS.json sets visibility=all and restrict_signing_to_provider=true, which the
+runner hands the handlers as their secrets (switched_cases.py). The package itself is
+never written to. A pass starts
 `canvas run-plugin <dir> --db-seed-file runner_check/seed.py` (gRPC on
 127.0.0.1:50051, SQLite inside the SDK's install, DATABASE_URL unset), waits for
 it, sends SIMPLE_API_AUTHENTICATE then SIMPLE_API_REQUEST events with the actor
@@ -32,6 +35,7 @@ from pathlib import Path
 from cases import default_cases
 from expect import Checks
 from runner_rpc import Client, Runner
+from switched_cases import SWITCHED_VARIABLES, switched_cases
 
 #: Lines in the runner's log that mean a handler or the plugin failed.
 BAD_LOG = re.compile(
@@ -50,7 +54,10 @@ class Pass:
     cases: Callable[[Checks], None]
 
 
-PASSES = (Pass("defaults", None, default_cases),)
+PASSES = (
+    Pass("defaults", None, default_cases),
+    Pass("switched", SWITCHED_VARIABLES, switched_cases),
+)
 
 
 def check_plugin(plugin_dir: Path, run: Pass) -> list[str]:
