@@ -32,6 +32,8 @@ def staff(first_name, last_name):
 provider = staff("Ada", "Lovelace")
 supervisor = staff("Grace", "Hopper")
 other = staff("Alan", "Turing")
+# On no care team and supervising nobody: sees no note unless visibility=all.
+stranger = staff("Edsger", "Dijkstra")
 non_staff = CanvasUserFactory(is_staff=False)
 patient = PatientFactory(first_name="Pat", last_name="Quinn")
 # Contract v3 (visibility=related): `other` sees the patient's notes through its care team,
@@ -73,6 +75,7 @@ ids = {
     "provider": {"user": provider.user.dbid, "staff": str(provider.id)},
     "supervisor": {"user": supervisor.user.dbid, "staff": str(supervisor.id)},
     "other": {"user": other.user.dbid, "staff": str(other.id)},
+    "stranger": {"user": stranger.user.dbid, "staff": str(stranger.id)},
     "non_staff": {"user": non_staff.dbid},
     "patient": str(patient.id),
     "notes": {},
