@@ -52,3 +52,23 @@ def clinic_time_zone_matches_canvas_check(
             id="portal.W001",
         )
     ]
+
+
+@register(Tags.caches, deploy=True)
+def shared_cache_check(app_configs=None, **kwargs) -> list[CheckMessage]:
+    """Warn when the cache is per process (portal.W002): limits then count per process."""
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    if backend not in {
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.dummy.DummyCache",
+    }:
+        return []
+    return [
+        Warning(
+            "The cache is per process: with several portal processes, a user's bulk plan "
+            "limit (NOTES_BULK_PLANS_PER_MINUTE) counts in each one.",
+            hint="Set CACHE_URL to a cache all processes share, e.g. dbcache://portal_cache "
+            "after `manage.py createcachetable`.",
+            id="portal.W002",
+        )
+    ]

@@ -123,6 +123,12 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The cache holds counters only (the bulk plan limit), never patient data. The
+# default is per process; several processes share a limit only through a shared
+# cache, e.g. CACHE_URL=dbcache://portal_cache after `manage.py createcachetable`
+# (check --deploy warns, portal.W002).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -48,6 +48,20 @@ class ProductionSettingsTests(SimpleTestCase):
             DJANGO_SECRET_KEY="s3cr3t-" + "k" * 60,
             TOKEN_ENCRYPTION_KEYS=VALID_FERNET_KEY,
             DJANGO_ALLOWED_HOSTS="portal.example.com",
+            CACHE_URL="dbcache://portal_cache",
         )
         self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
         self.assertIn("no issues", result.stdout)
+
+    def test_deploy_check_warns_when_the_cache_is_per_process(self):
+        result = run_manage(
+            "check",
+            "--deploy",
+            DJANGO_SECRET_KEY="s3cr3t-" + "k" * 60,
+            TOKEN_ENCRYPTION_KEYS=VALID_FERNET_KEY,
+            DJANGO_ALLOWED_HOSTS="portal.example.com",
+            CACHE_URL="locmemcache://",
+        )
+        self.assertEqual(result.returncode, 0, result.stderr + result.stdout)
+        self.assertIn("portal.W002", result.stderr + result.stdout)
+        self.assertIn("CACHE_URL", result.stderr + result.stdout)
