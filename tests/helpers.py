@@ -135,3 +135,52 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def database_dump() -> str:
+    """Return every row of every table as text, with session data decoded.
+
+    What a secret or a note's content left in the database would show up in.
+    """
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            chunks.extend(repr(row) for row in cursor.fetchall())
+    chunks.extend(repr(s.get_decoded()) for s in Session.objects.all())
+    return "\n".join(chunks)
+
+
+def cache_dump() -> str:
+    """Return every value of every configured cache as text (they are unpickled first).
+
+    Knows the backends CACHE_URL may name here (local memory, database); any
+    other fails the test rather than pass it unread.
+    """
+    import base64
+    import pickle
+
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
+    from django.core.cache.backends.locmem import LocMemCache
+    from django.db import connections, router
+
+    chunks = []
+    for cache in caches.all(initialized_only=False):
+        if isinstance(cache, LocMemCache):
+            with cache._lock:
+                stored = list(cache._cache.items())
+            chunks.extend(f"{key!r}: {pickle.loads(value)!r}" for key, value in stored)
+        elif isinstance(cache, DatabaseCache):
+            db = router.db_for_read(cache.cache_model_class)
+            table = connections[db].ops.quote_name(cache._table)
+            with connections[db].cursor() as cursor:
+                cursor.execute(f"SELECT cache_key, value FROM {table}")
+                for key, value in cursor.fetchall():
+                    chunks.append(f"{key!r}: {pickle.loads(base64.b64decode(value))!r}")
+        else:
+            raise AssertionError(f"cache_dump cannot read a {type(cache).__name__}: teach it")
+    return "\n".join(chunks)

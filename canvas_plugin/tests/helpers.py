@@ -21,6 +21,7 @@ from canvas_sdk.test_utils.factories import (
     StaffFactory,
 )
 from canvas_sdk.v1.data import CareTeamMembership, StaffRole
+from canvas_sdk.v1.data.command import Command
 from canvas_sdk.v1.data.note import CurrentNoteStateEvent, NoteStateChangeEvent
 
 PLUGIN_ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,25 @@ def change_state(note, state: str, *, by=None, at=None):
         NoteStateChangeEvent.objects.filter(dbid=event.dbid).update(created=at)
     CurrentNoteStateEvent.objects.filter(note=note).update(state=state)
     return event
+
+
+def add_command(note, schema_key, data, *, state="committed", by=None, in_error_by=None, at=None):
+    """Create a command on `note` as Canvas records it (entered by `by` staff); return it."""
+    command = Command.objects.create(
+        note=note,
+        patient=note.patient,
+        schema_key=schema_key,
+        data=data,
+        state=state,
+        originator=by.user if by is not None else None,
+        entered_in_error=in_error_by.user if in_error_by is not None else None,
+        origination_source="",
+        anchor_object_type="",
+        anchor_object_dbid=0,
+    )
+    if at is not None:
+        Command.objects.filter(dbid=command.dbid).update(created=at)
+    return command
 
 
 def event(

@@ -3,7 +3,6 @@
 import datetime as dt
 import uuid
 
-from canvas_sdk.v1.data.command import Command
 from django.db import connection
 from django.test import SimpleTestCase, TestCase
 from django.test.utils import CaptureQueriesContext
@@ -11,27 +10,7 @@ from note_sign_api import content
 from note_sign_api.handlers.api import NoteApi
 
 from . import content_cases
-from .helpers import bearer, call, make_note, make_staff
-
-
-def add_command(note, schema_key, data, *, state="committed", by=None, in_error_by=None, at=None):
-    """Create a command on `note` as Canvas records it; return it."""
-    command = Command.objects.create(
-        note=note,
-        patient=note.patient,
-        schema_key=schema_key,
-        data=data,
-        state=state,
-        originator=by.user if by is not None else None,
-        entered_in_error=in_error_by.user if in_error_by is not None else None,
-        origination_source="",
-        anchor_object_type="",
-        anchor_object_dbid=0,
-    )
-    if at is not None:
-        Command.objects.filter(dbid=command.dbid).update(created=at)
-    return command
-
+from .helpers import add_command, bearer, call, make_note, make_staff
 
 #: How the one read of a note's commands starts.
 COMMANDS_READ = 'SELECT "canvas_sdk_data_commands_command_001"'

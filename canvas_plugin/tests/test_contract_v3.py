@@ -14,7 +14,16 @@ from django.test import TestCase
 from note_sign_api.handlers.api import NoteApi
 
 from .contract_cases import COUNT_CASES, NO_SHOW_CASES, VISIBILITY_CASES, VISIT_CASES
-from .helpers import bearer, call, change_state, give_role, join_care_team, make_note, make_staff
+from .helpers import (
+    add_command,
+    bearer,
+    call,
+    change_state,
+    give_role,
+    join_care_team,
+    make_note,
+    make_staff,
+)
 from .helpers import note_type as make_note_type
 
 #: The effects an action's 202 names and the states Canvas records, in order, applying them.
@@ -78,15 +87,20 @@ class VisibilityCaseTests(ContractV3Base):
     def test_every_visibility_case(self):
         self.assertTrue(VISIBILITY_CASES)
         unknown = self.get("provider", "/notes/00000000-0000-4000-8000-000000000000")
+        no_content = self.get("provider", "/notes/00000000-0000-4000-8000-000000000000/content")
         for caller, kind, state, day, visible in VISIBILITY_CASES:
             with self.subTest(caller=caller, kind=kind, state=state, day=day):
                 note = self.note(kind, state, day)
+                add_command(note, "plan", {"narrative": "Recheck"}, by=self.cast["provider"])
                 ids = {n["id"] for n in self.listed(caller)}
                 self.assertEqual(str(note.id) in ids, visible)
                 read = self.get(caller, f"/notes/{note.id}")
                 self.assertEqual(read.status, 200 if visible else 404, read.raw)
+                content = self.get(caller, f"/notes/{note.id}/content")
+                self.assertEqual(content.status, 200 if visible else 404, content.raw)
                 if not visible:
                     self.assertEqual(read.raw, unknown.raw)  # same body as no such note
+                    self.assertEqual(content.raw, no_content.raw)
                     action = self.post(caller, f"/notes/{note.id}/lock")
                     self.assertEqual((action.status, action.raw), (404, unknown.raw))
                     self.assertEqual(action.effects, [])

@@ -8,7 +8,10 @@ from canvas_sdk.v1.data import StaffRole
 from django.test import TestCase
 from note_sign_api.handlers.api import NoteApi
 
-from .helpers import bearer, call, give_role, join_care_team, make_note, make_staff
+from .helpers import add_command, bearer, call, give_role, join_care_team, make_note, make_staff
+
+#: What the visit's note says (its content: patient data only those related to it may read).
+NARRATIVE = "Intermittent chest tightness after the marathon; ECG ordered"
 
 
 class VisibilityTests(TestCase):
@@ -22,6 +25,7 @@ class VisibilityTests(TestCase):
         cls.provider.save()
         cls.nurse = make_staff(first_name="Casey", last_name="Nguyen")
         cls.stranger = make_staff(first_name="Drew", last_name="Vance")
+        cls.unrelated = make_staff(first_name="Morgan", last_name="Reyes")  # no tie at all
         cls.desk = make_staff(first_name="Jordan", last_name="Lee")
         give_role(cls.desk, domain=StaffRole.RoleDomain.ADMINISTRATIVE)
         give_role(cls.nurse, domain=StaffRole.RoleDomain.CLINICAL)
@@ -30,6 +34,7 @@ class VisibilityTests(TestCase):
         join_care_team(cls.stranger, cls.patient, status="inactive")
         now = dt.datetime.now(dt.UTC)
         cls.visit = make_note(state="NEW", provider=cls.provider, patient=cls.patient)
+        add_command(cls.visit, "hpi", {"narrative": NARRATIVE}, by=cls.provider)
         cls.other_patients = make_note(state="NEW", provider=cls.provider)
         cls.today = make_note(
             state="BKD", kind="appointment", provider=cls.provider, datetime_of_service=now
@@ -70,15 +75,35 @@ class VisibilityTests(TestCase):
         for method, path in (
             ("GET", f"/notes/{self.visit.id}"),
             ("GET", f"/notes/{self.visit.id}/history"),
+            ("GET", f"/notes/{self.visit.id}/content"),
             ("POST", f"/notes/{self.visit.id}/lock_sign"),
             ("POST", f"/notes/{self.visit.id}/lock"),
         ):
-            for staff in (self.desk, self.stranger):
+            for staff in (self.desk, self.stranger, self.unrelated):
                 with self.subTest(path=path, staff=staff.first_name):
                     reply = call(self.api, method=method, path=path, **bearer(staff))
                     self.assertEqual(reply.status, 404)
                     self.assertEqual(reply.raw, absent.raw)
                     self.assertEqual(reply.effects, [])
+
+    def test_the_content_of_a_note_the_caller_may_not_see_is_that_of_no_note(self):
+        # Another staff member's real note, with content: to a caller unrelated to it
+        # the content read answers exactly as for an id no note has.
+        absent = call(self.api, path=f"/notes/{uuid.uuid4()}/content", **bearer(self.unrelated))
+        self.assertEqual(absent.status, 404)
+        for staff in (self.unrelated, self.stranger, self.desk):
+            with self.subTest(staff=staff.first_name):
+                reply = call(self.api, path=f"/notes/{self.visit.id}/content", **bearer(staff))
+                self.assertEqual(
+                    (reply.status, reply.headers, reply.raw),
+                    (absent.status, absent.headers, absent.raw),
+                )
+        # Those related to it read it: the note's content is real.
+        for staff in (self.provider, self.supervisor, self.nurse):
+            with self.subTest(staff=staff.first_name):
+                reply = call(self.api, path=f"/notes/{self.visit.id}/content", **bearer(staff))
+                self.assertEqual(reply.status, 200, reply.raw)
+                self.assertEqual([c["summary"] for c in reply.json()["commands"]], [NARRATIVE])
 
     def test_the_front_desk_checks_in_todays_appointment(self):
         reply = call(

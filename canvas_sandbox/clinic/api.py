@@ -136,8 +136,11 @@ def note_detail(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResp
 
 @plugin_endpoint("GET", note_id=True)
 def note_content(request: HttpRequest, *, actor: Staff, note_id: str) -> HttpResponse:
-    """Answer `GET /notes/<id>/content`: the note's commands in order (contract v3)."""
-    return _json(content.note_content(note=selectors.note_get(note_id=note_id)))
+    """Answer `GET /notes/<id>/content`: the note's commands in order (contract v3).
+
+    A note the caller may not see is not found, as on GET /notes/<id>.
+    """
+    return _json(content.note_content(note=selectors.note_get(note_id=note_id, viewer=actor)))
 
 
 @plugin_endpoint("GET", note_id=True)

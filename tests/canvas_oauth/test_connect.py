@@ -24,6 +24,7 @@ from tests.helpers import (
     ME_URL,
     REVOKE_URL,
     TOKEN_URL,
+    database_dump,
     form,
     oauth_settings,
     token_body,
@@ -708,7 +709,7 @@ class NoSecretsLeakTests(FlowMixin, TestCase):
                 page = self.client.get(url)
                 self.assertEqual(page.status_code, 200, url)
                 pages.append(page)
-            dump = self._database_dump()
+            dump = database_dump()
         finally:
             root.removeHandler(handler)
             root.setLevel(old_level)
@@ -729,19 +730,6 @@ class NoSecretsLeakTests(FlowMixin, TestCase):
         self.assertNotIn(row.refresh_token_encrypted[:40], page_text)
         self.assertNotIn(row.access_token_encrypted[:40], page_text)
         self.assertNotIn("refresh_token_encrypted", page_text)
-
-    def _database_dump(self) -> str:
-        """Return every row of every table as text, with session data decoded."""
-        from django.contrib.sessions.models import Session
-        from django.db import connection
-
-        chunks = []
-        with connection.cursor() as cursor:
-            for table in connection.introspection.table_names():
-                cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
-                chunks.extend(repr(row) for row in cursor.fetchall())
-        chunks.extend(repr(s.get_decoded()) for s in Session.objects.all())
-        return "\n".join(chunks)
 
 
 @oauth_settings

@@ -3,8 +3,8 @@
 Each variant runs `python -m contract` as CI does (a sandbox of its own,
 read and write phases) with one SANDBOX_* switch changed, and checks that
 the report names the difference and the setting to change. The secrecy
-test runs the same program in-process, knowing the tokens, patients and
-titles, and looks for them in every output.
+test runs the same program in-process, knowing the tokens, patients,
+titles and the notes' content, and looks for them in every output.
 """
 
 import contextlib
@@ -142,7 +142,7 @@ class VariantTests(SimpleTestCase):
 
 
 class SecrecyTests(SimpleTestCase):
-    def test_no_token_patient_name_or_title_in_any_output(self):
+    def test_no_token_patient_name_title_or_note_content_in_any_output(self):
         sandbox = Sandbox()
         self.addCleanup(sandbox.stop)
         sandbox.start()
@@ -153,6 +153,7 @@ class SecrecyTests(SimpleTestCase):
         forbidden = {target.token, target.token_2}
         forbidden |= {note["patient"]["name"] for note in notes}
         forbidden |= {note["title"] for note in notes if note.get("title")}
+        forbidden |= self.note_content(sandbox, client, target, notes)
         self.assertGreater(len(forbidden), 10)
 
         stdout, stderr, logs = io.StringIO(), io.StringIO(), io.StringIO()
@@ -183,7 +184,26 @@ class SecrecyTests(SimpleTestCase):
         }
         for where, text in outputs.items():
             for value in forbidden:
-                self.assertNotIn(value, text, f"a token, patient name or title in the {where}")
+                self.assertNotIn(
+                    value, text, f"a token, patient name, title or note content in the {where}"
+                )
+
+    def note_content(self, sandbox, client, target, notes) -> set[str]:
+        """Give each note a narrative of its own; return every summary their content shows.
+
+        The run reads a note's content (the note.content case): none of it may reach
+        an output. "details in Canvas" is the summary of a command without one.
+        """
+        for n, note in enumerate(notes):
+            narrative = f"Narrative {n}: chest pain radiating to the left arm since Tuesday"
+            body = {"schema_key": "hpi", "data": {"narrative": narrative}}
+            sandbox.control("POST", f"notes/{note['id']}/commands", body)
+        summaries = set()
+        for note in notes:
+            answer = client.api("GET", f"/notes/{note['id']}/content", token=target.token)
+            summaries |= {c["summary"] for c in answer.body["commands"]}
+        self.assertIn("Narrative 0: chest pain radiating to the left arm since Tuesday", summaries)
+        return summaries - {"details in Canvas"}
 
     def test_the_report_refuses_to_write_a_token(self):
         from contract.report import LeakError, Report, passed

@@ -1,4 +1,7 @@
-"""Structured logs: one JSON object a line, tagged with the request, never a secret."""
+"""Structured logs: one JSON object a line, tagged with the request, never a secret.
+
+Nor a note's content: the secrecy test also looks for it in the database and the caches.
+"""
 
 import io
 import json
@@ -10,7 +13,16 @@ from django.test import SimpleTestCase, TestCase, override_settings
 from observability.context import LogContextFilter, log_context
 from portal.logging import JsonFormatter, StripQueryStringFilter
 from tests.factories import PASSWORD, make_connection, make_user
-from tests.helpers import API, SETTINGS, CanvasMockMixin, accepted, ensure_groups, summary
+from tests.helpers import (
+    API,
+    SETTINGS,
+    CanvasMockMixin,
+    accepted,
+    cache_dump,
+    database_dump,
+    ensure_groups,
+    summary,
+)
 
 
 class CapturedLogs:
@@ -61,6 +73,28 @@ class JsonFormatterTests(SimpleTestCase):
         self.assertNotIn("SECRET", logs.lines()[0])
 
 
+#: What the note says: its content, read from Canvas, shown, never logged, stored or cached.
+NARRATIVE = "Crushing substernal pain at 3 am, radiating to the jaw"
+
+
+def content_body(note_id):
+    """Return a plugin API content answer: an HPI with NARRATIVE and a prescription."""
+
+    def command(key, label, summary):
+        return {"id": str(uuid.uuid4()), "schema_key": key, "label": label,
+                "state": "committed", "entered_by": "Dr. Provider",
+                "at": "2026-11-27T15:31:00+00:00", "summary": summary}  # fmt: skip
+
+    return {
+        "note_id": str(note_id),
+        "commands": [
+            command("hpi", "History of present illness", NARRATIVE),
+            command("prescribe", "Prescribe", "Nitroglycerin 0.4 mg sublingual; prn"),
+        ],
+        "staged": 0,
+    }
+
+
 @override_settings(**SETTINGS)
 class RequestLogLinesTests(CanvasMockMixin, TestCase):
     @classmethod
@@ -75,34 +109,45 @@ class RequestLogLinesTests(CanvasMockMixin, TestCase):
             f"{API}notes/{note_id}",
             json=summary(note_id, title="Ada's biopsy results"),
         )
+        content = content_body(note_id)
+        self.rsps.get(f"{API}notes/{note_id}/content", json=content)
         self.rsps.post(f"{API}notes/{note_id}/sign", status=202, json=accepted(note_id, "sign"))
         self.client.login(username="provider", password=PASSWORD)
         logs = CapturedLogs(self)
         page = self.client.get(f"/notes/{note_id}/")
+        disclosure = self.client.get(f"/notes/{note_id}/content/", HTTP_HX_REQUEST="true")
         action = self.client.post(
             f"/notes/{note_id}/sign/", {"view": "row"}, HTTP_HX_REQUEST="true"
         )
         self.client.post(
             "/accounts/login/", {"username": "provider", "password": "wrong-password-secret"}
         )
+        # The content was read and shown, on pages no cache may keep.
+        for shown in (page, disclosure):
+            self.assertContains(shown, NARRATIVE)
+            self.assertIn("no-store", shown["Cache-Control"])
         lines = [json.loads(line) for line in logs.lines()]
         self.assertTrue(lines)
-        ids = {page["X-Request-ID"], action["X-Request-ID"]}
+        ids = {page["X-Request-ID"], disclosure["X-Request-ID"], action["X-Request-ID"]}
         tagged = [line for line in lines if line["request_id"] in ids]
         self.assertTrue(any("Canvas POST" in line["message"] for line in tagged), lines)
+        self.assertTrue(any("/content" in line["message"] for line in tagged), lines)
         for line in tagged:
             self.assertEqual(line["user_id"], self.provider.pk, line)
+        summaries = [c["summary"] for c in content["commands"]]
+        secrets = ["at-logged-secret-token", "wrong-password-secret", "Ada Lovelace", "biopsy"]
         for line in lines:
             with self.subTest(line=line["message"]):
                 self.assertIsNotNone(line["request_id"])
                 text = json.dumps(line)
-                for secret in [
-                    "at-logged-secret-token",
-                    "wrong-password-secret",
-                    "Ada Lovelace",
-                    "biopsy",
-                ]:
+                for secret in [*secrets, *summaries]:
                     self.assertNotIn(secret, text)
+        # The content is not stored at all (no audit row, no session, no task), nor cached.
+        stored = {"the database": database_dump(), "a cache": cache_dump()}
+        for where, text in stored.items():
+            for value in summaries:
+                with self.subTest(where=where, value=value):
+                    self.assertNotIn(value, text)
 
 
 class LogFormatSettingTests(SimpleTestCase):

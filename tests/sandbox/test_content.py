@@ -71,6 +71,27 @@ class NoteContentTests(SimpleTestCase):
             self.sandbox.api("GET", f"/notes/{self.note['id']}/content").status_code, 401
         )
 
+    def test_a_note_the_caller_may_not_see_answers_as_no_note(self):
+        # The provider's real note, with content, read by staff with no tie to it (a
+        # locum physician; the front desk, for a visit note): the same answer, byte for
+        # byte, as an id no note has.
+        note = self.sandbox.create_note(state="LKD", kind="encounter")
+        narrative = f"Marathon chest tightness {uuid.uuid4().hex[:8]}; ECG ordered"
+        self.sandbox.add_command(note["id"], "hpi", data={"narrative": narrative})
+        shown = self.get(note["id"]).json()["commands"]  # the provider's own note: theirs to read
+        self.assertEqual([c["summary"] for c in shown], [narrative])
+        for username in ("locum", "frontdesk"):
+            token = self.sandbox.issue_tokens(username)["access_token"]
+            with self.subTest(caller=username):
+                absent = self.get(str(uuid.uuid4()), token=token)
+                content = self.get(note["id"], token=token)
+                self.assertEqual(content.status_code, 404, content.text)
+                self.assertEqual(
+                    (content.status_code, content.headers["Content-Type"], content.content),
+                    (absent.status_code, absent.headers["Content-Type"], absent.content),
+                )
+                self.assertNotIn(narrative, content.text)
+
     def test_summaries_carry_the_staged_count(self):
         detail = self.sandbox.api("GET", f"/notes/{self.note['id']}", token=self.token).json()
         self.assertEqual(detail["staged_commands"], 1)

@@ -69,15 +69,20 @@ class ContractV3ParityTests(SimpleTestCase):
     def test_every_visibility_case(self):
         self.assertTrue(contract_cases.VISIBILITY_CASES)
         unknown = self.get("provider", f"/notes/{uuid.uuid4()}")
+        no_content = self.get("provider", f"/notes/{uuid.uuid4()}/content")
         for caller, kind, state, day, visible in contract_cases.VISIBILITY_CASES:
             with self.subTest(caller=caller, kind=kind, state=state, day=day):
                 note = self.note(kind, state, day)
+                self.sandbox.add_command(note["id"], "plan", data={"narrative": "Recheck"})
                 ids = {n["id"] for n in self.listed(caller, patient=PATIENT)}
                 self.assertEqual(note["id"] in ids, visible)
                 read = self.get(caller, f"/notes/{note['id']}")
                 self.assertEqual(read.status_code, 200 if visible else 404, read.text)
+                content = self.get(caller, f"/notes/{note['id']}/content")
+                self.assertEqual(content.status_code, 200 if visible else 404, content.text)
                 if not visible:
                     self.assertEqual(read.content, unknown.content)
+                    self.assertEqual(content.content, no_content.content)
                     action = self.post(caller, f"/notes/{note['id']}/lock")
                     self.assertEqual((action.status_code, action.content), (404, unknown.content))
                     self.assertEqual(self.sandbox.note(note["id"])["state"]["code"], state)
