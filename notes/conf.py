@@ -6,7 +6,6 @@ Everything about reaching Canvas is in `integrations.canvas.settings`.
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
@@ -52,13 +51,6 @@ def overdue_days() -> int:
 def bulk_start_within() -> timedelta:
     """Return how long a bulk run may wait for a worker before it expires unstarted."""
     return timedelta(seconds=float(getattr(settings, "NOTES_BULK_START_WITHIN", 600)))
-
-
-def clinic_zone() -> ZoneInfo:
-    """Return the clinic's zone (CLINIC_TIME_ZONE): ages and overdue count in its days."""
-    # Unset, the server's TIME_ZONE: the installation zone Canvas reports is
-    # followed by portal.timezones, which notes may not import (a known gap).
-    return ZoneInfo(getattr(settings, "CLINIC_TIME_ZONE", None) or settings.TIME_ZONE)
 
 
 def bulk_plans_per_minute() -> int:

@@ -18,6 +18,7 @@ from django.db import models
 from django.utils import timezone
 
 from canvas_oauth.tokens import canvas_call
+from canvas_oauth.zones import clinic_zone
 from integrations.canvas.plugin import note_id_parse, plugin_client
 from notes import conf
 from notes.actions import note_with_actions, user_can_sign
@@ -130,7 +131,7 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def clinic_today(now: datetime | None = None) -> date:
     """Return the clinic's date now (its zone, whatever zone the page shows)."""
-    return (now or _now()).astimezone(conf.clinic_zone()).date()
+    return (now or _now()).astimezone(clinic_zone()).date()
 
 
 def age_days(when: datetime, *, now: datetime | None = None) -> int:
@@ -138,7 +139,7 @@ def age_days(when: datetime, *, now: datetime | None = None) -> int:
 
     Negative for a date of service later than the clinic's today.
     """
-    return (clinic_today(now) - when.astimezone(conf.clinic_zone()).date()).days
+    return (clinic_today(now) - when.astimezone(clinic_zone()).date()).days
 
 
 def age_text(age: int | None) -> str:
@@ -217,7 +218,7 @@ def note_counts_for_user(*, user: AbstractBaseUser, today: date | None = None) -
     day = today or timezone.localdate(_now())
     start, end = day_bounds(day)
     overdue_day = (today or clinic_today()) - timedelta(days=conf.overdue_days())
-    overdue_before = datetime.combine(overdue_day, time.min, tzinfo=conf.clinic_zone())
+    overdue_before = datetime.combine(overdue_day, time.min, tzinfo=clinic_zone())
     return canvas_call(
         user=user,
         call=lambda token: plugin_client().note_counts(

@@ -5,7 +5,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from canvas_oauth.selectors import installation_zone_mismatch
-from portal.timezones import zone_valid
+from core.zones import zone_valid
 
 
 @register()

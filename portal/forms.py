@@ -4,9 +4,10 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
+from canvas_oauth.zones import clinic_zone
 from portal.models import UserProfile
 from portal.services import SignInRefusal
-from portal.timezones import clinic_zone, zone_choices
+from portal.timezones import zone_choices
 
 
 def _duration(seconds: int) -> str:

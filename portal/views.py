@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from canvas_oauth.zones import clinic_zone
 from core.toasts import Level, toast
 from core.urls import safe_local_url
 from integrations.canvas.exceptions import CanvasError
@@ -23,7 +24,6 @@ from portal import conf
 from portal.access import operator_allowed
 from portal.forms import ProfileForm
 from portal.models import UserProfile
-from portal.timezones import clinic_zone
 
 logger = logging.getLogger(__name__)
 

@@ -28,11 +28,13 @@ def make_connection(
     now=None,
     canvas_user_id: str | None = None,
     scope: str = "offline_access",
+    installation_time_zone: str = "",
 ):
     """Create `user`'s Canvas connection with its tokens encrypted for real.
 
     Defaults: access token `at-<username>`, refresh token `rt-<username>`,
-    staff id `staff-<username>`, canvas user id `cu-<username>`.
+    staff id `staff-<username>`, canvas user id `cu-<username>`, no
+    installation zone seen (a v2 GET /me).
     """
     from datetime import timedelta
 
@@ -59,6 +61,7 @@ def make_connection(
         ),
         access_expires_at=now + timedelta(seconds=expires_in),
         scope=scope,
+        installation_time_zone=installation_time_zone,
         # Issued with Canvas's 36000 s lifetime: `expires_in` is what is left of it.
         connected_at=now + timedelta(seconds=expires_in - 36000),
     )

@@ -6,10 +6,11 @@ queries cannot disagree with the rules the API answers by.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from functools import reduce
 from operator import or_
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from canvas_sdk.v1.data import Staff
 from canvas_sdk.v1.data.command import Command
@@ -40,7 +41,7 @@ from note_sign_api.transitions import (
     State,
     to_sign_action,
 )
-from note_sign_api.visibility import visible_notes
+from note_sign_api.visibility import clinic_day_bounds, visible_notes
 
 #: The states GET /notes/counts calls open: Canvas's editable ones (CurrentNoteStateEvent.editable).
 OPEN_STATES = (
@@ -242,9 +243,17 @@ def with_patient_name(notes: Any) -> Any:
 
 
 def notes_filtered(
-    caller: Staff, notes: Any, filters: ListFilters, *, restrict: bool = False
+    caller: Staff,
+    notes: Any,
+    filters: ListFilters,
+    *,
+    zone: ZoneInfo,
+    restrict: bool = False,
 ) -> Any:
-    """Return the `notes` (notes_queryset) the list's filters select, before the cursor."""
+    """Return the `notes` (notes_queryset) the list's filters select, before the cursor.
+
+    `date=` is a day in `zone`, the installation's (visibility.installation_zone).
+    """
     notes = notes.filter(
         note_type_version__category__in=filters.categories or sorted(ACTIONABLE_CATEGORIES)
     )
@@ -258,19 +267,24 @@ def notes_filtered(
         notes = notes.filter(provider__id=filters.provider)
     if filters.patient:
         notes = with_patient_name(notes).filter(patient_name__icontains=filters.patient)
-    return _in_service_time(notes, day=filters.day, start=filters.start, end=filters.end)
+    return _in_service_time(notes, day=filters.day, zone=zone, start=filters.start, end=filters.end)
 
 
 def _in_service_time(
-    notes: Any, *, day: date | None, start: datetime | None, end: datetime | None
+    notes: Any,
+    *,
+    day: date | None,
+    zone: ZoneInfo,
+    start: datetime | None,
+    end: datetime | None,
 ) -> Any:
-    """Narrow to a date of service on `day` (UTC) and within [start, end); None is no bound."""
+    """Narrow to a date of service on `day` in `zone` and within [start, end); None is no bound.
+
+    The day runs midnight to midnight in `zone`: 23 or 25 hours when its clocks change.
+    """
     if day is not None:
-        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        notes = notes.filter(
-            datetime_of_service__gte=midnight,
-            datetime_of_service__lt=midnight + timedelta(days=1),
-        )
+        day_start, day_end = clinic_day_bounds(zone, day)
+        notes = notes.filter(datetime_of_service__gte=day_start, datetime_of_service__lt=day_end)
     if start is not None:
         notes = notes.filter(datetime_of_service__gte=start)
     if end is not None:

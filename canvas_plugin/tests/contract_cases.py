@@ -185,3 +185,16 @@ COUNT_CASES: list[tuple[str, str, dict[str, str]]] = [
     ("care_team", "today", {"from": "{today}", "to": "{tomorrow}"}),
     ("unrelated", "today", {"from": "{today}", "to": "{tomorrow}"}),
 ]
+
+#: GET /notes?date= is a day of the installation's zone (contract v3), midnight to midnight
+#: there, not UTC's. Run with the installation on DATE_FILTER_ZONE (Auckland, UTC+13 that
+#: day): 00:30 on the 30th there is the 29th in UTC, 05:00 on December 1st the 30th.
+#: A row: (date of service in the installation's wall time, listed by date=DATE_FILTER_DAY).
+DATE_FILTER_ZONE = "Pacific/Auckland"
+DATE_FILTER_DAY = "2026-11-30"
+DATE_FILTER_CASES: list[tuple[str, bool]] = [
+    ("2026-11-29T23:30", False),
+    ("2026-11-30T00:30", True),  # the 29th in UTC
+    ("2026-11-30T23:30", True),
+    ("2026-12-01T05:00", False),  # the 30th in UTC
+]

@@ -175,16 +175,22 @@ class Reply:
         return [EffectType.Name(e.type) for e in self.effects]
 
 
-def call(handler_class, *, secrets: dict | None = None, **request) -> Reply:
-    """Send one request through both SimpleAPI passes; return the Reply."""
+def call(
+    handler_class, *, secrets: dict | None = None, environment: dict | None = None, **request
+) -> Reply:
+    """Send one request through both SimpleAPI passes; return the Reply.
+
+    `environment`: what the plugin runner hands the handler (INSTALLATION_TIME_ZONE).
+    """
     auth_event = event(EventType.SIMPLE_API_AUTHENTICATE, **request)
-    handler = handler_class(auth_event, secrets=secrets)
+    handler = handler_class(auth_event, secrets=secrets, environment=environment)
     assert handler.accept_event(), f"no route for {request}"
     auth = Reply(handler.compute(), passes=1)
     if auth.status != 200:
         return auth
     request_event = event(EventType.SIMPLE_API_REQUEST, **request)
-    return Reply(handler_class(request_event, secrets=secrets).compute(), passes=2)
+    handler = handler_class(request_event, secrets=secrets, environment=environment)
+    return Reply(handler.compute(), passes=2)
 
 
 def bearer(staff_or_user) -> dict:

@@ -7,13 +7,22 @@ applies them (check-in converts the appointment note into an encounter note).
 
 import datetime as dt
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from canvas_sdk.test_utils.factories import PatientFactory
 from canvas_sdk.v1.data import StaffRole
 from django.test import TestCase
 from note_sign_api.handlers.api import NoteApi
 
-from .contract_cases import COUNT_CASES, NO_SHOW_CASES, VISIBILITY_CASES, VISIT_CASES
+from .contract_cases import (
+    COUNT_CASES,
+    DATE_FILTER_CASES,
+    DATE_FILTER_DAY,
+    DATE_FILTER_ZONE,
+    NO_SHOW_CASES,
+    VISIBILITY_CASES,
+    VISIT_CASES,
+)
 from .helpers import (
     add_command,
     bearer,
@@ -39,6 +48,8 @@ def midnights() -> tuple[dt.datetime, dt.datetime]:
 
 class ContractV3Base(TestCase):
     api = NoteApi
+    #: What the plugin runner hands the handler (None: no INSTALLATION_TIME_ZONE, so UTC).
+    environment: dict | None = None
 
     @classmethod
     def setUpTestData(cls):
@@ -67,7 +78,13 @@ class ContractV3Base(TestCase):
         )
 
     def get(self, caller: str, path: str, **query):
-        return call(self.api, path=path, query_string=urlencode(query), **bearer(self.cast[caller]))
+        return call(
+            self.api,
+            path=path,
+            query_string=urlencode(query),
+            environment=self.environment,
+            **bearer(self.cast[caller]),
+        )
 
     def post(self, caller: str, path: str):
         return call(self.api, method="POST", path=path, **bearer(self.cast[caller]))
@@ -193,3 +210,26 @@ class CountCaseTests(ContractV3Base):
             len(self.listed("front_desk", **{"from": start.isoformat(), "to": end.isoformat()})),
             4,  # both providers' booked and checked-in appointments of today
         )
+
+
+class DateFilterCaseTests(ContractV3Base):
+    environment = {"INSTALLATION_TIME_ZONE": DATE_FILTER_ZONE}
+
+    def test_date_is_the_installations_day(self):
+        self.assertTrue(DATE_FILTER_CASES)
+        zone = ZoneInfo(DATE_FILTER_ZONE)
+        notes = {
+            when: make_note(
+                state="NEW",
+                kind="encounter",
+                provider=self.cast["provider"],
+                patient=self.patient,
+                datetime_of_service=dt.datetime.fromisoformat(when).replace(tzinfo=zone),
+                by=self.cast["provider"],
+            )
+            for when, _ in DATE_FILTER_CASES
+        }
+        listed = {n["id"] for n in self.listed("provider", date=DATE_FILTER_DAY)}
+        for when, expected in DATE_FILTER_CASES:
+            with self.subTest(when=when):
+                self.assertEqual(str(notes[when].id) in listed, expected)

@@ -20,7 +20,7 @@ from canvas_sandbox.clinic.policy import to_sign_ids
 from canvas_sandbox.clinic.selectors import events_by_note, note_id_validate
 from canvas_sandbox.clinic.shapes import note_summary
 from canvas_sandbox.clinic.times import instant_parse, iso, now
-from canvas_sandbox.clinic.visibility import notes_visible_to
+from canvas_sandbox.clinic.visibility import clinic_day_bounds, notes_visible_to
 
 #: The states `open` counts: Canvas's editable ones (CurrentNoteStateEvent.editable).
 OPEN_STATES = "NEW,CVD,PSH,ULK,RST,UND"
@@ -119,17 +119,17 @@ def _by_kind(
 def _by_time(
     notes: QuerySet[Note], *, date: str | None, start: str | None, end: str | None
 ) -> QuerySet[Note]:
-    """Filter by UTC date of service and by [start, end) (unreadable bounds are ignored)."""
+    """Filter by the date of service's day in the installation's zone and by [start, end).
+
+    Unreadable bounds are ignored.
+    """
     try:
         day = dt.date.fromisoformat((date or "").strip()) if (date or "").strip() else None
     except ValueError:
         day = None
     if day is not None:
-        midnight = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-        notes = notes.filter(
-            datetime_of_service__gte=midnight,
-            datetime_of_service__lt=midnight + dt.timedelta(days=1),
-        )
+        day_start, day_end = clinic_day_bounds(day=day)
+        notes = notes.filter(datetime_of_service__gte=day_start, datetime_of_service__lt=day_end)
     after, before = instant_parse(start), instant_parse(end)
     if after is not None:
         notes = notes.filter(datetime_of_service__gte=after)
@@ -174,8 +174,9 @@ def note_list(
     Filters: `queue` (`to_sign`), `state` (comma list of codes), `category`
     (comma list; without it only categories that accept an action are
     listed), `provider` (`me` or a staff id), `patient` (case-insensitive
-    substring of "first last"), `date` (a UTC date of service), `start`/`end`
-    (the query's `from`/`to`: ISO date-times, date of service in [from, to)).
+    substring of "first last"), `date` (the date of service's day, in the
+    installation's zone), `start`/`end` (the query's `from`/`to`: ISO
+    date-times, date of service in [from, to)).
     Blank or unparseable filters are ignored; `limit` is clamped to 1..100.
     Order: date of service descending (`order=newest`, the default; unknown
     values too) or ascending (`order=oldest`), then id. A cursor is only good

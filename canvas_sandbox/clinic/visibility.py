@@ -18,10 +18,12 @@ from canvas_sandbox.clinic import conf, times
 from canvas_sandbox.clinic.models import CareTeamMembership, Note, Staff, StaffRole
 
 
-def clinic_day_bounds(*, now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
-    """Return [midnight, next midnight) of today in the installation's zone."""
+def clinic_day_bounds(
+    *, now: dt.datetime | None = None, day: dt.date | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """Return [midnight, next midnight) of `day` (default: today) in the installation's zone."""
     zone = zoneinfo.ZoneInfo(conf.clinic_time_zone())
-    today = (now or times.now()).astimezone(zone).date()
+    today = day or (now or times.now()).astimezone(zone).date()
     start = dt.datetime.combine(today, dt.time.min, tzinfo=zone)
     following = dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
     return start, following

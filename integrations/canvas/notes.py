@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import re
 import uuid
-import zoneinfo
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from django.db import models
 from django.utils.dateparse import parse_datetime
 
+from core.zones import zone_valid
 from integrations.canvas.exceptions import ActionNotAllowed, CanvasUnavailable, InvalidNoteId
 
 #: The sentence for an answer the portal cannot read.
@@ -139,12 +138,7 @@ def zone_name_parse(value: Any) -> str:
     """Return `value` when it is an IANA time zone name this machine knows, else ""."""
     if not isinstance(value, str) or not _ZONE_RE.fullmatch(value):
         return ""
-    return value if value in _zone_names() else ""
-
-
-@cache
-def _zone_names() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return value if zone_valid(value) else ""
 
 
 def me_parse(data: Any) -> dict[str, Any]:

@@ -1,15 +1,16 @@
 """Clinic time: "today", ages and the times shown are the clinic's (or the user's), not UTC's."""
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.checks import run_checks
 from django.test import SimpleTestCase, TestCase, override_settings
 from django.utils import timezone
 
+from canvas_oauth import zones
 from notes import worklist
-from tests.factories import PASSWORD, clock_at, make_attempt, make_user
+from tests.factories import PASSWORD, clock_at, make_attempt, make_connection, make_user
 from tests.helpers import ensure_groups
 from tests.notes.test_live import LiveSandboxMixin
 
@@ -68,6 +69,30 @@ class ClinicDayTests(SimpleTestCase):
                 )
         with override_settings(CLINIC_TIME_ZONE="America/Los_Angeles"):
             self.assertEqual([e for e in run_checks() if e.id.startswith("portal.")], [])
+
+
+@override_settings(CLINIC_TIME_ZONE=None, TIME_ZONE="UTC", NOTES_OVERDUE_DAYS=3)
+class UnsetFollowsTheInstallationTests(TestCase):
+    """CLINIC_TIME_ZONE unset: the worklist's days are the Canvas installation's, as pages' times.
+
+    No request here, as in a worker task: notes reads the installation's zone itself.
+    """
+
+    def setUp(self):
+        zones.installation_zone_forget()
+        self.addCleanup(zones.installation_zone_forget)
+
+    def test_today_ages_and_overdue_follow_the_installation_not_time_zone(self):
+        make_connection(make_user("pat"), installation_time_zone="Pacific/Auckland")
+        now = datetime(2026, 11, 30, 12, tzinfo=UTC)  # 01:00 on Dec 1 in Auckland (UTC+13)
+        written = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)  # 23:30 on the 27th in Auckland
+        self.assertEqual(worklist.clinic_today(now), date(2026, 12, 1))
+        note = worklist.note_aged({"datetime_of_service": written}, signing=True, now=now)
+        self.assertEqual((note["age_days"], note["overdue"]), (4, True))
+        with override_settings(CLINIC_TIME_ZONE="UTC"):  # TIME_ZONE's days: a day younger
+            self.assertEqual(worklist.clinic_today(now), date(2026, 11, 30))
+            note = worklist.note_aged({"datetime_of_service": written}, signing=True, now=now)
+            self.assertEqual((note["age_days"], note["overdue"]), (3, False))
 
 
 class TodayInTheClinicsDayTests(LiveSandboxMixin, TestCase):

@@ -5,24 +5,21 @@ from django.contrib.auth.models import Permission
 from django.core.checks import run_checks
 from django.test import TestCase, override_settings
 
-from canvas_oauth import flows
+from canvas_oauth import flows, zones
 from canvas_oauth.models import CanvasConnection
-from portal import timezones
 from tests.canvas_oauth.test_connect import ME, FlowMixin
 from tests.factories import PASSWORD, make_connection, make_user
 from tests.helpers import oauth_settings
 
 
 def zone_seen(user, zone: str) -> CanvasConnection:
-    connection = make_connection(user)
-    connection.installation_time_zone = zone
-    connection.save(update_fields=["installation_time_zone"])
-    return connection
+    return make_connection(user, installation_time_zone=zone)
 
 
 @oauth_settings
 class ConnectStoresTheZoneTests(FlowMixin, TestCase):
     def setUp(self):
+        self.addCleanup(zones.installation_zone_forget)  # no zone read here leaks to a later test
         self.user = make_user("pat")
         self.client.force_login(self.user)
 
@@ -46,32 +43,46 @@ class ConnectStoresTheZoneTests(FlowMixin, TestCase):
 
 class ClinicZoneTests(TestCase):
     def setUp(self):
-        timezones.installation_zone_forget()
-        self.addCleanup(timezones.installation_zone_forget)
+        zones.installation_zone_forget()
+        self.addCleanup(zones.installation_zone_forget)
 
     @override_settings(CLINIC_TIME_ZONE=None, TIME_ZONE="UTC")
     def test_unset_follows_the_installation_once_someone_connected(self):
-        timezones.installation_zone_refresh()
-        self.assertEqual(timezones.clinic_zone().key, "UTC")  # nobody connected yet
+        zones.installation_zone_refresh()
+        self.assertEqual(zones.clinic_zone().key, "UTC")  # nobody connected yet
         zone_seen(make_user("pat"), "America/Chicago")
-        timezones.installation_zone_forget()
-        timezones.installation_zone_refresh()
-        self.assertEqual(timezones.clinic_zone().key, "America/Chicago")
+        zones.installation_zone_forget()
+        zones.installation_zone_refresh()
+        self.assertEqual(zones.clinic_zone().key, "America/Chicago")
         # A signed-in request's pages use it.
         self.client.login(username="pat", password=PASSWORD)
-        timezones.installation_zone_forget()
+        zones.installation_zone_forget()
         page = self.client.get("/accounts/profile/")
         self.assertContains(page, "America/Chicago")
+
+    @override_settings(CLINIC_TIME_ZONE=None, TIME_ZONE="UTC")
+    def test_a_process_reads_the_zone_again_at_most_every_minute(self):
+        self.assertEqual(zones.clinic_zone().key, "UTC")  # read: nobody connected yet
+        zone_seen(make_user("pat"), "America/Chicago")
+        with self.assertNumQueries(0):
+            self.assertEqual(zones.clinic_zone().key, "UTC")  # within the minute: no read
+        zones.installation_zone_forget()
+        with self.assertNumQueries(0):
+            self.assertEqual(zones.clinic_zone(refresh=False).key, "UTC")  # never reads
+        self.assertEqual(zones.clinic_zone().key, "America/Chicago")
 
     @override_settings(CLINIC_TIME_ZONE="Europe/Berlin")
     def test_a_configured_zone_wins(self):
         zone_seen(make_user("pat"), "America/Chicago")
-        timezones.installation_zone_forget()
-        timezones.installation_zone_refresh()
-        self.assertEqual(timezones.clinic_zone().key, "Europe/Berlin")
+        zones.installation_zone_forget()
+        zones.installation_zone_refresh()
+        self.assertEqual(zones.clinic_zone().key, "Europe/Berlin")
 
 
 class ZoneMismatchWarningTests(TestCase):
+    def setUp(self):
+        self.addCleanup(zones.installation_zone_forget)  # the admin page's request reads it
+
     def warnings(self):
         return [m for m in run_checks(databases=["default"]) if m.id == "portal.W001"]
 

@@ -2,8 +2,9 @@
 
 from django.test import SimpleTestCase, TestCase
 
+from core.zones import zone_valid
 from portal.forms import ProfileForm
-from portal.timezones import zone_choices, zone_valid
+from portal.timezones import zone_choices
 from tests.factories import PASSWORD, make_user
 
 

@@ -13,7 +13,7 @@ import zoneinfo
 
 from django.test import SimpleTestCase
 
-from tests.live import sandbox
+from tests.live import LiveSandbox, sandbox
 from tests.plugin_modules import plugin_module
 
 contract_cases = plugin_module("tests.contract_cases")
@@ -138,3 +138,37 @@ class ContractV3ParityTests(SimpleTestCase):
         # Not vacuous: the seeded week gives the provider and the front desk work.
         self.assertGreater(seen[("provider", "to_sign")], 0)
         self.assertGreater(seen[("front_desk", "today")], 0)
+
+
+class DateFilterParityTests(SimpleTestCase):
+    """contract_cases.DATE_FILTER_CASES: a sandbox of its own, its installation on that zone."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sandbox = LiveSandbox.start(
+            extra_env={"SANDBOX_CLINIC_TIME_ZONE": contract_cases.DATE_FILTER_ZONE}
+        )
+        cls.addClassCleanup(cls.sandbox.stop)
+        cls.token = cls.sandbox.issue_tokens(CAST["provider"])["access_token"]
+
+    def test_date_is_the_installations_day(self):
+        me = self.sandbox.api("GET", "/me", token=self.token).json()
+        self.assertEqual(me["installation_time_zone"], contract_cases.DATE_FILTER_ZONE)
+        zone = zoneinfo.ZoneInfo(contract_cases.DATE_FILTER_ZONE)
+        notes = {
+            when: self.sandbox.create_note(
+                state="NEW",
+                kind="encounter",
+                patient=PATIENT,
+                date=dt.datetime.fromisoformat(when).replace(tzinfo=zone).isoformat(),
+            )
+            for when, _ in contract_cases.DATE_FILTER_CASES
+        }
+        params = {"patient": PATIENT, "date": contract_cases.DATE_FILTER_DAY, "limit": 100}
+        page = self.sandbox.api("GET", "/notes", token=self.token, params=params)
+        self.assertEqual(page.status_code, 200, page.text)
+        listed = {note["id"] for note in page.json()["notes"]}
+        for when, expected in contract_cases.DATE_FILTER_CASES:
+            with self.subTest(when=when):
+                self.assertEqual(notes[when]["id"] in listed, expected)

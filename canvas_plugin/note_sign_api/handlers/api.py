@@ -113,7 +113,11 @@ class NoteApi(SimpleAPI):
         params = self.request.query_params
         filters = contract.parse_list_filters(params)
         notes = queries.notes_filtered(
-            self.current_staff(), self.notes(), filters, restrict=self.restrict()
+            self.current_staff(),
+            self.notes(),
+            filters,
+            restrict=self.restrict(),
+            zone=visibility.installation_zone(self.environment),
         )
         count = notes.count()
         order = contract.parse_order(params.get("order"))
