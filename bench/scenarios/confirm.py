@@ -77,7 +77,7 @@ def _follow_all(run: Run, users: list[PortalUser], notes: list[str]) -> list[dic
 
     def user_loop(index: int) -> list[dict]:
         return [
-            _follow(
+            follow(
                 users[index],
                 notes[index],
                 run.control,
@@ -91,7 +91,7 @@ def _follow_all(run: Run, users: list[PortalUser], notes: list[str]) -> list[dic
         return [item for chunk in pool.map(user_loop, range(len(users))) for item in chunk]
 
 
-def _follow(user: PortalUser, note_id: str, control, *, poll_s: float, give_up_s: float) -> dict:
+def follow(user: PortalUser, note_id: str, control, *, poll_s: float, give_up_s: float) -> dict:
     """Send one action and poll its attempt until settled (286); return what was seen.
 
     `ms` runs from just before the POST is sent to the arrival of the 286.
