@@ -203,7 +203,7 @@ def _figures(run: Run, checked: list[dict[str, Any]], *, attempts: dict) -> dict
         "confirmed_ms": summary,
         "not_applied_ms": summarize(c["ms"] for c in checked if c.get("said") == "not_applied"),
         "post_ms": summarize(c["post_ms"] for c in checked),
-        # resolved_at is taken as the confirming check begins (before its reads).
+        # resolved_at is taken as the outcome is recorded, after the read that showed it.
         "accepted_to_resolved_ms": summarize(ms for ms in settle_ms if ms is not None),
         "polls_per_action": summarize(c["polls"] for c in checked),
         "poll_ms": summarize(ms for c in checked for ms in c["poll_ms"]),
