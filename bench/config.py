@@ -6,10 +6,18 @@ import argparse
 import os
 from dataclasses import asdict, dataclass, field
 
-# confirm and bulk run before throughput: the one worker cannot confirm
-# throughput's thousands of actions quickly, and both measure confirmation,
-# not a backlog.
-SCENARIOS = ("overhead", "worklist", "confirm", "bulk", "throughput", "refresh_storm", "faults")
+# confirm, bulk and neighbour run before throughput: they measure
+# confirmation with the worker idle, not throughput's backlog.
+SCENARIOS = (
+    "overhead",
+    "worklist",
+    "confirm",
+    "bulk",
+    "neighbour",
+    "throughput",
+    "refresh_storm",
+    "faults",
+)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -92,6 +100,18 @@ class Settings:
     bulk_poll_ms: int = 50
     # A run whose progress has not answered 286 by then "never finished".
     bulk_give_up_s: float = 120.0
+    # 8. neighbour: one provider's bulk run of this many notes while another
+    # clicks single actions, one every neighbour_pace_ms (not waiting for
+    # each to settle); the same clicks with no run going (before and after)
+    # are the baseline. Both poll as the pages do: an attempt every 1 s,
+    # the run's progress every 500 ms (the figure is the rows' own times).
+    neighbour_notes: int = 200
+    neighbour_actions: int = 20
+    neighbour_pace_ms: int = 300
+    neighbour_latency_ms: int = 50
+    neighbour_effect_delay_ms: int = 300
+    neighbour_poll_ms: int = 1000
+    neighbour_progress_poll_ms: int = 500
     # Safety net: no HTTP call of the load clients waits longer than this.
     client_timeout: float = 20.0
 
@@ -111,6 +131,8 @@ QUICK = {
     "faults_seconds": 12.0,
     "confirm_actions": 12,
     "bulk_notes": 20,
+    "neighbour_notes": 60,
+    "neighbour_actions": 8,
 }
 
 
@@ -188,4 +210,6 @@ def parse(argv: list[str] | None = None) -> Settings:
     )
     settings.bulk_notes = args.bulk_notes or _env_int("BENCH_BULK_NOTES", settings.bulk_notes)
     settings.bulk_poll_ms = _env_int("BENCH_BULK_POLL_MS", settings.bulk_poll_ms)
+    settings.neighbour_notes = _env_int("BENCH_NEIGHBOUR_NOTES", settings.neighbour_notes)
+    settings.neighbour_actions = _env_int("BENCH_NEIGHBOUR_ACTIONS", settings.neighbour_actions)
     return settings

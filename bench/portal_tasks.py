@@ -170,6 +170,39 @@ def attempts(*, ids: list[int]) -> dict[str, Any]:
     return {"now": timezone.now().isoformat(), "attempts": rows}
 
 
+def settle_times(*, since: float, until: float, usernames: list[str]) -> dict[str, Any]:
+    """Return when each action these users had accepted in [since, until] settled (epochs).
+
+    An action counts when the portal completed its row in the window
+    (`finished_at`, the portal's clock, just before its answer) with an
+    outcome the worker confirms: refused (failed) and pending rows are left
+    out. Each row: [finished_at, resolved_at or None, outcome]. `now` is the
+    portal's clock as the rows were read.
+    """
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    from notes.models import NoteActionAttempt
+
+    rows = (
+        NoteActionAttempt.objects.filter(
+            username__in=usernames,
+            finished_at__gte=datetime.fromtimestamp(since, tz=UTC),
+            finished_at__lte=datetime.fromtimestamp(until, tz=UTC),
+        )
+        .exclude(outcome__in=("pending", "failed"))
+        .values_list("finished_at", "resolved_at", "outcome")
+    )
+    return {
+        "now": timezone.now().timestamp(),
+        "rows": [
+            [finished.timestamp(), resolved.timestamp() if resolved else None, outcome]
+            for finished, resolved, outcome in rows
+        ],
+    }
+
+
 def bulk_run(*, run_id: int) -> dict[str, Any]:
     """Return a bulk run, its items with their attempts, and the worker's tasks for it.
 
@@ -245,6 +278,54 @@ def _run_tasks(run, items: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def lane_load(*, since: float, until: float, queue: str = "default") -> dict[str, Any]:
+    """Return what one worker lane ran between two epochs, by whose attempt and kind of task.
+
+    Per (username of the attempt checked, "now" or "scheduled"): tasks
+    started in the window, the seconds they ran, and the p50 ms each waited
+    past its due time (enqueued, or `run_after` when scheduled) before a
+    worker took it. A task due "now" sorts after every due scheduled one
+    (django-tasks-db orders by priority, then run_after).
+    """
+    from datetime import UTC, datetime
+
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from bench.stats import percentile
+    from notes.models import NoteActionAttempt
+
+    rows = list(
+        DBTaskResult.objects.filter(
+            queue_name=queue,
+            started_at__gte=datetime.fromtimestamp(since, tz=UTC),
+            started_at__lte=datetime.fromtimestamp(until, tz=UTC),
+        ).values_list("args_kwargs", "run_after", "enqueued_at", "started_at", "finished_at")
+    )
+    ids = {(a or {}).get("args", [None])[0] for a, *_ in rows}
+    users = dict(NoteActionAttempt.objects.filter(pk__in=ids).values_list("pk", "username"))
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for args_kwargs, run_after, enqueued, started, finished in rows:
+        attempt_id = (args_kwargs or {}).get("args", [None])[0]
+        now = run_after == get_date_max()
+        key = (users.get(attempt_id, "?"), "now" if now else "scheduled")
+        group = groups.setdefault(key, {"tasks": 0, "ran_s": 0.0, "waits": []})
+        group["tasks"] += 1
+        group["ran_s"] += (finished - started).total_seconds() if finished else 0.0
+        group["waits"].append((started - (enqueued if now else run_after)).total_seconds() * 1000)
+    return {
+        "groups": [
+            {
+                "username": user,
+                "kind": kind,
+                "tasks": g["tasks"],
+                "ran_s": round(g["ran_s"], 2),
+                "wait_p50_ms": round(percentile(g["waits"], 50), 1),
+            }
+            for (user, kind), g in sorted(groups.items())
+        ]
+    }
+
+
 def messages() -> dict[str, list[str]]:
     """Return every default message a person can be shown for a notes or link error."""
     from canvas_oauth import exceptions as oauth_exceptions
@@ -268,6 +349,8 @@ TASKS = {
     "connection": connection,
     "audit": audit,
     "attempts": attempts,
+    "settle_times": settle_times,
+    "lane_load": lane_load,
     "bulk_run": bulk_run,
     "messages": messages,
     "worklist": worklist,

@@ -103,10 +103,22 @@ def _throughput(data: dict[str, Any]) -> list[Row]:
         ("portal_cpu_ms_per_action", "<= 6"),
         ("sandbox_cpu_ms_per_action", ""),
         ("worker_cpu_ms_per_action", ""),
+        ("canvas_requests_per_action", ""),
         ("cpu_utilisation_of_all_cores", ""),
-        ("unconfirmed_after", ""),
+        ("actions", ""),
+        ("unconfirmed_after", "<= 1% of actions"),
+        ("confirm_lag_p99_s", "<= 2.0"),
     ]
     out = [(labels.get(key, key), value, goal) for key, value, goal in _figures(data, keys)]
+    lag = data.get("confirm_lag_ms") or {}
+    out.append(
+        (
+            "accepted -> settled p50/p95/p99 ms (settled / unsettled)",
+            f"{_qs(lag, 'p50', 'p95', 'p99')} ({fmt(lag.get('settled'))} / "
+            f"{fmt(lag.get('unsettled'))})",
+            "",
+        )
+    )
     out.append(("unloaded call p50 ms", _qs(data.get("unloaded_call_ms"), "p50"), ""))
     out.append(
         ("loaded call p50/p95/p99 ms", _qs(data.get("loaded_call_ms"), "p50", "p95", "p99"), "")
@@ -257,6 +269,71 @@ def _bulk_clean_run(data: dict[str, Any], clean: dict[str, Any]) -> list[Row]:
     return out
 
 
+def _neighbour(data: dict[str, Any]) -> list[Row]:
+    """Return scenario 8's rows: the neighbour's confirmations quiet and beside the run."""
+    arms = data.get("arms") or {}
+    run = data.get("run") or {}
+    names = ("quiet", "busy", "quiet_after")
+    confirm = [(arms.get(n) or {}).get("confirm_ms") or {} for n in names]
+    seen = [(arms.get(n) or {}).get("seen_ms") or {} for n in names]
+    results = run.get("results") or {}
+    return [
+        (
+            "run notes / neighbour actions (latency, effect delay)",
+            f"{fmt(data.get('notes'))} / {fmt(data.get('actions'))} "
+            f"({(data.get('faults') or {}).get('latency_ms')} ms, "
+            f"{(data.get('faults') or {}).get('effect_delay_ms')} ms)",
+            "",
+        ),
+        (
+            "202 -> row confirmed p50 ms: quiet / beside the run / quiet after",
+            " / ".join(fmt(c.get("p50")) for c in confirm),
+            "",
+        ),
+        ("confirm_p50_ratio_to_quiet", fmt(data.get("confirm_p50_ratio_to_quiet")), "<= 1.2"),
+        (
+            "202 -> row confirmed p95 / max ms beside the run",
+            f"{fmt(confirm[1].get('p95'))} / {fmt(confirm[1].get('max'))}",
+            "",
+        ),
+        (
+            f"answer -> 286 seen p50 ms (polls every {fmt(data.get('poll_every_ms'))} ms):"
+            " quiet / run / after",
+            " / ".join(fmt(c.get("p50")) for c in seen),
+            "",
+        ),
+        (
+            "actions answered and settled while the run was sending",
+            f"{fmt(data.get('actions_during_run'))} of {fmt(data.get('actions'))}",
+            "",
+        ),
+        (
+            "default lane beside the run: tasks (s ran) for the run's / neighbour's attempts",
+            _lane_share(arms.get("busy") or {}, data.get("users") or ["", ""]),
+            "",
+        ),
+        (
+            "run: ms after POST 1st sent / last answer / done; signed",
+            f"{fmt(run.get('first_sent_ms'))} / {fmt(run.get('last_answer_ms'))} / "
+            f"{fmt(run.get('run_finished_ms'))}; {fmt(results.get('confirmed'))}",
+            "",
+        ),
+    ]
+
+
+def _lane_share(arm: dict[str, Any], users: list[str]) -> str:
+    """Return "tasks (s ran)" of the default lane for each user's attempts, during an arm."""
+    groups = arm.get("default_lane")
+    if not isinstance(groups, list):
+        return "-"
+    parts = []
+    for user in users:
+        mine = [g for g in groups if g.get("username") == user]
+        ran = sum(g.get("ran_s") or 0 for g in mine)
+        parts.append(f"{sum(g.get('tasks') or 0 for g in mine)} ({fmt(round(ran, 2))})")
+    return " / ".join(parts)
+
+
 SCENARIO_ROWS = {
     "overhead": _overhead,
     "worklist": _worklist,
@@ -265,4 +342,5 @@ SCENARIO_ROWS = {
     "faults": _faults,
     "confirm": _confirm,
     "bulk": _bulk,
+    "neighbour": _neighbour,
 }

@@ -246,7 +246,7 @@ def _start_workers(r: Run) -> None:
     """Start the workers as `make run` does: the "default" (confirmation) and "bulk" lanes."""
     s = r.settings
     lanes = [(f"worker{i}", "default") for i in range(1, s.confirm_workers + 1)]
-    for name, queue in [*lanes, ("bulk1", "bulk")]:
+    for name, queue in [*lanes, (scenarios.BULK_WORKER, "bulk")]:
         proc = r.stack.start(
             name,
             [
@@ -284,6 +284,7 @@ def _usernames(s: config.Settings) -> list[str]:
     names += [f"flt{i:02d}" for i in range(1, s.faults_users + 1)]
     names += [f"cnf{i:02d}" for i in range(1, s.confirm_users + 1)]
     names += list(scenarios.BULK_USERS)
+    names += list(scenarios.NEIGHBOUR_USERS)
     return names
 
 

@@ -105,5 +105,24 @@ def ratio_to_ideal(
     return ratio(rate, known[bound]), bound
 
 
+def settle_lags(
+    rows: Iterable[tuple[float, float | None]], *, now: float
+) -> dict[str, float | int | None]:
+    """Return how long each action took to settle, from (answered, settled or None) epochs.
+
+    Both ends are the portal's clock (the attempt row's `finished_at` and
+    `resolved_at`). An action not settled by `now` counts with `now` as its
+    end: a lower bound of its lag, so a backlog raises the percentiles
+    instead of dropping out of them. Returns the summary in ms, plus
+    `settled` and `unsettled`.
+    """
+    lags_ms, unsettled = [], 0
+    for answered, settled in rows:
+        if settled is None:
+            unsettled += 1
+        lags_ms.append(max(0.0, ((settled if settled is not None else now) - answered) * 1000))
+    return {**summarize(lags_ms), "settled": len(lags_ms) - unsettled, "unsettled": unsettled}
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)

@@ -11,6 +11,7 @@ from bench import bulk as bulk_pages
 from bench.http import SETTLED, PortalUser
 from bench.scenarios.bulk_figures import RunRows, run_figures
 from bench.scenarios.common import (
+    BULK_WORKER,
     at_most,
     cpu_since,
     drain_confirmations,
@@ -97,8 +98,8 @@ def _bulk_once(run: Run, username: str, *, reject_rate: float) -> dict[str, Any]
     notes, out = _queue(run, username, reject_rate=reject_rate)
     failures: Counter = Counter()
     try:
-        chosen = _plan(user, notes, out=out, failures=failures)
-        servers = ["portal", "sandbox", *worker_names(run)]
+        chosen = plan_queue(user, notes, out=out, failures=failures)
+        servers = ["portal", "sandbox", *worker_names(run), BULK_WORKER]
         cpu_before = {name: run.stack.cpu_seconds(name) for name in servers}
         start_epoch = time.time()
         started = time.perf_counter()
@@ -112,7 +113,7 @@ def _bulk_once(run: Run, username: str, *, reject_rate: float) -> dict[str, Any]
             out.update(failures=dict(failures), http_failures=sum(failures.values()))
             return out
         poll_s, give_up_s = s.bulk_poll_ms / 1000, s.bulk_give_up_s
-        seen = _bulk_poll(user, run_id, started=started, poll_s=poll_s, give_up_s=give_up_s)
+        seen = progress_poll(user, run_id, started=started, poll_s=poll_s, give_up_s=give_up_s)
         failures.update({f"progress: {k}": v for k, v in seen.pop("failures").items()})
         # CPU of each server's process group from the confirming POST to the 286.
         cpu = {name: cpu_since(run, name, before) for name, before in cpu_before.items()}
@@ -148,7 +149,7 @@ def _queue(run: Run, username: str, *, reject_rate: float) -> tuple[list[str], d
     return notes, out
 
 
-def _plan(user: PortalUser, notes: list[str], *, out: dict, failures: Counter) -> list[str]:
+def plan_queue(user: PortalUser, notes: list[str], *, out: dict, failures: Counter) -> list[str]:
     """Ask for "Close my day" on the whole queue; return the notes the run is to sign."""
     # The confirmation page lists what it signs.
     plan = user.form_post("/notes/bulk/", {"scope": "queue"}, referer=_REFERER)
@@ -170,7 +171,7 @@ def _plan(user: PortalUser, notes: list[str], *, out: dict, failures: Counter) -
     return chosen
 
 
-def _bulk_poll(
+def progress_poll(
     user: PortalUser, run_id: int, *, started: float, poll_s: float, give_up_s: float
 ) -> dict[str, Any]:
     """Poll a run's progress panel until it answers 286 (or the deadline); return what was seen.

@@ -51,8 +51,12 @@ def new_note(run: Run, username: str, state: str = "NEW") -> str:
     return run.control.create_note(state=state, kind="encounter", provider=username)["id"]
 
 
+#: The stack's name of the one worker on the "bulk" lane (it carries out bulk runs).
+BULK_WORKER = "bulk1"
+
+
 def worker_names(run: Run) -> list[str]:
-    """Return the names of the worker processes in the run's stack."""
+    """Return the names of the "default" lane's workers (they confirm) in the run's stack."""
     return [f"worker{i}" for i in range(1, run.settings.confirm_workers + 1)]
 
 

@@ -77,7 +77,7 @@ def _follow_all(run: Run, users: list[PortalUser], notes: list[str]) -> list[dic
 
     def user_loop(index: int) -> list[dict]:
         return [
-            _follow(
+            follow(
                 users[index],
                 notes[index],
                 run.control,
@@ -91,7 +91,7 @@ def _follow_all(run: Run, users: list[PortalUser], notes: list[str]) -> list[dic
         return [item for chunk in pool.map(user_loop, range(len(users))) for item in chunk]
 
 
-def _follow(user: PortalUser, note_id: str, control, *, poll_s: float, give_up_s: float) -> dict:
+def follow(user: PortalUser, note_id: str, control, *, poll_s: float, give_up_s: float) -> dict:
     """Send one action and poll its attempt until settled (286); return what was seen.
 
     `ms` runs from just before the POST is sent to the arrival of the 286.
@@ -203,7 +203,7 @@ def _figures(run: Run, checked: list[dict[str, Any]], *, attempts: dict) -> dict
         "confirmed_ms": summary,
         "not_applied_ms": summarize(c["ms"] for c in checked if c.get("said") == "not_applied"),
         "post_ms": summarize(c["post_ms"] for c in checked),
-        # resolved_at is taken as the confirming check begins (before its reads).
+        # resolved_at is taken as the outcome is recorded, after the read that showed it.
         "accepted_to_resolved_ms": summarize(ms for ms in settle_ms if ms is not None),
         "polls_per_action": summarize(c["polls"] for c in checked),
         "poll_ms": summarize(ms for c in checked for ms in c["poll_ms"]),

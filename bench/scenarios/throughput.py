@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from bench.http import PortalUser, Result
+from bench.procs import BenchError
 from bench.scenarios.common import (
     Toggler,
     at_most,
     closed_loop,
     confirmations,
+    cpu_since,
     drain_confirmations,
     new_note,
     not_run,
     worker_names,
 )
-from bench.stats import cpu_ceiling, cpu_ms_per_action, ideal_rate, ratio_to_ideal, summarize
+from bench.stats import (
+    cpu_ceiling,
+    cpu_ms_per_action,
+    ideal_rate,
+    ratio_to_ideal,
+    settle_lags,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from bench.runner import Run
@@ -33,8 +43,9 @@ def throughput(run: Run) -> dict[str, Any]:
     togglers = [Toggler(run, new_note(run, name)) for name in names]
     run.control.set_faults(latency_ms=s.throughput_latency_ms)
     solo = _unloaded(users[0], togglers[0])
-    results, elapsed, cpu = _window(run, users, togglers)
+    results, elapsed, cpu, window = _window(run, users, togglers)
     backlog = confirmations(run)
+    lag = _confirm_lag(run, names, window=window)
     run.control.reset_faults()
     ok = [r for r in results if r.ok]
     errors = [r for r in results if not r.ok]
@@ -44,6 +55,7 @@ def throughput(run: Run) -> dict[str, Any]:
     worker_cpu = [seconds for name, seconds in cpu.items() if name.startswith("worker")]
     cpu_ms["worker"] = cpu_ms_per_action(sum(worker_cpu), len(ok)) if worker_cpu else None
     ideal = _against_ideal(run, users=len(users), rate=rate, solo=solo, cpu_ms=cpu_ms)
+    unconfirmed = backlog.get("unconfirmed")
     return {
         "users": len(users),
         "seconds": round(elapsed, 2),
@@ -60,9 +72,14 @@ def throughput(run: Run) -> dict[str, Any]:
         "portal_cpu_ms_per_action": cpu_ms["portal"],
         "sandbox_cpu_ms_per_action": cpu_ms["sandbox"],
         "worker_cpu_ms_per_action": cpu_ms["worker"],
+        "canvas_requests_per_action": round(window["canvas_requests"] / len(ok), 2) if ok else None,
         # What the worker had not confirmed yet when the window closed (from /healthz).
-        "unconfirmed_after": backlog.get("unconfirmed"),
+        "unconfirmed_after": unconfirmed,
+        "unconfirmed_share": None
+        if unconfirmed is None or not ok
+        else round(unconfirmed / len(ok), 4),
         "oldest_unconfirmed_s_after": backlog.get("oldest_unconfirmed_seconds"),
+        **lag,
         "cpu_utilisation_of_all_cores": round(sum(cpu.values()) / (elapsed * _cores()), 3),
         **ideal,
         "goals": {
@@ -71,6 +88,10 @@ def throughput(run: Run) -> dict[str, Any]:
                 None if ideal["ratio_to_ideal"] is None else ideal["ratio_to_ideal"] >= 0.8
             ),
             "portal_cpu_ms_per_action <= 6": at_most(cpu_ms["portal"], 6),
+            "unconfirmed_after <= 1% of actions": (
+                None if unconfirmed is None or not ok else unconfirmed <= 0.01 * len(ok)
+            ),
+            "confirm_lag_p99_s <= 2.0": at_most(lag["confirm_lag_p99_s"], 2.0),
         },
     }
 
@@ -81,15 +102,57 @@ def _cores() -> int:
 
 def _window(
     run: Run, users: list[PortalUser], togglers: list[Toggler]
-) -> tuple[list[Result], float, dict[str, float]]:
-    """Run the closed loop; return its results, its length and each server's CPU seconds."""
+) -> tuple[list[Result], float, dict[str, float], dict[str, float]]:
+    """Run the closed loop; return its results, length, each server's CPU seconds, its epochs.
+
+    The last also holds the sandbox's plugin requests of the window.
+    """
     results: list[Result] = []
     drain_confirmations(run)  # the worker starts the window idle
     servers = ["portal", "sandbox", *worker_names(run)]
     cpu_before = {name: run.stack.cpu_seconds(name) for name in servers}
+    run.control.reset_stats()
+    since = time.time()
     elapsed = closed_loop(users, togglers, seconds=run.settings.throughput_seconds, results=results)
+    until = time.time()  # every load thread has returned: no action is answered later
     cpu = {name: run.stack.cpu_seconds(name) - cpu_before[name] for name in cpu_before}
-    return results, elapsed, cpu
+    # The actions' POSTs and the worker's reads: every plugin request of the window.
+    requests = run.control.stats().get("plugin_requests", 0)
+    return results, elapsed, cpu, {"since": since, "until": until, "canvas_requests": requests}
+
+
+def _confirm_lag(run: Run, usernames: list[str], *, window: dict[str, float]) -> dict[str, Any]:
+    """Return how long the window's accepted actions took to settle: accepted -> resolved.
+
+    Waits (bounded) for the worker to settle the backlog first, then reads
+    every row the window's users completed in the window. Both ends are the
+    portal's clock: `finished_at` (Canvas's 202 recorded, just before the
+    answer) and `resolved_at` (the worker recording the outcome after its
+    read). One still unsettled counts up to the read (a lower bound).
+    """
+    workers = worker_names(run)
+    cpu_before = {name: run.stack.cpu_seconds(name) for name in workers}
+    drained = drain_confirmations(run)
+    worker_cpu = [cpu_since(run, name, before) for name, before in cpu_before.items()]
+    out: dict[str, Any] = {
+        "confirm_lag_p99_s": None,
+        "drain_after_window": drained,
+        "worker_cpu_s_drain": None if None in worker_cpu else round(sum(worker_cpu), 2),
+    }
+    try:
+        read = run.task(
+            "settle_times", since=window["since"], until=window["until"], usernames=usernames
+        )
+    except BenchError as exc:  # the other figures stand without it
+        return {**out, "confirm_lag_error": str(exc)[:300]}
+    lags = settle_lags(((row[0], row[1]) for row in read["rows"]), now=read["now"])
+    p99 = lags["p99"]
+    return {
+        **out,
+        "confirm_lag_p99_s": None if p99 is None else round(p99 / 1000, 2),
+        "confirm_lag_ms": lags,
+        "confirm_outcomes": dict(Counter(row[2] for row in read["rows"])),
+    }
 
 
 def _unloaded(user: PortalUser, toggler: Toggler) -> dict[str, Any]:

@@ -193,3 +193,89 @@ class ConfirmSettingsTests(SimpleTestCase):
         )
         settings = config.parse(["--confirm-actions", "30", "--confirm-workers", "2"])
         self.assertEqual((settings.confirm_actions, settings.confirm_workers), (30, 2))
+
+
+class ConfirmationFiguresTests(SimpleTestCase):
+    def test_throughput_shows_the_backlog_and_the_confirm_lag_with_their_goals(self):
+        text = report.table(
+            _throughput(
+                actions=1149,
+                unconfirmed_after=824,
+                confirm_lag_p99_s=63.0,
+                confirm_lag_ms={
+                    "p50": 27904.0,
+                    "p95": 58440.6,
+                    "p99": 62961.4,
+                    "settled": 1149,
+                    "unsettled": 0,
+                },
+                goals={
+                    "unconfirmed_after <= 1% of actions": False,
+                    "confirm_lag_p99_s <= 2.0": False,
+                },
+            )
+        )
+        self.assertTrue(_row(text, "unconfirmed_after").endswith("<= 1% of actions"))
+        self.assertIn("824", _row(text, "unconfirmed_after"))
+        lag = _row(text, "confirm_lag_p99_s")
+        self.assertIn("63.0", lag)
+        self.assertTrue(lag.endswith("<= 2.0"))
+        self.assertIn("(1149 / 0)", _row(text, "accepted -> settled"))
+        self.assertTrue(_row(text, "GOAL confirm_lag_p99_s <= 2.0").endswith("FAILS"))
+
+    def test_neighbour_shows_its_ratio_arms_and_the_lane(self):
+        arm = {"confirm_ms": {"p50": 340.0}, "seen_ms": {"p50": 1020.0}}
+        busy = {
+            "confirm_ms": {"p50": 520.0, "p95": 1278.0, "max": 1561.0},
+            "seen_ms": {"p50": 1040.0},
+            "default_lane": [
+                {"username": "nbr01", "kind": "scheduled", "tasks": 61, "ran_s": 2.5},
+                {"username": "nbr02", "kind": "now", "tasks": 1, "ran_s": 0.15},
+                {"username": "nbr02", "kind": "scheduled", "tasks": 21, "ran_s": 3.61},
+            ],
+        }
+        results = {
+            "neighbour": {
+                "notes": 200,
+                "actions": 20,
+                "users": ["nbr01", "nbr02"],
+                "faults": {"latency_ms": 50, "effect_delay_ms": 300},
+                "poll_every_ms": 1000,
+                "confirm_p50_ratio_to_quiet": 1.49,
+                "actions_during_run": 20,
+                "arms": {"quiet": arm, "busy": busy, "quiet_after": arm},
+                "run": {"results": {"confirmed": 200}},
+                "goals": {"confirm_p50_ratio_to_quiet <= 1.2": False},
+            }
+        }
+        text = report.table(results)
+        ratio_row = _row(text, "confirm_p50_ratio_to_quiet")
+        self.assertIn("1.49", ratio_row)
+        self.assertTrue(ratio_row.endswith("<= 1.2"))
+        self.assertIn("340.0 / 520.0 / 340.0", _row(text, "202 -> row confirmed p50"))
+        self.assertIn("61 (2.5) / 22 (3.76)", _row(text, "default lane beside the run"))
+        self.assertIn("20 of 20", _row(text, "actions answered and settled"))
+        self.assertTrue(_row(text, "GOAL confirm_p50_ratio_to_quiet <= 1.2").endswith("FAILS"))
+
+
+class NeighbourSettingsTests(SimpleTestCase):
+    def test_neighbour_runs_before_throughput_with_quick_sizes(self):
+        order = list(config.SCENARIOS)
+        self.assertLess(order.index("neighbour"), order.index("throughput"))
+        quick = config.parse(["--quick", "--scenarios", "neighbour"])
+        self.assertEqual(quick.scenarios, ["neighbour"])
+        self.assertEqual(
+            (quick.neighbour_notes, quick.neighbour_actions),
+            (config.QUICK["neighbour_notes"], config.QUICK["neighbour_actions"]),
+        )
+        self.assertEqual(config.parse([]).neighbour_notes, 200)
+
+
+class RegistryTests(SimpleTestCase):
+    def test_every_scenario_runs_and_has_table_rows(self):
+        from bench import report_rows, scenarios
+
+        self.assertEqual(set(config.SCENARIOS), set(scenarios.REGISTRY))
+        self.assertEqual(set(config.SCENARIOS), set(report_rows.SCENARIO_ROWS))
+        (chosen,) = [a for a in config._parser()._actions if a.dest == "scenarios"]
+        self.assertIn(",neighbour,", chosen.help)

@@ -7,6 +7,7 @@ from bench.stats import (
     percentile,
     ratio,
     ratio_to_ideal,
+    settle_lags,
     summarize,
 )
 
@@ -87,3 +88,21 @@ class RatioToIdealTests(SimpleTestCase):
         self.assertEqual(ratio_to_ideal(40, io_ideal=None, cpu_ceiling=80), (0.5, "cpu"))
         self.assertEqual(ratio_to_ideal(40, io_ideal=100, cpu_ceiling=None), (0.4, "io"))
         self.assertEqual(ratio_to_ideal(40, io_ideal=None, cpu_ceiling=None), (None, None))
+
+
+class SettleLagTests(SimpleTestCase):
+    def test_settled_actions_count_from_answer_to_settled(self):
+        lags = settle_lags([(100.0, 100.4), (101.0, 101.2)], now=200.0)
+        self.assertEqual((lags["settled"], lags["unsettled"]), (2, 0))
+        self.assertEqual((lags["min"], lags["max"]), (200.0, 400.0))
+
+    def test_an_unsettled_action_counts_up_to_now_so_it_raises_the_tail(self):
+        lags = settle_lags([(100.0, 100.4), (100.0, 100.3), (100.0, None)], now=103.0)
+        self.assertEqual((lags["settled"], lags["unsettled"]), (2, 1))
+        self.assertEqual(lags["max"], 3000.0)
+        self.assertGreater(lags["p99"], 2900.0)
+
+    def test_no_actions_leave_the_percentiles_unmeasured(self):
+        lags = settle_lags([], now=1.0)
+        self.assertIsNone(lags["p99"])
+        self.assertEqual(lags["n"], 0)
