@@ -30,6 +30,7 @@ from notes.confirmation import attempt_confirmation_enqueue
 from notes.exceptions import ActionNotPermitted, AlreadyInProgress, InvalidAction
 from notes.models import NoteActionAttempt
 from notes.replies import REREAD_AFTER, ActionReply, refusal_reply, requested_reply
+from notes.tasks import BULK_QUEUE
 from notes.worklist import note_get_for_user
 from observability import metrics
 
@@ -150,11 +151,14 @@ def _attempt_finish(
     for name, value in fields.items():
         setattr(attempt, name, value)
     if attempt.in_flight:
+        # A bulk run reads its own notes; its backstop at the deadline waits on
+        # the run's lane, so it never delays another person's clicks.
         attempt_confirmation_enqueue(
             attempt_id=attempt.pk,
             run_after=None if confirm_now else fields["next_check_at"],
             user_id=attempt.user_id,
             request_id=attempt.request_id,
+            queue_name="" if confirm_now else BULK_QUEUE,
         )
 
 

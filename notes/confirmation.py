@@ -359,14 +359,20 @@ def attempt_confirmation_enqueue(
     run_after: datetime | None = None,
     user_id: int | None = None,
     request_id: str = "",
+    queue_name: str = "",
 ) -> None:
     """Start confirming an attempt (now, or at `run_after`), with its user's others.
 
+    Always with a due time: django-tasks-db orders a worker's due tasks by
+    run_after and gives a task without one the year 9999, so a click's first
+    read would wait behind every scheduled read already due. `queue_name`
+    (a bulk run's backstop goes on its own lane) defaults to the task's.
     `user_id` and `request_id` tag the task's log lines. If the queue cannot
     be written, `confirm_note_actions` confirms it.
     """
+    lane = {"queue_name": queue_name} if queue_name else {}
     try:
-        task = attempt_confirm.using(run_after=run_after) if run_after else attempt_confirm
+        task = attempt_confirm.using(run_after=run_after or _now(), **lane)
         task.enqueue(attempt_id, user_id=user_id, request_id=request_id)
     except DatabaseError:
         logger.exception("Could not enqueue the confirmation of attempt %s", attempt_id)

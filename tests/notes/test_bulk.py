@@ -282,6 +282,8 @@ class RunTests(BulkTestCase):
         self.assertEqual(backstops.count(), 2)
         for task in backstops:
             self.assertGreater(task.run_after, timezone.now() + timedelta(seconds=20))
+            # On the run's lane: another person's clicks never wait behind them.
+            self.assertEqual(task.queue_name, "bulk")
         run.refresh_from_db()
         self.assertEqual((run.status, run.finished_at is not None), ("done", True))
 

@@ -249,6 +249,23 @@ class ConfirmTaskTests(ConfirmationTestCase):
         self.assertEqual(attempt_id, attempt.pk)
         self.assertEqual(run_after, self.now + confirmation.FIRST_WAIT)
 
+    def test_a_first_read_is_due_now_so_it_runs_before_reads_scheduled_later(self):
+        """django-tasks-db runs due tasks by run_after; one without a due time sorts
+        as the year 9999, behind every scheduled read already due."""
+        from django_tasks_db.models import DBTaskResult as Row
+
+        later = self.attempt()
+        confirmation.attempt_confirmation_enqueue(
+            attempt_id=later.pk, run_after=self.now + timedelta(seconds=1)
+        )
+        first = self.attempt()
+        with mock.patch.object(confirmation, "_now", return_value=self.now):
+            confirmation.attempt_confirmation_enqueue(attempt_id=first.pk)
+        self.assertEqual(dict(queued())[first.pk], self.now)
+        with mock.patch("django.utils.timezone.now", return_value=self.now + timedelta(seconds=2)):
+            due = [row.args_kwargs["args"][0] for row in Row.objects.ready()]
+        self.assertEqual(due, [first.pk, later.pk])
+
     def test_settled_enqueues_nothing_more(self):
         attempt = self.attempt()
         self.note_read("SGN")
