@@ -1,4 +1,4 @@
-"""The plugin API's JSON shapes: a note's summary, its history and the caller (contract v2)."""
+"""The plugin API's JSON shapes: a note's summary, its history and the caller (contract v3)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,12 @@ def _queue_fields(*, note: Note, events: list[Event], caller_id: str) -> dict[st
         signers = [(by, at) for state, by, at in events if state == "SGN" and by != caller_id]
         if signers:
             by, at = signers[-1]
-            staff = Staff.objects.filter(key=by).only("key", "first_name", "last_name").first()
+            # Almost always the note's provider, already loaded: no query per row.
+            staff = (
+                note.provider
+                if note.provider.key == by
+                else Staff.objects.filter(key=by).only("key", "first_name", "last_name").first()
+            )
             if staff is not None:
                 signed_by = {"id": staff.key, "name": staff.name, "at": iso(at)}
     return {"queue_action": action, "signed_by": signed_by}

@@ -26,6 +26,21 @@ print(json.dumps({{"notes": len(body["notes"]), "queries": len(queries)}}))
 """
 
 
+#: Counts the sandbox's queries for the provider's co-sign rows of patients named `patient`.
+COSIGN_QUERY_SCRIPT = """
+import json
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from canvas_sandbox.clinic import listing
+from canvas_sandbox.clinic.models import Staff
+actor = Staff.objects.get(user__username="provider")
+with CaptureQueriesContext(connection) as queries:
+    body = listing.note_list(actor=actor, queue="to_sign", patient="{patient}")
+rows = [n for n in body["notes"] if n["signed_by"]]
+print(json.dumps({{"rows": len(rows), "queries": len(queries)}}))
+"""
+
+
 class NotesHistoryTests(SimpleTestCase):
     @classmethod
     def setUpClass(cls):
@@ -91,3 +106,21 @@ class NotesHistoryTests(SimpleTestCase):
         one, twelve = (c["queries"] for c in counts)
         self.assertEqual(one, twelve)
         self.assertLessEqual(twelve, 5)
+
+    def test_co_sign_rows_name_their_signer_without_a_query_each(self):
+        nurse = self.sandbox.issue_tokens("nurse")["access_token"]
+        counts = []
+        for patient, n in (("Cosignone", 1), ("Cosignmany", 4)):
+            for index in range(n):
+                # Signed by the nurse practitioner `provider` supervises: a co-signature.
+                note = self.sandbox.create_note(state="LKD", kind="encounter", provider="nurse",
+                                                patient=f"{patient} P{index}")  # fmt: skip
+                signed = self.sandbox.api("POST", f"/notes/{note['id']}/sign", token=nurse)
+                self.assertEqual(signed.status_code, 202, signed.text)
+                self.sandbox.wait_for_state(note["id"], "SGN")
+            script = COSIGN_QUERY_SCRIPT.format(patient=patient)
+            result = self.sandbox.run_command("shell", "-c", script)
+            self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+            counts.append(json.loads(result.stdout.strip().splitlines()[-1]))
+        self.assertEqual([c["rows"] for c in counts], [1, 4])
+        self.assertEqual(counts[0]["queries"], counts[1]["queries"])
