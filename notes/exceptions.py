@@ -65,19 +65,6 @@ class BulkPlanLimited(NotesError):
     level = Level.WARNING
 
 
-class BulkOverlap(NotesError):
-    """Some of the chosen notes are already in one of the user's runs that is still going."""
-
-    code = "bulk_overlap"
-
-    def __init__(self, count: int) -> None:
-        noun = "note is" if count == 1 else "notes are"
-        super().__init__(
-            f"{count} of those {noun} already being signed in a run that is still going. "
-            "Wait for it to finish (My runs shows it), then try again."
-        )
-
-
 class RunInProgress(NotesError):
     """The user already has a run going: one at a time per person (the page opens it)."""
 

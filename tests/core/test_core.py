@@ -10,12 +10,12 @@ from core.exceptions import PortalError
 from core.toasts import Level, toast
 from core.urls import safe_local_path, safe_local_url
 from integrations.canvas.exceptions import CanvasError
-from notes.exceptions import AlreadyInProgress, BulkOverlap
+from notes.exceptions import AlreadyInProgress, BulkPlanLimited
 
 
 class PortalErrorTests(SimpleTestCase):
     def test_every_app_error_extends_it_and_carries_a_sentence_and_a_level(self):
-        for error in (CanvasError(), NotConnected(), AlreadyInProgress(), BulkOverlap(2)):
+        for error in (CanvasError(), NotConnected(), AlreadyInProgress(), BulkPlanLimited()):
             with self.subTest(error=type(error).__name__):
                 self.assertIsInstance(error, PortalError)
                 self.assertTrue(error.message.endswith("."))
