@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from canvas_oauth.zones import installation_zone_forget, installation_zone_refresh
 from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
 from tests.helpers import API, SETTINGS, accepted, ensure_groups
@@ -21,6 +22,10 @@ class ActionCostTests(TransactionTestCase):
         self.client.login(username="provider", password=PASSWORD)
         self.note_id = uuid.uuid4()
         self.seen_at_call = {}
+        # The process reads the installation's zone at most once a minute, not
+        # per action: read it now, as a process serving clicks already has.
+        installation_zone_forget()
+        installation_zone_refresh()
 
     def canvas_answer(self, request):
         # What the database holds while Canvas is being asked.
