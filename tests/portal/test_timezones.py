@@ -32,13 +32,15 @@ class ZoneChoicesTests(SimpleTestCase):
         # Pages keep honouring an IANA alias a profile already holds.
         self.assertTrue(zone_valid("US/Eastern"))
 
+
+class ProfileZoneTests(TestCase):
     def test_the_form_offers_the_clinic_default_then_the_list(self):
+        # The default's label names the clinic's zone, which may read Canvas's
+        # installation zone from the database (at most once a minute).
         choices = [value for value, _ in ProfileForm().fields["time_zone"].choices]
         self.assertEqual(choices[0], "")
         self.assertEqual(choices[1:], list(zone_choices()))
 
-
-class ProfileZoneTests(TestCase):
     def test_an_alias_or_a_system_file_is_refused(self):
         make_user("pat")
         self.client.login(username="pat", password=PASSWORD)
