@@ -8,10 +8,9 @@ from django.db import connection
 from django.test import TransactionTestCase, override_settings
 from django.test.utils import CaptureQueriesContext
 
-from canvas_oauth.zones import installation_zone_forget, installation_zone_refresh
 from notes.models import NoteActionAttempt
 from tests.factories import PASSWORD, make_connection, make_user
-from tests.helpers import API, SETTINGS, accepted, ensure_groups
+from tests.helpers import API, SETTINGS, accepted, ensure_groups, installation_zone_warm
 
 
 @override_settings(**SETTINGS)
@@ -24,8 +23,7 @@ class ActionCostTests(TransactionTestCase):
         self.seen_at_call = {}
         # The process reads the installation's zone at most once a minute, not
         # per action: read it now, as a process serving clicks already has.
-        installation_zone_forget()
-        installation_zone_refresh()
+        installation_zone_warm()
 
     def canvas_answer(self, request):
         # What the database holds while Canvas is being asked.

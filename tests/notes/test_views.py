@@ -21,6 +21,7 @@ from tests.helpers import (
     accepted,
     ensure_groups,
     error,
+    installation_zone_warm,
     summary,
     token_body,
 )
@@ -313,6 +314,7 @@ class NoteActionViewTests(CanvasMockMixin, TestCase):
         # audit row is one insert and one update; the summary rides on the 202.
         # The confirmation is queued with one more insert.
         self.mock_success()
+        installation_zone_warm()
         with CaptureQueriesContext(connection) as captured:
             response = self.client.post(self.url, {"view": "row"}, **HTMX)
         self.assertContains(response, "Signing…")
