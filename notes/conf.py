@@ -38,6 +38,11 @@ def confirm_window() -> timedelta:
     return timedelta(seconds=float(getattr(settings, "NOTES_CONFIRM_SECONDS", 30)))
 
 
+def confirm_concurrency() -> int:
+    """Return how many users' confirmation reads one task run makes at once (at least 1)."""
+    return max(1, int(getattr(settings, "NOTES_CONFIRM_CONCURRENCY", 8)))
+
+
 def bulk_concurrency() -> int:
     """Return how many Canvas calls one bulk run makes at once."""
     return int(getattr(settings, "NOTES_BULK_CONCURRENCY", 4))

@@ -16,9 +16,10 @@ single-flight), until its outcome is final:
 Reads are batched by user (a token is per user): one call
 (`GET /notes/history`) reads every note the user has an action in flight
 on, so Canvas reads grow with the users who have actions in flight, not
-with the actions. The background task (notes.tasks.attempt_confirm) holds
-one chain of reads per user (`next_check_at`, claimed with a conditional
-UPDATE) and schedules the next, waiting longer each time. An outcome is
+with the actions. The background task (notes.tasks.attempt_confirm, its
+body in notes.confirm_runs) holds one chain of reads per user
+(`next_check_at`, claimed with a conditional UPDATE), reads several users
+at once and schedules each one's next read, waiting longer each time. An outcome is
 recorded with one conditional UPDATE, so two confirmers never disagree:
 the first writes, the second finds the outcome final.
 """
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from canvas_oauth.tokens import canvas_call
@@ -291,66 +292,6 @@ def attempts_confirm_overdue(*, now: datetime | None = None) -> dict[str, int]:
         check = attempt_check(attempt_id=attempt_id)
         counts[check.outcome] = counts.get(check.outcome, 0) + 1
     return counts
-
-
-def _claim(attempt_id: int, *, now: datetime) -> int | None:
-    """Take the read of the attempt's user for this run; return the user id, or None.
-
-    One conditional UPDATE over the user's unconfirmed attempts that are
-    due: a run that finds none due (another run has just read them, or owns
-    the read) reads nothing and schedules nothing, so the runs queued for
-    one user's actions fold into one chain of reads.
-    """
-    user_id = (
-        NoteActionAttempt.objects.filter(pk=attempt_id).values_list("user_id", flat=True).first()
-    )
-    if user_id is None:
-        return None
-    due = Q(next_check_at__isnull=True) | Q(next_check_at__lte=now)
-    claimed = (
-        NoteActionAttempt.objects.unresolved()
-        .filter(user_id=user_id)
-        .filter(due)
-        .update(next_check_at=now + LEASE)
-    )
-    return user_id if claimed else None
-
-
-def user_attempts_check(*, user_id: int, now: datetime) -> None:
-    """Read Canvas once per 100 of the user's unconfirmed attempts; record what it shows."""
-    attempts = list(
-        NoteActionAttempt.objects.unresolved()
-        .filter(user_id=user_id)
-        .select_related("user")
-        .order_by("finished_at", "pk")
-    )
-    for first in range(0, len(attempts), BATCH_SIZE):
-        attempts_check(attempts=attempts[first : first + BATCH_SIZE], now=now)
-
-
-def attempt_confirm_run(*, attempt_id: int) -> str:
-    """Read Canvas for the attempt's user if due; schedule the user's next read; return its outcome.
-
-    The body of the task `notes.tasks.attempt_confirm`: one chain of reads
-    per user with actions in flight, each read covering all of them.
-    """
-    now = _now()
-    user_id = _claim(attempt_id, now=now)
-    if user_id is not None:
-        user_attempts_check(user_id=user_id, now=now)
-        nxt = (
-            NoteActionAttempt.objects.unresolved()
-            .filter(user_id=user_id, next_check_at__isnull=False)
-            .order_by("next_check_at", "pk")
-            .values_list("pk", "next_check_at", "request_id")
-            .first()
-        )
-        if nxt is not None:
-            attempt_confirmation_enqueue(
-                attempt_id=nxt[0], run_after=nxt[1], user_id=user_id, request_id=nxt[2]
-            )
-    row = NoteActionAttempt.objects.filter(pk=attempt_id).values_list("outcome", flat=True)
-    return row.first() or "missing"
 
 
 def attempt_confirmation_enqueue(

@@ -30,7 +30,7 @@ def attempt_confirm(attempt_id: int, user_id: int | None = None, request_id: str
     `user_id` and `request_id` only tag the log lines (rows queued without
     them still run).
     """
-    from notes.confirmation import attempt_confirm_run
+    from notes.confirm_runs import attempt_confirm_run
 
     with log_context(request_id=request_id or None, user_id=user_id):
         return attempt_confirm_run(attempt_id=attempt_id)

@@ -268,6 +268,9 @@ NOTES_PENDING_WINDOW_SECONDS = env.float("NOTES_PENDING_WINDOW_SECONDS", default
 # How long after Canvas accepts an action the portal keeps reading the note's
 # history for the change before it records "not applied".
 NOTES_CONFIRM_SECONDS = env.float("NOTES_CONFIRM_SECONDS", default=30)
+# How many users' confirmation reads one task run makes at once (threads, each
+# with its own database connection: max_connections must cover them).
+NOTES_CONFIRM_CONCURRENCY = env.int("NOTES_CONFIRM_CONCURRENCY", default=8)
 # Close my day: an unsigned note is overdue after this many days; a bulk run
 # makes at most this many Canvas calls at once.
 NOTES_OVERDUE_DAYS = env.int("NOTES_OVERDUE_DAYS", default=3)

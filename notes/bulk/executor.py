@@ -1,4 +1,4 @@
-"""Carrying out a run: the only module that starts threads; sends items and reads them back.
+"""Carrying out a run: sends items and reads them back, several at once (notes.threads).
 
 The run's items go through the same service as a single click
 (`note_action_perform`: audit row, the user's token, the confirmation
@@ -15,13 +15,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.utils import timezone
 
 from integrations.canvas.exceptions import CanvasError, RateLimited
@@ -32,6 +31,7 @@ from notes.bulk.runs import CANCELLED_MESSAGE, items_skip_queued, run_expire_if_
 from notes.confirmation import attempt_check
 from notes.models import BulkItem, BulkRun, NoteActionAttempt
 from notes.replies import refusal_message
+from notes.threads import calls_run
 from observability import metrics
 
 logger = logging.getLogger(__name__)
@@ -158,17 +158,10 @@ def run_execute(*, run_id: int) -> str:
     ):
         work.read_later(attempt_id, now)
     gate = _Gate(beat=lambda: _heartbeat(run))
-    concurrency = max(1, conf.bulk_concurrency())
-    if concurrency == 1:
-        _worker_loop(run, work, gate)
-    else:
-        # Threads for the waiting on Canvas: each job is one call (two at a
-        # read's deadline); the database work is a few short statements.
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            for future in [
-                pool.submit(_worker_loop_in_thread, run, work, gate) for _ in range(concurrency)
-            ]:
-                future.result()
+    # Threads for the waiting on Canvas: each job is one call (two at a
+    # read's deadline); the database work is a few short statements.
+    loop = partial(_worker_loop, run, work, gate)
+    calls_run([loop] * max(1, conf.bulk_concurrency()))
     return _finish(run)
 
 
@@ -189,13 +182,6 @@ def _worker_loop(run: BulkRun, work: _Work, gate: _Gate) -> None:
                 work.read_later(*attempt)
         finally:
             work.done()
-
-
-def _worker_loop_in_thread(run: BulkRun, work: _Work, gate: _Gate) -> None:
-    try:
-        _worker_loop(run, work, gate)
-    finally:
-        connections.close_all()  # this thread's own database connections
 
 
 def _heartbeat(run: BulkRun) -> None:

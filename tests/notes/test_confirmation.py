@@ -349,7 +349,7 @@ class TaskLogContextTests(ConfirmationTestCase):
             seen.append((request_id_var.get(), user_id_var.get()))
             return "done"
 
-        with mock.patch("notes.confirmation.attempt_confirm_run", side_effect=record):
+        with mock.patch("notes.confirm_runs.attempt_confirm_run", side_effect=record):
             tasks.attempt_confirm.call(1, user_id=7, request_id="req-9")
         with mock.patch("notes.bulk.executor.run_execute", side_effect=record):
             tasks.bulk_run.call(2, user_id=8, request_id="req-10")
